@@ -1,0 +1,206 @@
+"""The output folder: layout, atomic writes, safe file names, failures, a run lock.
+
+```
+OUT/
+  transcripts/<conversation_id>.json
+  results/conversations.parquet, results/criteria.parquet, results/failures.csv
+  reports/...
+  run.json
+```
+Every write goes to a temporary file in the same folder and is renamed into place, so
+an interrupted run leaves the last good file, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import OutputLockedError
+
+FAILURE_COLUMNS = ["file", "stage", "reason"]
+
+
+# ---------------------------------------------------------------- atomic writes
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it into place on success.
+
+    For writers that want a file name (Polars ``write_parquet``, openpyxl).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# ---------------------------------------------------------------- safe names
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                     *(f"lpt{i}" for i in range(1, 10))}
+_SLUG_KEEP = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(value: str, max_len: int = 80) -> str:
+    """A file-name-safe, unique slug for an id that came from user data.
+
+    The result never contains a path separator, never starts with a dot, is never a
+    Windows reserved name, and is at most ``max_len`` + 9 characters. Ids that are
+    already safe are kept as they are; any id that had to be changed gets a short
+    hash of the original appended, so two different ids never share a file.
+    """
+    value = "" if value is None else str(value)
+    norm = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    slug = _SLUG_KEEP.sub("-", norm).strip(".-_")
+    slug = slug[:max_len].rstrip(".-_")
+    changed = slug != value or not slug or slug.split(".")[0].lower() in _WINDOWS_RESERVED
+    if changed:
+        digest = hashlib.sha1(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        slug = f"{slug}-{digest}" if slug else f"id-{digest}"
+    return slug
+
+
+# ---------------------------------------------------------------- layout
+@dataclass(frozen=True)
+class OutDir:
+    """Paths inside an output folder."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, root: str | Path) -> "OutDir":
+        return cls(Path(root))
+
+    @property
+    def transcripts(self) -> Path:
+        return self.root / "transcripts"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / ".cache"
+
+    @property
+    def failures_csv(self) -> Path:
+        return self.results / "failures.csv"
+
+    @property
+    def run_json(self) -> Path:
+        return self.root / "run.json"
+
+    def transcript_path(self, conversation_id: str) -> Path:
+        return self.transcripts / f"{safe_name(conversation_id)}.json"
+
+
+# ---------------------------------------------------------------- failures
+@dataclass(frozen=True)
+class Failure:
+    """One input that could not be processed, and why."""
+
+    file: str
+    stage: str
+    reason: str
+
+
+def read_failures(out: OutDir) -> list[Failure]:
+    if not out.failures_csv.exists():
+        return []
+    with open(out.failures_csv, newline="", encoding="utf-8") as fh:
+        return [Failure(r.get("file", ""), r.get("stage", ""), r.get("reason", ""))
+                for r in csv.DictReader(fh)]
+
+
+def record_failures(out: OutDir, stages: Iterable[str], failures: Iterable[Failure]) -> Path:
+    """Rewrite ``failures.csv``: rows of ``stages`` are replaced by ``failures``; rows
+    that other stages wrote earlier are kept. The file always exists afterwards (a
+    header alone means nothing failed)."""
+    stages = set(stages)
+    kept = [f for f in read_failures(out) if f.stage not in stages]
+    rows = kept + list(failures)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(FAILURE_COLUMNS)
+    for f in rows:
+        writer.writerow([f.file, f.stage, f.reason])
+    atomic_write_text(out.failures_csv, buf.getvalue())
+    return out.failures_csv
+
+
+# ---------------------------------------------------------------- run lock
+@contextmanager
+def run_lock(out: OutDir) -> Iterator[None]:
+    """Hold an exclusive lock on the output folder for the length of a command.
+
+    A second qa process on the same folder stops at once with a clear message; the
+    lock is released by the OS if the holder dies (kill -9 included).
+    """
+    import fcntl
+
+    out.root.mkdir(parents=True, exist_ok=True)
+    lock_path = out.root / ".qa.lock"
+    fh = open(lock_path, "a+")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise OutputLockedError(
+                f"another qa command ({holder}) is writing to this output folder",
+                path=str(out.root),
+                fix="Wait for it to finish, or choose another --out folder.") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        yield
+    finally:
+        fh.close()
+
+
+def write_json(path: str | Path, data: object) -> None:
+    atomic_write_text(path, json.dumps(data, indent=1, default=str, ensure_ascii=False) + "\n")
