@@ -204,3 +204,17 @@ def run_lock(out: OutDir) -> Iterator[None]:
 
 def write_json(path: str | Path, data: object) -> None:
     atomic_write_text(path, json.dumps(data, indent=1, default=str, ensure_ascii=False) + "\n")
+
+
+def write_conversation(out: OutDir, conv) -> Path:
+    """Write one conversation to ``OUT/transcripts/<safe id>.json`` atomically."""
+    path = out.transcript_path(conv.id)
+    atomic_write_text(path, conv.to_json())
+    return path
+
+
+def iter_conversation_files(out: OutDir) -> list[Path]:
+    """Conversation JSON files in ``OUT/transcripts``, sorted."""
+    if not out.transcripts.is_dir():
+        return []
+    return sorted(p for p in out.transcripts.glob("*.json") if not p.name.startswith("."))
