@@ -1,0 +1,470 @@
+"""Aggregate scored results with lazy Polars: per agent, team, period and criterion.
+
+Reads the two Parquet files ``qa score`` writes (``OUT/results/conversations.parquet`` and
+``OUT/results/criteria.parquet``; their columns are listed in :data:`CONVERSATION_SCHEMA`
+and :data:`CRITERIA_SCHEMA`) and answers the questions a coaching report asks:
+
+* where each agent stands: mean overall and category scores, auto-fails, the team's
+  average and the agent's percentile in the team (:func:`agent_summary`);
+* how the agent moves: means per week or month and the direction of the last change
+  (:func:`period_trend`, :func:`trend_direction`);
+* what to coach: pass rate and mean score per criterion, against the team
+  (:func:`criterion_stats`), the weakest and strongest criteria (:func:`focus_areas`),
+  and the best and worst quotes behind each (:func:`evidence_examples`).
+
+Definitions (the report's footnotes repeat them):
+
+* **Team average**: the mean over every conversation of the team in the selection
+  (conversation-weighted), the agent's own included.
+* **Percentile in team**: ``100 * (rank - 1) / (n - 1)`` where ``rank`` is the agent's
+  average rank by mean overall score among the ``n`` agents of the team (lowest = 0,
+  highest = 100); 100 when the agent is alone in the team.
+* **An agent's team** is the team of most of their conversations (ties: alphabetical).
+* **Trend direction**: the change of the mean between the last two periods in which the
+  agent had conversations: ``up`` when ≥ +:data:`TREND_STEP` points, ``down`` when
+  ≤ −:data:`TREND_STEP`, else ``flat``; ``None`` with fewer than two periods.
+* **Needs attention**: any auto-fail; or mean overall :data:`ATTENTION_BELOW_TEAM` or more
+  points below the team average; or overall trend down by :data:`ATTENTION_DROP` points or
+  more. The reasons are listed.
+* **Weakest / strongest criteria**: among criteria that applied (pass or fail, not N/A) in
+  at least ``min_count`` of the agent's conversations; weakest by lowest pass rate, then
+  lowest mean score; strongest by highest pass rate, then highest mean score. A criterion
+  is never both.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+import polars as pl
+
+from .errors import ReportError
+
+log = logging.getLogger(__name__)
+
+try:  # the rubric module owns the constant once it exists
+    from .rubric import CATEGORIES  # type: ignore[attr-defined]
+except Exception:  # noqa: BLE001 - rubric not built yet, or importing it failed
+    CATEGORIES = ("promptness", "politeness", "professionalism", "personalization", "empathy")
+
+SCORE_COLUMNS = ("overall", *CATEGORIES)
+PERIODS = ("week", "month")
+TREND_STEP = 2.0
+ATTENTION_BELOW_TEAM = 10.0
+ATTENTION_DROP = 5.0
+NO_TEAM = ""
+
+EVIDENCE_STRUCT = pl.Struct({
+    "turn_index": pl.Int64, "speaker": pl.String, "start_s": pl.Float64, "end_s": pl.Float64,
+    "quote": pl.String, "match": pl.String, "match_start": pl.Int64, "match_end": pl.Int64,
+    "polarity": pl.String,
+})
+UTC_US = pl.Datetime("us", "UTC")
+
+CONVERSATION_SCHEMA: dict[str, pl.DataType] = {
+    "conversation_id": pl.String, "agent_id": pl.String, "agent_name": pl.String,
+    "team": pl.String, "channel": pl.String, "started_at": UTC_US, "duration_s": pl.Float64,
+    "n_turns": pl.Int64, "overall": pl.Float64,
+    **{c: pl.Float64 for c in CATEGORIES},
+    "auto_fail": pl.Boolean, "auto_fail_criteria": pl.List(pl.String), "rubric_id": pl.String,
+    "rubric_version": pl.String, "rubric_hash": pl.String, "roles_inferred": pl.Boolean,
+    "transcript_path": pl.String, "audio_path": pl.String, "source_path": pl.String,
+    "scored_at": UTC_US,
+}
+CRITERIA_SCHEMA: dict[str, pl.DataType] = {
+    "conversation_id": pl.String, "agent_id": pl.String, "team": pl.String,
+    "channel": pl.String, "started_at": UTC_US, "criterion_id": pl.String,
+    "category": pl.String, "description": pl.String, "coaching": pl.String,
+    "outcome": pl.String, "score": pl.Float64, "weight": pl.Float64, "auto_fail": pl.Boolean,
+    "na_reason": pl.String, "reason": pl.String, "evidence": pl.List(EVIDENCE_STRUCT),
+}
+# columns the reports cannot do without (the rest are filled with nulls when absent)
+REQUIRED_CONVERSATION = ("conversation_id", "agent_id", "overall", *CATEGORIES)
+REQUIRED_CRITERIA = ("conversation_id", "agent_id", "criterion_id", "category", "outcome",
+                     "score")
+
+
+# ---------------------------------------------------------------- locating the files
+@dataclass(frozen=True)
+class ResultsPaths:
+    """Where the results of one output folder are."""
+
+    root: Path
+    """The output folder (``transcript_path`` values are relative to it)."""
+    conversations: Path
+    criteria: Path
+
+
+def locate_results(path: str | Path) -> ResultsPaths:
+    """Accept the output folder (holding ``results/``) or the ``results/`` folder itself."""
+    p = Path(path)
+    for root, res in ((p, p / "results"), (p.parent, p)):
+        conv, crit = res / "conversations.parquet", res / "criteria.parquet"
+        if conv.is_file() or crit.is_file():
+            for f in (conv, crit):
+                if not f.is_file():
+                    raise ReportError("results file missing", path=f,
+                                      fix="Run `qa score` again with this --out folder.")
+            return ResultsPaths(root=root, conversations=conv, criteria=crit)
+    raise ReportError(
+        "no results here (expected results/conversations.parquet and results/criteria.parquet)",
+        path=p, fix=f"Score first: `qa score {p}/transcripts --out {p}`, or point at the --out "
+        "folder of an earlier `qa score`.")
+
+
+# ---------------------------------------------------------------- filters
+@dataclass(frozen=True)
+class Filters:
+    """Which conversations a report covers."""
+
+    period: str = "week"
+    """``week`` (ISO weeks, starting Monday) or ``month``: the unit of the trend."""
+    date_from: date | None = None
+    """First day included (UTC). Conversations with no start time are left out when set."""
+    date_to: date | None = None
+    """Last day included (UTC)."""
+    team: str | None = None
+    """Only this team."""
+
+    def __post_init__(self) -> None:
+        if self.period not in PERIODS:
+            raise ReportError(f"unknown period {self.period!r}",
+                              fix=f"Use one of: {', '.join(PERIODS)}.")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ReportError(f"--from {self.date_from} is after --to {self.date_to}",
+                              fix="Swap the two dates.")
+
+    def describe(self) -> str:
+        bits = []
+        if self.team is not None:
+            bits.append(f"team {self.team}")
+        if self.date_from or self.date_to:
+            bits.append(f"{self.date_from or '…'} to {self.date_to or '…'}")
+        return ", ".join(bits) or "all conversations"
+
+
+def _check_columns(lf: pl.LazyFrame, path: Path, schema: dict, required: tuple) -> pl.LazyFrame:
+    try:
+        have = lf.collect_schema()
+    except Exception as exc:  # noqa: BLE001 - polars raises several types for bad files
+        raise ReportError(f"cannot read the Parquet file ({exc.__class__.__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''})", path=path,
+                          fix="Re-create it with `qa score`.") from None
+    missing = [c for c in required if c not in have]
+    if missing:
+        raise ReportError(f"column(s) {', '.join(missing)} missing", path=path,
+                          fix="The file was written by another qa version: run `qa score` again.")
+    fill = [pl.lit(None, dtype=dt).alias(c) for c, dt in schema.items() if c not in have]
+    if fill:
+        lf = lf.with_columns(fill)
+    casts = {c: dt for c, dt in schema.items()
+             if c in have and have[c] != dt and not isinstance(dt, (pl.List, pl.Struct))}
+    if casts:
+        lf = lf.with_columns([pl.col(c).cast(dt, strict=False) for c, dt in casts.items()])
+    return lf
+
+
+def _date_bounds(filters: Filters) -> list[pl.Expr]:
+    preds = []
+    if filters.date_from is not None:
+        start = datetime.combine(filters.date_from, time(0), tzinfo=timezone.utc)
+        preds.append(pl.col("started_at") >= pl.lit(start).cast(UTC_US))
+    if filters.date_to is not None:
+        end = datetime.combine(filters.date_to + timedelta(days=1), time(0), tzinfo=timezone.utc)
+        preds.append(pl.col("started_at") < pl.lit(end).cast(UTC_US))
+    return preds
+
+
+def scan(paths: ResultsPaths, filters: Filters = Filters()) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Lazy frames of the selected conversations and their criteria rows.
+
+    ``team`` nulls become ``""`` (shown as "(no team)") so they group and join like any
+    team; ``period`` (the start of the week or month, a Date) is added to both frames.
+    """
+    conv = _check_columns(pl.scan_parquet(paths.conversations), paths.conversations,
+                          CONVERSATION_SCHEMA, REQUIRED_CONVERSATION)
+    crit = _check_columns(pl.scan_parquet(paths.criteria), paths.criteria,
+                          CRITERIA_SCHEMA, REQUIRED_CRITERIA)
+    every = "1w" if filters.period == "week" else "1mo"
+    conv = conv.with_columns(
+        pl.col("team").fill_null(NO_TEAM),
+        pl.col("auto_fail").fill_null(False),
+        pl.col("started_at").dt.truncate(every).dt.date().alias("period"),
+    )
+    preds = _date_bounds(filters)
+    if filters.team is not None:
+        preds.append(pl.col("team") == filters.team)
+    if preds:
+        conv = conv.filter(*preds)
+    crit = crit.drop("team", "started_at", "agent_id").join(
+        conv.select("conversation_id", "agent_id", "team", "started_at", "period"),
+        on="conversation_id", how="inner")
+    return conv, crit
+
+
+# ---------------------------------------------------------------- agents and teams
+def agent_teams(conv: pl.LazyFrame) -> pl.LazyFrame:
+    """agent_id → team (of most conversations) and agent_name (latest non-null)."""
+    team = (conv.group_by("agent_id", "team").agg(pl.len().alias("_n"))
+            .sort(["agent_id", "_n", "team"], descending=[False, True, False])
+            .group_by("agent_id", maintain_order=True).agg(pl.col("team").first()))
+    name = (conv.filter(pl.col("agent_name").is_not_null())
+            .sort("started_at", nulls_last=False)
+            .group_by("agent_id").agg(pl.col("agent_name").last()))
+    return team.join(name, on="agent_id", how="left")
+
+
+def team_summary(conv: pl.LazyFrame) -> pl.LazyFrame:
+    """Per team: conversations, agents, mean overall and category scores, auto-fails."""
+    return (conv.group_by("team")
+            .agg(pl.len().alias("n_conversations"),
+                 pl.col("agent_id").n_unique().alias("n_agents"),
+                 *[pl.col(c).mean() for c in SCORE_COLUMNS],
+                 pl.col("auto_fail").sum().alias("auto_fails"))
+            .sort("team"))
+
+
+def agent_summary(conv: pl.LazyFrame, trend_dir: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """One row per agent: means, team means (``team_<col>``), the difference
+    (``delta_<col>``), percentile in team, auto-fails, first/last conversation and the
+    needs-attention flag with its reasons (when ``trend_dir`` from :func:`trend_direction`
+    is given, its columns are joined in and falling trends count)."""
+    teams = agent_teams(conv)
+    per_agent = (conv.group_by("agent_id")
+                 .agg(pl.len().alias("n_conversations"),
+                      *[pl.col(c).mean() for c in SCORE_COLUMNS],
+                      pl.col("auto_fail").sum().alias("auto_fails"),
+                      pl.col("started_at").min().alias("first_at"),
+                      pl.col("started_at").max().alias("last_at"))
+                 .join(teams, on="agent_id", how="left"))
+    team_means = team_summary(conv).select(
+        "team", *[pl.col(c).alias(f"team_{c}") for c in SCORE_COLUMNS])
+    out = per_agent.join(team_means, on="team", how="left").with_columns(
+        *[(pl.col(c) - pl.col(f"team_{c}")).alias(f"delta_{c}") for c in SCORE_COLUMNS],
+        pl.len().over("team").alias("team_size"),
+        pl.col("overall").rank("average").over("team").alias("_rank"),
+        pl.col("overall").is_not_null().sum().over("team").alias("_ranked"),
+    ).with_columns(
+        pl.when(pl.col("overall").is_null()).then(None)
+        .when(pl.col("_ranked") <= 1).then(100.0)
+        .otherwise(100.0 * (pl.col("_rank") - 1) / (pl.col("_ranked") - 1))
+        .alias("percentile"),
+    ).drop("_rank", "_ranked")
+    if trend_dir is not None:
+        out = out.join(trend_dir, on="agent_id", how="left")
+    else:
+        out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias("trend_overall"))
+    reasons = [
+        pl.when(pl.col("auto_fails") > 0)
+        .then(pl.format("{} auto-fail(s)", pl.col("auto_fails"))),
+        pl.when(pl.col("delta_overall") <= -ATTENTION_BELOW_TEAM)
+        .then(pl.format("overall {} points below team",
+                        (-pl.col("delta_overall")).round(0).cast(pl.Int64))),
+        pl.when(pl.col("trend_overall") <= -ATTENTION_DROP)
+        .then(pl.format("overall down {} points since the previous period",
+                        (-pl.col("trend_overall")).round(0).cast(pl.Int64))),
+    ]
+    out = out.with_columns(
+        pl.concat_list(reasons).list.drop_nulls().alias("attention_reasons"))
+    return out.with_columns(
+        (pl.col("attention_reasons").list.len() > 0).alias("needs_attention")
+    ).sort(["team", "agent_id"])
+
+
+# ---------------------------------------------------------------- trend
+def period_trend(conv: pl.LazyFrame, by: str = "agent_id") -> pl.LazyFrame:
+    """Mean scores per ``by`` (``agent_id`` or ``team``) and period, oldest first.
+    Conversations without a start time have no period and are left out."""
+    return (conv.filter(pl.col("period").is_not_null())
+            .group_by(by, "period")
+            .agg(pl.len().alias("n"), *[pl.col(c).mean() for c in SCORE_COLUMNS])
+            .sort([by, "period"]))
+
+
+def trend_direction(trend: pl.LazyFrame, by: str = "agent_id") -> pl.LazyFrame:
+    """Per ``by``: ``trend_<col>`` = last period's mean − the previous period's, and
+    ``dir_<col>`` = ``up`` / ``down`` / ``flat`` (None with fewer than two periods)."""
+    deltas = []
+    for c in SCORE_COLUMNS:
+        valid = trend.filter(pl.col(c).is_not_null()).sort([by, "period"])
+        deltas.append(valid.group_by(by).agg(
+            pl.when(pl.len() >= 2).then(pl.col(c).last() - pl.col(c).slice(-2, 1).first())
+            .otherwise(None).alias(f"trend_{c}")))
+    out = trend.select(by).unique()
+    for d in deltas:
+        out = out.join(d, on=by, how="left")
+    return out.with_columns(
+        pl.when(pl.col(f"trend_{c}").is_null()).then(None)
+        .when(pl.col(f"trend_{c}") >= TREND_STEP).then(pl.lit("up"))
+        .when(pl.col(f"trend_{c}") <= -TREND_STEP).then(pl.lit("down"))
+        .otherwise(pl.lit("flat")).alias(f"dir_{c}")
+        for c in SCORE_COLUMNS)
+
+
+# ---------------------------------------------------------------- criteria
+def _criterion_aggs() -> list[pl.Expr]:
+    applicable = pl.col("outcome").is_in(["pass", "fail"])
+    return [
+        pl.len().alias("n_total"),
+        applicable.sum().alias("n_applicable"),
+        (pl.col("outcome") == "pass").sum().alias("n_pass"),
+        (pl.col("outcome") == "fail").sum().alias("n_fail"),
+        (pl.col("outcome") == "na").sum().alias("n_na"),
+        pl.col("score").filter(applicable).mean().alias("mean_score"),
+        pl.col("auto_fail").fill_null(False).sum().alias("auto_fails"),
+    ]
+
+
+def criterion_stats(crit: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per (agent, criterion): counts, ``pass_rate`` (passes / (passes + fails),
+    null when the criterion never applied), ``mean_score`` (0..1, N/A excluded), and the
+    same two for the agent's team (``team_pass_rate``, ``team_mean_score``)."""
+    meta = (crit.group_by("criterion_id")
+            .agg(pl.col("category").drop_nulls().first(),
+                 pl.col("description").drop_nulls().first(),
+                 pl.col("coaching").drop_nulls().first()))
+    agent = crit.group_by("agent_id", "team", "criterion_id").agg(*_criterion_aggs())
+    # an agent in several teams: fold into one row, compared with their main team
+    agent = (agent.group_by("agent_id", "criterion_id")
+             .agg(pl.col("team").sort_by("n_total", descending=True).first(),
+                  *[pl.col(c).sum() for c in ("n_total", "n_applicable", "n_pass", "n_fail",
+                                              "n_na", "auto_fails")],
+                  ((pl.col("mean_score") * pl.col("n_applicable")).sum()
+                   / pl.col("n_applicable").sum()).alias("mean_score")))
+    main_team = agent_teams(crit.select("agent_id", "team", "started_at",
+                                        pl.lit(None, pl.String).alias("agent_name")))
+    agent = agent.drop("team").join(main_team.select("agent_id", "team"), on="agent_id")
+    team = (crit.group_by("team", "criterion_id").agg(*_criterion_aggs())
+            .select("team", "criterion_id",
+                    (pl.col("n_pass") / pl.col("n_applicable")).alias("team_pass_rate"),
+                    pl.col("mean_score").alias("team_mean_score")))
+    return (agent.with_columns(
+                pl.when(pl.col("n_applicable") > 0)
+                .then(pl.col("n_pass") / pl.col("n_applicable")).alias("pass_rate"))
+            .join(meta, on="criterion_id", how="left")
+            .join(team, on=["team", "criterion_id"], how="left")
+            .sort(["agent_id", "criterion_id"]))
+
+
+def focus_areas(stats: pl.DataFrame, agent_id: str, *, k: int = 3,
+                min_count: int = 2) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The agent's ``k`` weakest and ``k`` strongest criteria (rows of
+    :func:`criterion_stats`). Weakest must have a pass rate below 1 (or a mean score
+    below 1), strongest above 0; only criteria that applied ``min_count`` times or more."""
+    rows = stats.filter((pl.col("agent_id") == agent_id)
+                        & (pl.col("n_applicable") >= min_count))
+    weak = (rows.filter((pl.col("pass_rate") < 1) | (pl.col("mean_score") < 1))
+            .sort(["pass_rate", "mean_score", "n_applicable", "criterion_id"],
+                  descending=[False, False, True, False], nulls_last=True)
+            .head(k))
+    strong = (rows.filter(pl.col("pass_rate") > 0)
+              .filter(~pl.col("criterion_id").is_in(weak["criterion_id"].implode()))
+              .sort(["pass_rate", "mean_score", "n_applicable", "criterion_id"],
+                    descending=[True, True, True, False], nulls_last=True)
+              .head(k))
+    return weak, strong
+
+
+def evidence_examples(crit: pl.LazyFrame, *, k: int = 3) -> pl.LazyFrame:
+    """Up to ``k`` best and ``k`` worst quotes per (agent, criterion).
+
+    ``kind == "worst"``: negative evidence from failed outcomes, lowest score first, then
+    the most recent conversation. ``kind == "best"``: positive evidence from passes,
+    highest score first, then the most recent. One quote per conversation and kind, so
+    the examples come from different conversations where there are several.
+    """
+    ev = (crit.filter(pl.col("outcome").is_in(["pass", "fail"]))
+          .select("agent_id", "criterion_id", "conversation_id", "started_at", "outcome",
+                  "score", "evidence")
+          .explode("evidence")
+          .filter(pl.col("evidence").is_not_null())
+          .unnest("evidence")
+          .with_columns(pl.col("polarity").fill_null(
+              pl.when(pl.col("outcome") == "pass").then(pl.lit("positive"))
+              .otherwise(pl.lit("negative"))))
+          .filter(((pl.col("outcome") == "fail") & (pl.col("polarity") == "negative"))
+                  | ((pl.col("outcome") == "pass") & (pl.col("polarity") == "positive")))
+          .with_columns(pl.when(pl.col("outcome") == "fail").then(pl.lit("worst"))
+                        .otherwise(pl.lit("best")).alias("kind"),
+                        pl.when(pl.col("outcome") == "fail").then(pl.col("score"))
+                        .otherwise(-pl.col("score")).alias("_key")))
+    ev = (ev.sort(["agent_id", "criterion_id", "kind", "_key", "started_at", "conversation_id",
+                   "turn_index"],
+                  descending=[False, False, False, False, True, False, False], nulls_last=True)
+          .unique(subset=["agent_id", "criterion_id", "kind", "conversation_id"],
+                  keep="first", maintain_order=True)
+          .with_columns(pl.int_range(pl.len()).over("agent_id", "criterion_id", "kind")
+                        .alias("rank"))
+          .filter(pl.col("rank") < k)
+          .drop("_key"))
+    return ev
+
+
+# ---------------------------------------------------------------- everything at once
+@dataclass
+class Aggregates:
+    """Everything the reports need, collected."""
+
+    paths: ResultsPaths
+    filters: Filters
+    conversations: pl.DataFrame
+    """The selected conversations (one row each, ``team`` "" when it had none)."""
+    agents: pl.DataFrame
+    """:func:`agent_summary` with trend columns."""
+    teams: pl.DataFrame
+    """:func:`team_summary` with the team trend directions."""
+    trend: pl.DataFrame
+    """:func:`period_trend` per agent."""
+    team_trend: pl.DataFrame
+    """:func:`period_trend` per team."""
+    criteria: pl.DataFrame
+    """:func:`criterion_stats`."""
+    evidence: pl.DataFrame
+    """:func:`evidence_examples`."""
+    auto_fail_criteria: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """Per agent and criterion: how many auto-fails."""
+
+    @property
+    def periods(self) -> list[date]:
+        return sorted(p for p in self.conversations["period"].unique().to_list() if p)
+
+
+def aggregate(results: str | Path | ResultsPaths, filters: Filters = Filters(), *,
+              examples: int = 3) -> Aggregates:
+    """Read the results under ``results`` (output folder or its ``results/``) and
+    compute every aggregate, in one lazy Polars plan per table."""
+    paths = results if isinstance(results, ResultsPaths) else locate_results(results)
+    conv, crit = scan(paths, filters)
+    conv = conv.cache()
+    crit = crit.cache()
+    trend = period_trend(conv)
+    tdir = trend_direction(trend)
+    team_trend = period_trend(conv, by="team")
+    af = (crit.filter(pl.col("auto_fail").fill_null(False))
+          .group_by("agent_id", "criterion_id").agg(pl.len().alias("n")).sort("agent_id", "criterion_id"))
+    frames = pl.collect_all([
+        conv.sort(["agent_id", "started_at", "conversation_id"], nulls_last=True),
+        agent_summary(conv, tdir),
+        team_summary(conv).join(trend_direction(team_trend, by="team"), on="team", how="left"),
+        trend, team_trend, criterion_stats(crit), evidence_examples(crit, k=examples), af,
+    ])
+    conversations, agents, teams, trend_df, team_trend_df, stats, ev, af_df = frames
+    log.info("aggregated %d conversations, %d agents, %d teams",
+             conversations.height, agents.height, teams.height)
+    return Aggregates(paths=paths, filters=filters, conversations=conversations, agents=agents,
+                      teams=teams, trend=trend_df, team_trend=team_trend_df, criteria=stats,
+                      evidence=ev, auto_fail_criteria=af_df)
+
+
+def criteria_rows(paths: ResultsPaths, conversation_ids: pl.Series | list[str] | None = None
+                  ) -> pl.LazyFrame:
+    """The raw criteria rows (with evidence) of some conversations, for call pages."""
+    crit = _check_columns(pl.scan_parquet(paths.criteria), paths.criteria,
+                          CRITERIA_SCHEMA, REQUIRED_CRITERIA)
+    if conversation_ids is not None:
+        ids = pl.Series("conversation_id", conversation_ids, dtype=pl.String)
+        crit = crit.filter(pl.col("conversation_id").is_in(ids.implode()))
+    return crit

@@ -1,0 +1,211 @@
+"""Polars aggregation on hand-built results with known answers."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from qa.aggregate import (Filters, aggregate, focus_areas, locate_results)
+from qa.errors import ReportError
+from report_helpers import conv_row, crit_row, dt, ev, write_results
+
+
+def _dataset():
+    c1 = conv_row("c1", "alice", "north", dt("2026-01-05"), 80.0,
+                  {"promptness": 100.0, "politeness": 60.0, "professionalism": 80.0,
+                   "personalization": None, "empathy": 80.0})
+    c2 = conv_row("c2", "alice", "north", dt("2026-01-07"), 90.0,
+                  {"promptness": 80.0, "politeness": 100.0, "professionalism": 90.0,
+                   "personalization": 50.0, "empathy": 90.0})
+    c3 = conv_row("c3", "alice", "north", dt("2026-01-13"), 70.0)
+    c4 = conv_row("c4", "bob", "north", dt("2026-01-06"), 60.0)
+    c5 = conv_row("c5", "bob", "north", dt("2026-01-14"), 0.0, 40.0, auto_fail=True,
+                  auto_fail_criteria=["no_profanity"])
+    c6 = conv_row("c6", "carol", "north", dt("2026-01-08"), 100.0)
+    c7 = conv_row("c7", "carol", "north", None, 90.0)
+    c8 = conv_row("c8", "dave", "south", dt("2026-02-02"), 50.0)
+    convs = [c1, c2, c3, c4, c5, c6, c7, c8]
+    crits = [
+        crit_row(c1, "greeting", "pass", evidence=[ev(0, "Hello, thanks for calling", "Hello",
+                                                      polarity="positive", start_s=1.0)]),
+        crit_row(c2, "greeting", "fail", evidence=[ev(0, "Yeah what", None, start_s=0.5),
+                                                   ev(2, "What now", None)]),
+        crit_row(c3, "greeting", "fail", evidence=[ev(1, "Go on", None, start_s=3.0)]),
+        crit_row(c1, "empathy_phrase", "pass", category="empathy"),
+        crit_row(c2, "empathy_phrase", "pass", category="empathy"),
+        crit_row(c3, "empathy_phrase", "na", category="empathy"),
+        crit_row(c1, "name_use", "fail", category="personalization"),
+        crit_row(c2, "name_use", "na", category="personalization"),
+        crit_row(c3, "name_use", "na", category="personalization"),
+        crit_row(c1, "hold", "pass", category="promptness"),
+        crit_row(c2, "hold", "pass", category="promptness"),
+        crit_row(c3, "hold", "pass", 0.5, category="promptness"),
+        crit_row(c4, "greeting", "pass"),
+        crit_row(c5, "greeting", "pass"),
+        crit_row(c5, "no_profanity", "fail", category="professionalism", auto_fail=True,
+                 evidence=[ev(3, "oh damn it", "damn")]),
+        crit_row(c8, "greeting", "fail"),
+    ]
+    return convs, crits
+
+
+@pytest.fixture
+def results(tmp_path):
+    convs, crits = _dataset()
+    return write_results(tmp_path / "out", convs, crits)
+
+
+def _agent(agg, agent_id):
+    rows = agg.agents.filter(pl.col("agent_id") == agent_id).to_dicts()
+    assert len(rows) == 1
+    return rows[0]
+
+
+def test_agent_means_team_average_and_percentile(results):
+    agg = aggregate(results)
+    alice, bob, carol, dave = (_agent(agg, a) for a in ("alice", "bob", "carol", "dave"))
+    assert alice["n_conversations"] == 3 and alice["overall"] == pytest.approx(80.0)
+    assert alice["promptness"] == pytest.approx((100 + 80 + 70) / 3)
+    assert alice["personalization"] == pytest.approx((50 + 70) / 2)  # null ignored
+    assert bob["overall"] == pytest.approx(30.0) and bob["auto_fails"] == 1
+    assert carol["overall"] == pytest.approx(95.0)
+    # team north: mean over its 7 conversations
+    assert alice["team_overall"] == pytest.approx(490 / 7)
+    assert alice["delta_overall"] == pytest.approx(80 - 490 / 7)
+    assert (bob["percentile"], alice["percentile"], carol["percentile"]) == (0.0, 50.0, 100.0)
+    assert dave["team"] == "south" and dave["percentile"] == 100.0 and dave["delta_overall"] == 0.0
+    teams = {r["team"]: r for r in agg.teams.to_dicts()}
+    assert teams["north"]["n_agents"] == 3 and teams["north"]["auto_fails"] == 1
+    assert teams["south"]["overall"] == 50.0
+
+
+def test_trend_per_week_and_direction(results):
+    agg = aggregate(results)
+    alice_trend = agg.trend.filter(pl.col("agent_id") == "alice")
+    assert alice_trend["period"].to_list() == [date(2026, 1, 5), date(2026, 1, 12)]
+    assert alice_trend["overall"].to_list() == [85.0, 70.0]
+    assert alice_trend["n"].to_list() == [2, 1]
+    alice, carol = _agent(agg, "alice"), _agent(agg, "carol")
+    assert alice["trend_overall"] == -15.0 and alice["dir_overall"] == "down"
+    # carol: one dated conversation (the undated one has no period) -> no trend
+    assert carol["trend_overall"] is None and carol["dir_overall"] is None
+    assert agg.periods == [date(2026, 1, 5), date(2026, 1, 12), date(2026, 2, 2)]
+
+
+def test_month_period_merges_weeks(results):
+    agg = aggregate(results, Filters(period="month"))
+    assert agg.trend.filter(pl.col("agent_id") == "alice")["period"].to_list() == [date(2026, 1, 1)]
+    assert _agent(agg, "alice")["dir_overall"] is None
+
+
+def test_needs_attention_reasons(results):
+    agg = aggregate(results)
+    assert _agent(agg, "alice")["attention_reasons"] == [
+        "overall down 15 points since the previous period"]
+    assert _agent(agg, "bob")["attention_reasons"] == [
+        "1 auto-fail(s)", "overall 40 points below team",
+        "overall down 60 points since the previous period"]
+    assert _agent(agg, "carol")["needs_attention"] is False
+    assert _agent(agg, "bob")["needs_attention"] is True
+
+
+def test_criterion_pass_rates_and_team_rates(results):
+    agg = aggregate(results)
+    stats = {(r["agent_id"], r["criterion_id"]): r for r in agg.criteria.to_dicts()}
+    g = stats[("alice", "greeting")]
+    assert (g["n_applicable"], g["n_pass"], g["n_fail"]) == (3, 1, 2)
+    assert g["pass_rate"] == pytest.approx(1 / 3)
+    assert g["team_pass_rate"] == pytest.approx(3 / 5)  # alice 1/3 + bob 2/2 in north
+    assert g["coaching"] == "Do better." and g["category"] == "politeness"
+    e = stats[("alice", "empathy_phrase")]
+    assert (e["n_applicable"], e["n_na"], e["pass_rate"]) == (2, 1, 1.0)
+    assert stats[("alice", "hold")]["mean_score"] == pytest.approx(2.5 / 3)
+    assert stats[("dave", "greeting")]["team_pass_rate"] == 0.0
+    assert agg.auto_fail_criteria.to_dicts() == [
+        {"agent_id": "bob", "criterion_id": "no_profanity", "n": 1}]
+
+
+def test_weakest_and_strongest_with_min_count(results):
+    agg = aggregate(results)
+    weak, strong = focus_areas(agg.criteria, "alice", k=3, min_count=2)
+    # name_use applied once only: below min_count, left out
+    assert weak["criterion_id"].to_list() == ["greeting", "hold"]
+    assert strong["criterion_id"].to_list() == ["empathy_phrase"]
+    weak1, _ = focus_areas(agg.criteria, "alice", k=1, min_count=1)
+    assert weak1["criterion_id"].to_list() == ["name_use"]  # pass rate 0 beats 1/3
+
+
+def test_best_and_worst_evidence(results):
+    agg = aggregate(results)
+    rows = agg.evidence.filter((pl.col("agent_id") == "alice")
+                               & (pl.col("criterion_id") == "greeting"))
+    worst = rows.filter(pl.col("kind") == "worst")
+    # both fails score 0: the most recent conversation first, one quote per conversation
+    assert worst["conversation_id"].to_list() == ["c3", "c2"]
+    assert worst["quote"].to_list() == ["Go on", "Yeah what"]
+    assert worst["turn_index"].to_list() == [1, 0]
+    best = rows.filter(pl.col("kind") == "best")
+    assert best["quote"].to_list() == ["Hello, thanks for calling"]
+    assert (best["match_start"][0], best["match_end"][0], best["start_s"][0]) == (0, 5, 1.0)
+    worst_k1 = aggregate(results, examples=1).evidence.filter(
+        (pl.col("agent_id") == "alice") & (pl.col("kind") == "worst"))
+    assert worst_k1["conversation_id"].to_list() == ["c3"]
+
+
+def test_date_and_team_filters(results):
+    agg = aggregate(results, Filters(date_from=date(2026, 1, 12), date_to=date(2026, 1, 31)))
+    assert sorted(agg.conversations["conversation_id"].to_list()) == ["c3", "c5"]
+    assert sorted(agg.agents["agent_id"].to_list()) == ["alice", "bob"]
+    assert set(agg.criteria["agent_id"].to_list()) == {"alice", "bob"}
+    south = aggregate(results, Filters(team="south"))
+    assert south.agents["agent_id"].to_list() == ["dave"]
+    assert south.criteria["criterion_id"].to_list() == ["greeting"]
+    to_only = aggregate(results, Filters(date_to=date(2026, 1, 5)))
+    assert to_only.conversations["conversation_id"].to_list() == ["c1"]
+
+
+def test_agent_in_two_teams_gets_main_team(tmp_path):
+    convs = [conv_row("x1", "eve", "a", dt("2026-01-05"), 50.0),
+             conv_row("x2", "eve", "b", dt("2026-01-06"), 70.0),
+             conv_row("x3", "eve", "b", dt("2026-01-07"), 90.0),
+             conv_row("x4", "fay", None, dt("2026-01-07"), 40.0, agent_name="Fay F")]
+    crits = [crit_row(c, "greeting", "pass") for c in convs]
+    agg = aggregate(write_results(tmp_path, convs, crits))
+    eve = _agent(agg, "eve")
+    assert eve["team"] == "b" and eve["overall"] == pytest.approx(70.0)
+    assert eve["team_overall"] == pytest.approx(80.0)
+    fay = _agent(agg, "fay")
+    assert fay["team"] == "" and fay["agent_name"] == "Fay F"
+    assert agg.criteria.filter(pl.col("agent_id") == "eve")["team"].to_list() == ["b"]
+
+
+def test_locate_results_accepts_results_folder_and_reports_missing(tmp_path, results):
+    assert locate_results(results / "results").root == results
+    assert locate_results(results).conversations == results / "results" / "conversations.parquet"
+    with pytest.raises(ReportError) as err:
+        locate_results(tmp_path / "nothing")
+    assert "no results here" in str(err.value) and "qa score" in str(err.value)
+    (results / "results" / "criteria.parquet").unlink()
+    with pytest.raises(ReportError, match="results file missing"):
+        locate_results(results)
+
+
+def test_missing_column_is_a_clear_error(tmp_path):
+    res = tmp_path / "results"
+    res.mkdir()
+    pl.DataFrame({"conversation_id": ["c1"], "agent_id": ["a"]}).write_parquet(
+        res / "conversations.parquet")
+    pl.DataFrame({"conversation_id": ["c1"]}).write_parquet(res / "criteria.parquet")
+    with pytest.raises(ReportError) as err:
+        aggregate(tmp_path)
+    assert str(err.value).startswith(str(res / "conversations.parquet"))
+    assert "column(s) overall, promptness" in str(err.value)
+
+
+def test_bad_filters():
+    with pytest.raises(ReportError, match="unknown period 'day'"):
+        Filters(period="day")
+    with pytest.raises(ReportError, match="is after --to"):
+        Filters(date_from=date(2026, 2, 1), date_to=date(2026, 1, 1))
