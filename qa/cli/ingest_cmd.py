@@ -1,0 +1,92 @@
+"""``qa ingest``: chat exports and transcripts -> OUT/transcripts/<id>.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import MetadataError
+from ..ingest import FORMATS, IngestOptions, SpeakerLabels, ingest_paths, parse_map_options, summarize
+from ..inputs import TEXT_EXTS, discover
+from ..metadata import Metadata
+from ..store import OutDir, run_lock
+from .common import (EXIT_USAGE, Batch, QAClickException, echo_summary, inputs_argument,
+                     meta_options, out_option, quiet_option, setup_logging)
+
+
+@click.command("ingest")
+@inputs_argument
+@out_option
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default=None,
+              help="Read every input as this format instead of detecting it per file.")
+@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
+              help="Where a differently named export keeps a field, e.g. --map speaker=author_role "
+                   "--map text=body (repeatable). Fields: conversation_id, speaker, text, "
+                   "timestamp, agent_id, agent_name, team, customer_name, channel, message_id, "
+                   "author, messages.")
+@click.option("--agent-label", "agent_labels", multiple=True, metavar="LABEL",
+              help="A speaker label that means the agent, e.g. support (repeatable, any case).")
+@click.option("--customer-label", "customer_labels", multiple=True, metavar="LABEL",
+              help="A speaker label that means the customer, e.g. user (repeatable, any case).")
+@click.option("--system-label", "system_labels", multiple=True, metavar="LABEL",
+              help="A speaker label for bot messages and notices (repeatable, any case).")
+@click.option("--agent-id", "agent_id", metavar="ID",
+              help="Agent id for conversations whose file and metadata name none.")
+@meta_options
+@quiet_option
+@click.pass_context
+def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, fmt: str | None,
+            maps: tuple[str, ...], agent_labels: tuple[str, ...], customer_labels: tuple[str, ...],
+            system_labels: tuple[str, ...], agent_id: str | None, meta: Path | None,
+            name_pattern: str | None, quiet: bool) -> None:
+    """Read chat exports and transcripts into conversation JSON files.
+
+    Writes one file per conversation to OUT/transcripts/<conversation_id>.json, ready for
+    `qa score`. Formats are detected from each file (or named with --format): the
+    canonical chat JSONL, the same fields as CSV, JSON lists of messages or conversations,
+    WebVTT, SRT, faster-whisper / whisperX JSON, and the ibm-twitter and abcd exports.
+    Folders are searched for .jsonl .ndjson .csv .json .vtt .srt files.
+
+    \b
+    Example:
+      qa ingest examples/chats/demo_chats.jsonl --out qa-out
+      qa ingest export.csv --map speaker=author_role --map text=body \\
+          --agent-label support --customer-label user --out qa-out
+      qa ingest calls/*.vtt --name-pattern "{agent_id}_{date}_{call_id}" --out qa-out
+
+    A file that cannot be read is reported on stderr and in OUT/results/failures.csv;
+    the others are still read. Exit codes: 0 ok, 1 some inputs failed, 2 usage error.
+    """
+    setup_logging(quiet)
+    try:
+        mapping = parse_map_options(maps)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--map'") from None
+    try:
+        metadata = Metadata(meta, name_pattern) if (meta or name_pattern) else None
+    except MetadataError as exc:
+        raise QAClickException(str(exc), EXIT_USAGE) from None
+    files, _ = discover(inputs, TEXT_EXTS)
+    if not files:
+        raise QAClickException(
+            f"no chat exports or transcripts ({' '.join(TEXT_EXTS)}) in "
+            f"{', '.join(str(p) for p in inputs)}", EXIT_USAGE)
+    options = IngestOptions(fmt=fmt, mapping=mapping, metadata=metadata, agent_id=agent_id,
+                            labels=SpeakerLabels(agent=agent_labels, customer=customer_labels,
+                                                 system=system_labels))
+    outdir = OutDir.at(out)
+    batch = Batch(outdir, ("ingest",))
+    with run_lock(outdir):
+        results = []
+        for result in ingest_paths(files, outdir, options):
+            results.append(result)
+            for exc in result.errors:
+                batch.fail_exc(result.path, exc, stage="ingest")
+            if result.conversations and not quiet:
+                n = len(result.conversations)
+                click.echo(f"{result.path}: {n} conversation{'s' if n != 1 else ''} "
+                           f"({result.format})", err=True)
+        code = batch.finish()
+    echo_summary(quiet, summarize(results).line())
+    ctx.exit(code)

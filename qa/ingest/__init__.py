@@ -1,0 +1,326 @@
+"""Read chat exports and existing transcripts into :class:`~qa.conversation.Conversation`.
+
+Library API (the ``qa ingest`` command is a thin layer over it)::
+
+    from qa.ingest import read_file, ingest_paths, IngestOptions, SpeakerLabels
+
+    convs = read_file("chats.csv", mapping={"text": "body"},
+                      labels=SpeakerLabels(agent=("support",), customer=("user",)))
+    for result in ingest_paths(["exports/"], OutDir.at("qa-out"), IngestOptions()):
+        print(result.path, len(result.conversations), [str(e) for e in result.errors])
+
+Formats (``FORMATS``): ``chat-jsonl``, ``chat-csv``, ``chat-json``, ``vtt``, ``srt``,
+``whisper-json``, ``ibm-twitter``, ``abcd``. Detected from the extension and the content
+unless named.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+from ..conversation import Conversation, Source, Turn, sha256_bytes
+from ..errors import IngestError, QAError
+from ..inputs import AUDIO_EXTS, TEXT_EXTS, discover
+from ..metadata import Metadata, require_agent
+from ..store import OutDir, write_conversation
+from . import chat, exports, transcripts
+from .common import (DEFAULT_LABELS, MESSAGE_FIELDS, ConvOutcome, SpeakerLabels, build_chats,
+                     decode_text, parse_map_options, require_agent_turns)
+from .exports import ABCD_AGENT_ID, snowflake_time
+
+__all__ = [
+    "ABCD_AGENT_ID", "DEFAULT_LABELS", "FORMATS", "MESSAGE_FIELDS", "FileResult", "IngestOptions",
+    "IngestSummary", "SpeakerLabels", "detect_format", "ingest_paths", "parse_file",
+    "parse_map_options", "read_file", "snowflake_time", "summarize",
+]
+
+log = logging.getLogger("qa.ingest")
+
+FORMATS: dict[str, str] = {
+    "chat-jsonl": "canonical chat JSONL, one message per line (also mapped exports)",
+    "chat-csv": "the same fields as CSV (also mapped exports)",
+    "chat-json": "a JSON list of messages, or of conversations with a 'messages' list",
+    "vtt": "WebVTT with <v Agent> / <v Customer> voices",
+    "srt": "SRT with 'Agent:' / 'Customer:' prefixes",
+    "whisper-json": "faster-whisper / whisperX JSON (segments with words; 'speaker' when diarised)",
+    "ibm-twitter": "IBM Twitter customer-care export (dialogHeader / dialogContent / agentURL)",
+    "abcd": "ASAPP ABCD export (convo_id / scenario / original)",
+}
+VOICE_FORMATS = ("vtt", "srt", "whisper-json")
+_BY_EXT = {".jsonl": "chat-jsonl", ".ndjson": "chat-jsonl", ".csv": "chat-csv", ".tsv": "chat-csv",
+           ".vtt": "vtt", ".srt": "srt"}
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How to read inputs. Every field is optional."""
+
+    fmt: str | None = None
+    """A name from ``FORMATS``; None detects the format per file."""
+    mapping: Mapping[str, str] | None = None
+    """``{field: column}``: where a differently named export keeps each field
+    (fields: ``MESSAGE_FIELDS``); dotted keys reach into nested JSON objects."""
+    labels: SpeakerLabels | None = None
+    """Extra speaker labels per role, on top of ``DEFAULT_LABELS``."""
+    metadata: Metadata | None = None
+    """Sidecar CSV and/or file-name pattern for what the files do not carry."""
+    agent_id: str | None = None
+    """Agent id for conversations that still have none after the file and metadata."""
+
+
+@dataclass
+class FileResult:
+    """What one input file gave: its conversations, and the errors that stopped the file
+    (then ``conversations`` is empty) or single conversations in it."""
+
+    path: Path
+    format: str | None = None
+    conversations: list[Conversation] = field(default_factory=list)
+    errors: list[QAError] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    """Conversation files written (``ingest_paths`` only)."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class IngestSummary:
+    files: int = 0
+    conversations: int = 0
+    turns: int = 0
+    agents: int = 0
+    failures: int = 0
+
+    def line(self) -> str:
+        return (f"ingest: {self.files} {_plural(self.files, 'file')}, {self.conversations} "
+                f"{_plural(self.conversations, 'conversation')}, {self.turns} "
+                f"{_plural(self.turns, 'turn')}, {self.agents} {_plural(self.agents, 'agent')}, "
+                f"{self.failures} {_plural(self.failures, 'failure')}")
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+# ---------------------------------------------------------------- detection
+def _load_json(text: str, path: Path) -> tuple[str, Any]:
+    """``("json", data)``, or ``("jsonl", None)`` for JSON lines in a .json file."""
+    try:
+        return "json", json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":
+            first = text.lstrip().split("\n", 1)[0]
+            try:
+                if isinstance(json.loads(first), dict):
+                    return "jsonl", None
+            except json.JSONDecodeError:
+                pass
+        raise IngestError(f"broken JSON ({exc.msg} at column {exc.colno})", path=path,
+                          place=f"line {exc.lineno}",
+                          fix="Repair the JSON at that line (a validator such as "
+                              "`python -m json.tool FILE` shows the spot).") from None
+
+
+def detect_format(path: str | Path, text: str) -> tuple[str, Any]:
+    """The format name of a file from its extension and content, and the parsed JSON
+    when it had to be parsed to tell (else None)."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext in _BY_EXT:
+        return _BY_EXT[ext], None
+    head = text.lstrip()[:200]
+    if ext == ".json" or head[:1] in "[{":
+        kind, data = _load_json(text, path)
+        if kind == "jsonl":
+            return "chat-jsonl", None
+        if exports.looks_like_ibm(data):
+            return "ibm-twitter", data
+        if exports.looks_like_abcd(data):
+            return "abcd", data
+        if transcripts.looks_like_whisper(data):
+            return "whisper-json", data
+        return "chat-json", data
+    if head.startswith("WEBVTT"):
+        return "vtt", None
+    lines = head.split("\n")
+    if len(lines) > 1 and "-->" in lines[1]:
+        return "srt", None
+    if "," in lines[0] or "\t" in lines[0] or ";" in lines[0]:
+        return "chat-csv", None
+    raise IngestError(
+        f"cannot tell the format of this file (extension {ext or 'none'})", path=path,
+        fix=f"Name it with --format ({', '.join(FORMATS)}).")
+
+
+# ---------------------------------------------------------------- one file
+def parse_file(path: str | Path, options: IngestOptions | None = None) -> FileResult:
+    """Read one file. Never raises for bad input: problems are in ``FileResult.errors``."""
+    path = Path(path)
+    options = options or IngestOptions()
+    result = FileResult(path)
+    try:
+        fmt, outcomes = _read(path, options)
+        result.format = fmt
+    except QAError as exc:
+        result.errors.append(exc)
+        return result
+    for oc in outcomes:
+        if oc.error is not None:
+            result.errors.append(oc.error)
+            continue
+        conv = oc.conversation
+        try:
+            _finish(conv, path, fmt, options)
+        except QAError as exc:
+            result.errors.append(exc)
+            continue
+        result.conversations.append(conv)
+    return result
+
+
+def read_file(path: str | Path, *, fmt: str | None = None, mapping: Mapping[str, str] | None = None,
+              labels: SpeakerLabels | None = None, metadata: Metadata | None = None,
+              agent_id: str | None = None) -> list[Conversation]:
+    """Read one file into conversations; raises the first :class:`IngestError` /
+    :class:`MetadataError` when the file, or any conversation in it, cannot be read."""
+    result = parse_file(path, IngestOptions(fmt=fmt, mapping=mapping, labels=labels,
+                                            metadata=metadata, agent_id=agent_id))
+    if result.errors:
+        raise result.errors[0]
+    return result.conversations
+
+
+def _read(path: Path, options: IngestOptions) -> tuple[str, list[ConvOutcome]]:
+    if options.fmt is not None and options.fmt not in FORMATS:
+        raise IngestError(f"unknown format {options.fmt!r}", fix=f"Use one of: {', '.join(FORMATS)}.")
+    if options.fmt is None and path.suffix.lower() in AUDIO_EXTS:
+        raise IngestError("this is a recording, not a chat export or transcript", path=path,
+                          fix="Transcribe it with `qa transcribe` (or `qa run`).")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"cannot read the file: {exc.strerror}", path=path) from None
+    text = decode_text(raw, path)
+    sha = sha256_bytes(raw)
+    mapping = dict(options.mapping or {})
+    data: Any = None
+    fmt = options.fmt
+    if fmt is None:
+        fmt, data = detect_format(path, text)
+    elif fmt in ("chat-json", "whisper-json", "ibm-twitter", "abcd"):
+        kind, data = _load_json(text, path)
+        if kind == "jsonl":
+            raise IngestError(f"this is JSON lines, not one JSON document as --format {fmt} "
+                              "expects", path=path, fix="Use --format chat-jsonl.")
+    log.debug("%s: format %s", path, fmt)
+
+    if fmt == "ibm-twitter":
+        return fmt, exports.read_ibm(data, path, sha)
+    if fmt == "abcd":
+        return fmt, exports.read_abcd(data, path, sha)
+    if fmt in VOICE_FORMATS:
+        return fmt, [_voice(path, fmt, text, data, sha, options)]
+    if fmt == "chat-jsonl":
+        messages = chat.read_jsonl(text, path, mapping)
+    elif fmt == "chat-csv":
+        messages = chat.read_csv(text, path, mapping)
+    else:
+        messages = chat.read_json(data, path, mapping)
+    if not messages:
+        raise IngestError("no messages in the file", path=path, fix="Check the export.")
+    return fmt, build_chats(messages, path=path, fmt=fmt, sha256=sha, labels=options.labels,
+                            default_id=_file_conversation_id(path, options))
+
+
+def _file_conversation_id(path: Path, options: IngestOptions) -> str:
+    if options.metadata is not None:
+        cid = options.metadata.for_file(path).conversation_id
+        if cid:
+            return cid
+    return path.stem
+
+
+def _voice(path: Path, fmt: str, text: str, data: Any, sha: str, options: IngestOptions
+           ) -> ConvOutcome:
+    language = None
+    if fmt == "vtt":
+        cues = transcripts.read_vtt(text, path)
+    elif fmt == "srt":
+        cues = transcripts.read_srt(text, path)
+    else:
+        cues, language = transcripts.read_whisper_json(data, path)
+    resolved = transcripts.resolve_cues(cues, path, options.labels, fmt)
+    resolved.sort(key=lambda cr: cr[0].start)  # stable
+    turns = [Turn(speaker=role, text=c.text, start_s=c.start, end_s=c.end, words=c.words,
+                  author=c.label) for c, role in resolved]
+    cid = _file_conversation_id(path, options)
+    conv = Conversation(id=cid, channel="voice", agent_id="", language=language,
+                        duration_s=max((t.end_s or 0.0) for t in turns) if turns else None,
+                        source=Source(path=str(path), sha256=sha, format=fmt), turns=turns)
+    return ConvOutcome(conv, conversation_id=cid)
+
+
+def _finish(conv: Conversation, path: Path, fmt: str, options: IngestOptions) -> None:
+    """Metadata, fall-back agent id, and the checks every conversation must pass."""
+    if options.metadata is not None:
+        options.metadata.apply(conv, path)
+    if not conv.agent_id:
+        if options.agent_id:
+            conv.agent_id = options.agent_id
+        elif fmt == "abcd":
+            conv.agent_id = ABCD_AGENT_ID
+    if conv.started_at is not None and conv.started_at.tzinfo is not None:
+        from datetime import timezone
+        conv.started_at = conv.started_at.astimezone(timezone.utc)
+    require_agent(conv, path)
+    require_agent_turns(conv, path)
+
+
+# ---------------------------------------------------------------- many files
+def ingest_paths(paths: Iterable[str | Path], out: OutDir, options: IngestOptions | None = None
+                 ) -> Iterator[FileResult]:
+    """Read files and folders (folders searched for chat and transcript extensions) and
+    write each conversation to ``OUT/transcripts/<safe id>.json``.
+
+    Yields one :class:`FileResult` per file, in order. A conversation id already written
+    by an earlier file of the same call is an error for the later one (nothing is
+    overwritten); a path that does not exist is an error result of its own.
+    """
+    files, missing = discover(paths, TEXT_EXTS)
+    for m in missing:
+        yield FileResult(m, errors=[IngestError("no such file or folder", path=m)])
+    owners: dict[str, Path] = {}
+    for f in files:
+        result = parse_file(f, options)
+        kept = []
+        for conv in result.conversations:
+            if conv.id in owners:
+                result.errors.append(IngestError(
+                    f"duplicate conversation id {conv.id}, also in {owners[conv.id]}", path=f,
+                    fix="Conversation ids must be unique across inputs; leave one file out, or "
+                        "give the files' conversations distinct ids."))
+                continue
+            owners[conv.id] = f
+            result.written.append(write_conversation(out, conv))
+            kept.append(conv)
+        result.conversations = kept
+        yield result
+
+
+def summarize(results: Iterable[FileResult]) -> IngestSummary:
+    s = IngestSummary()
+    agents: set[str] = set()
+    for r in results:
+        s.files += 1
+        s.conversations += len(r.conversations)
+        s.turns += sum(len(c.turns) for c in r.conversations)
+        agents.update(c.agent_id for c in r.conversations)
+        s.failures += len(r.errors)
+    s.agents = len(agents)
+    return s
