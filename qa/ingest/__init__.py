@@ -121,7 +121,7 @@ def _load_json(text: str, path: Path) -> tuple[str, Any]:
                     return "jsonl", None
             except json.JSONDecodeError:
                 pass
-        raise IngestError(f"broken JSON ({exc.msg} at column {exc.colno})", path=path,
+        raise IngestError(f"broken JSON: {exc.msg} (column {exc.colno})", path=path,
                           place=f"line {exc.lineno}",
                           fix="Repair the JSON at that line (a validator such as "
                               "`python -m json.tool FILE` shows the spot).") from None

@@ -103,7 +103,7 @@ def read_jsonl(text: str, path: Path, mapping: dict[str, str] | None) -> list[Me
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise IngestError(
-                f"broken JSON ({exc.msg} at column {exc.colno})", path=path, place=f"line {lineno}",
+                f"broken JSON: {exc.msg} (column {exc.colno})", path=path, place=f"line {lineno}",
                 fix="Repair or remove that line; the file is not read until every line is valid "
                     "(a conversation with a lost message would be scored wrongly).") from None
         if not isinstance(obj, dict):

@@ -148,8 +148,10 @@ class LabelResolver:
         raise IngestError(
             f"speaker labels that match neither agent nor customer: {shown} (labels seen: {seen})",
             path=path, place=self.unknown[first],
-            fix=f"Say which role each is, e.g. --agent-label {_quote(first)} "
-                f"--customer-label {_quote(unknown[1] if len(unknown) > 1 else 'LABEL')}.")
+            fix=(f"Say which role it is: --agent-label {_quote(first)} or "
+                 f"--customer-label {_quote(first)}." if len(unknown) == 1 else
+                 f"Say which role each is, e.g. --agent-label {_quote(first)} "
+                 f"--customer-label {_quote(unknown[1])}."))
 
 
 def _quote(label: str) -> str:
@@ -271,13 +273,16 @@ def build_chats(messages: list[Message], *, path: Path, fmt: str, sha256: str,
         groups.setdefault(cid, []).append((m, role))
     resolver.check(path)
 
-    # timestamps: all or none, per file
+    # timestamps: every message of a conversation has one, or none has
+    for cid, items in groups.items():
+        stamps = [clean(m.timestamp) is not None for m, _ in items]
+        if any(stamps) and not all(stamps):
+            missing = items[stamps.index(False)][0]
+            raise IngestError(
+                f"conversation {cid}: a message has no timestamp while others have one",
+                path=path, place=missing.place,
+                fix="Give every message a timestamp, or none (then times are unknown).")
     stamped = [m for m in messages if clean(m.timestamp) is not None]
-    if stamped and len(stamped) != len(messages):
-        missing = next(m for m in messages if clean(m.timestamp) is None)
-        raise IngestError(
-            "a message has no timestamp while others have one", path=path, place=missing.place,
-            fix="Give every message a timestamp, or none (then times are unknown).")
     times: dict[int, datetime] = {}
     zones: set[bool] = set()
     first_good: str | None = None
@@ -308,7 +313,7 @@ def build_chats(messages: list[Message], *, path: Path, fmt: str, sha256: str,
 def _build_one(cid: str, items: list[tuple[Message, str | None]], times: dict[int, datetime], *,
                path: Path, fmt: str, sha256: str) -> Conversation:
     # stable sort by time (file order kept for ties)
-    if times:
+    if items and id(items[0][0]) in times:
         items = sorted(items, key=lambda it: times[id(it[0])])
     # duplicate message ids: keep the first
     seen_ids: set[str] = set()
@@ -341,7 +346,8 @@ def _build_one(cid: str, items: list[tuple[Message, str | None]], times: dict[in
         raise IngestError(f"conversation {cid}: unknown channel {channel!r}", path=path,
                           fix="Use chat, voice or email in the channel column.")
 
-    t0 = times[id(kept[0][0])] if times and kept else None
+    timed = bool(kept) and id(kept[0][0]) in times
+    t0 = times[id(kept[0][0])] if timed else None
     turns = []
     for m, role in kept:
         start = (times[id(m)] - t0).total_seconds() if t0 is not None else None
