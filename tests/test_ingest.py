@@ -315,3 +315,29 @@ def test_parse_file_never_raises_for_bad_input(tmp_path):
     r = parse_file(f, IngestOptions())
     assert not r.ok and r.conversations == [] and r.format is None
     assert str(r.errors[0]).startswith(f"{f}: the file is empty")
+
+
+def test_json_conversation_problems(tmp_path):
+    f = tmp_path / "dup.json"
+    f.write_text(json.dumps([
+        {"id": "k1", "agent_id": "a", "messages": [{"speaker": "agent", "text": "Hi"}]},
+        {"id": "k1", "agent_id": "a", "messages": [{"speaker": "agent", "text": "Hey"}]}]))
+    with pytest.raises(IngestError) as err:
+        read_file(f)
+    assert str(err.value) == (f"{f}:item 2: conversation id k1 appears twice (also at item 1) "
+                              "Fix: Give each conversation its own id.")
+    f.write_text(json.dumps([{"id": "k3", "agent_id": "a", "messages": []}]))
+    with pytest.raises(IngestError, match="conversation k3 has no messages"):
+        read_file(f)
+
+
+def test_sidecar_in_an_input_folder_is_not_read_as_a_chat(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "chats.jsonl").write_text(
+        '{"conversation_id":"s1","speaker":"agent","text":"Hi"}\n')
+    (folder / "calls.csv").write_text("conversation_id,agent_id\ns1,a3\n")
+    results = list(ingest_paths([folder], OutDir.at(tmp_path / "out"),
+                                IngestOptions(metadata=Metadata(folder / "calls.csv"))))
+    assert [r.path.name for r in results] == ["chats.jsonl"]
+    assert results[0].ok and results[0].conversations[0].agent_id == "a3"

@@ -293,6 +293,10 @@ def ingest_paths(paths: Iterable[str | Path], out: OutDir, options: IngestOption
     overwritten); a path that does not exist is an error result of its own.
     """
     files, missing = discover(paths, TEXT_EXTS)
+    sidecar = options.metadata.sidecar_path if options and options.metadata else None
+    if sidecar:  # `qa ingest exports/ --meta exports/calls.csv`: the sidecar is not a chat
+        skip = Path(sidecar).resolve()
+        files = [f for f in files if f.resolve() != skip]
     for m in missing:
         yield FileResult(m, errors=[IngestError("no such file or folder", path=m)])
     owners: dict[str, Path] = {}

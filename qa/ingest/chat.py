@@ -169,6 +169,7 @@ def read_json(data: Any, path: Path, mapping: dict[str, str] | None) -> list[Mes
     if not data:
         raise IngestError("the JSON list is empty: no conversations", path=path)
     messages: list[Message] = []
+    conv_ids: dict[str, str] = {}
     for i, item in enumerate(data, start=1):
         place = f"item {i}"
         if not isinstance(item, dict):
@@ -177,7 +178,15 @@ def read_json(data: Any, path: Path, mapping: dict[str, str] | None) -> list[Mes
         keys = _keys(item, mapping)
         msg_key = column_for("messages", keys, mapping)
         if msg_key is not None and isinstance(item.get(msg_key), list):
-            messages.extend(_conversation_messages(item, msg_key, keys, path, place, mapping))
+            conv_messages = _conversation_messages(item, msg_key, keys, path, place, mapping)
+            cid = conv_messages[0].conversation_id if conv_messages else None
+            if cid is not None and cid in conv_ids:
+                raise IngestError(f"conversation id {cid} appears twice (also at {conv_ids[cid]})",
+                                  path=path, place=place,
+                                  fix="Give each conversation its own id.")
+            if cid is not None:
+                conv_ids[cid] = place
+            messages.extend(conv_messages)
             continue
         cols = _Columns(keys, mapping)
         missing = cols.missing()
@@ -199,6 +208,10 @@ def _conversation_messages(conv: dict, msg_key: str, keys: list[str], path: Path
     if "conversation_id" not in defaults:
         raise IngestError("a conversation has no conversation_id (or id)", path=path, place=place,
                           fix="Add an id to each conversation, or --map conversation_id=KEY.")
+    if not conv[msg_key]:
+        raise IngestError(f"conversation {defaults['conversation_id']} has no messages",
+                          path=path, place=place,
+                          fix="Leave empty conversations out of the export.")
     out = []
     for j, obj in enumerate(conv[msg_key], start=1):
         mplace = f"{place} {msg_key}[{j}]"
