@@ -519,12 +519,13 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
     against the cache and decoded one at a time ahead of the workers, so at most
     ``workers + 1`` decoded recordings are in memory. Each good conversation is written to
     ``OUT/transcripts/<id>.json``; the model is loaded only if something is not cached.
-    A failure is a result with ``error`` set; the batch goes on.
+    A failure is a result with ``error`` set; the batch goes on. A model that cannot be
+    found raises :class:`~qa.errors.ModelNotFoundError` before any file is read.
     """
     options = options or TranscribeOptions()
     outdir = OutDir.at(out) if out is not None and not isinstance(out, OutDir) else out
     queue = deque(Path(p) for p in paths)
-    ref: ModelRef | None = None
+    ref = resolve_model(options.model)  # a missing model stops the batch with one message
     model = None
     seen_ids: dict[str, Path] = {}
     workers = options.resolved_workers()
@@ -548,11 +549,8 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
 
     def prepare(path: Path) -> _Job | FileResult:
         """Hash, cache lookup, probe and decode (runs on the prepare thread)."""
-        nonlocal ref
         try:
             job = _Job(path, sha=_sha(path))
-            if ref is None:
-                ref = resolve_model(options.model)
             job.key = cache_key(job.sha, ref, options)
             rec = read_cache(outdir, job.key)
             if rec is not None:

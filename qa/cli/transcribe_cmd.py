@@ -59,6 +59,7 @@ class _Progress:
         self.bar = None
         self.t0 = time.perf_counter()
         self.audio_s = 0.0
+        self.new_audio_s = 0.0  # audio actually transcribed (not from the cache)
         if quiet or total < 1:
             return
         from rich.console import Console
@@ -80,10 +81,14 @@ class _Progress:
 
     def update(self, res: FileResult) -> None:
         self.audio_s += res.audio_s
+        if not res.cached:
+            self.new_audio_s += res.audio_s
         if self.bar:
-            wall = max(time.perf_counter() - self.t0, 1e-6)
-            self.bar.update(self.task, advance=1, audio=self.audio_s / 60,
-                            speed=f"{self.audio_s / wall:.1f}× real time")
+            self.bar.update(self.task, advance=1, audio=self.audio_s / 60, speed=self.speed())
+
+    def speed(self) -> str:
+        wall = max(time.perf_counter() - self.t0, 1e-6)
+        return f"{self.new_audio_s / wall:.1f}× real time" if self.new_audio_s else "from cache"
 
 
 @click.command("transcribe")
@@ -161,8 +166,8 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, model: str 
         code = batch.finish()
     wall = time.perf_counter() - t0
     transcribed = done - cached
-    speed = f", {progress.audio_s / wall:.1f}× real time" if wall > 0 and progress.audio_s else ""
     echo_summary(quiet, f"{len(files)} recording{'s' if len(files) != 1 else ''}: {cached} cached, "
                         f"{transcribed} transcribed, {len(failed)} failed; "
-                        f"{progress.audio_s / 60:.1f} audio min in {wall:.1f} s{speed} -> {outdir.transcripts}")
+                        f"{progress.audio_s / 60:.1f} audio min in {wall:.1f} s ({progress.speed()}) "
+                        f"-> {outdir.transcripts}")
     ctx.exit(code)
