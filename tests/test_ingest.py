@@ -341,3 +341,14 @@ def test_sidecar_in_an_input_folder_is_not_read_as_a_chat(tmp_path):
                                 IngestOptions(metadata=Metadata(folder / "calls.csv"))))
     assert [r.path.name for r in results] == ["chats.jsonl"]
     assert results[0].ok and results[0].conversations[0].agent_id == "a3"
+
+
+def test_srt_colon_in_text_is_not_a_speaker(tmp_path):
+    f = tmp_path / "c.srt"
+    f.write_text("1\n00:00:01,000 --> 00:00:02,000\nCustomer: the problem is: my card\n\n"
+                 "2\n00:00:02,500 --> 00:00:04,000\nso the short version: it fails\n\n"
+                 "3\n00:00:04,500 --> 00:00:06,000\nAgent: Let me check: one moment.\n")
+    (conv,) = read_file(f, agent_id="a")
+    assert [(t.speaker, t.text) for t in conv.turns] == [
+        ("customer", "the problem is: my card"), ("customer", "so the short version: it fails"),
+        ("agent", "Let me check: one moment.")]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -276,7 +277,6 @@ def _finish(conv: Conversation, path: Path, fmt: str, options: IngestOptions) ->
         elif fmt == "abcd":
             conv.agent_id = ABCD_AGENT_ID
     if conv.started_at is not None and conv.started_at.tzinfo is not None:
-        from datetime import timezone
         conv.started_at = conv.started_at.astimezone(timezone.utc)
     require_agent(conv, path)
     require_agent_turns(conv, path)

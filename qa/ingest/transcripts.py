@@ -64,7 +64,10 @@ def _blocks(text: str) -> list[tuple[int, list[str]]]:
 
 def _split_prefix(text: str) -> tuple[str | None, str]:
     m = _PREFIX.match(text)
-    if m and len(m.group(1).split()) <= 4 and not m.group(1).startswith(("http", "www")):
+    # a speaker label is short and does not start in lower case ("Agent", "SPEAKER_00",
+    # "Sam Rivera"); "so the problem is: …" is text
+    if (m and len(m.group(1).split()) <= 3 and not m.group(1)[0].islower()
+            and not m.group(1).startswith(("http", "www"))):
         return m.group(1), m.group(2)
     return None, text
 
