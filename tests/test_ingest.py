@@ -352,3 +352,28 @@ def test_srt_colon_in_text_is_not_a_speaker(tmp_path):
     assert [(t.speaker, t.text) for t in conv.turns] == [
         ("customer", "the problem is: my card"), ("customer", "so the short version: it fails"),
         ("agent", "Let me check: one moment.")]
+
+
+@pytest.mark.parametrize("stamp", ["1e30", "\"9999-12-31T23:59:59-05:00\"", "\"nan\"", "true"])
+def test_out_of_range_timestamps_are_errors(tmp_path, stamp):
+    f = tmp_path / "t.jsonl"
+    f.write_text('{"conversation_id":"t","agent_id":"a","speaker":"agent","text":"Hi",'
+                 f'"timestamp":{stamp}}}\n')
+    r = parse_file(f)
+    assert r.conversations == []
+    assert f"{f}:line 1: cannot read the timestamp" in str(r.errors[0])
+
+
+def test_unexpected_reader_error_becomes_a_one_line_failure(tmp_path, monkeypatch):
+    import qa.ingest.chat as chat_mod
+
+    def boom(*a, **k):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(chat_mod, "read_jsonl", boom)
+    f = tmp_path / "x.jsonl"
+    f.write_text('{"speaker":"agent","text":"Hi"}\n')
+    r = parse_file(f)
+    assert [str(e) for e in r.errors] == [
+        f"{f}: could not be read: unexpected KeyError: 'surprise' Fix: Check the file's "
+        "structure against `qa ingest --help`; if it looks right, please report this as a qa bug."]

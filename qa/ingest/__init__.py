@@ -171,6 +171,15 @@ def parse_file(path: str | Path, options: IngestOptions | None = None) -> FileRe
     except QAError as exc:
         result.errors.append(exc)
         return result
+    except (RecursionError, MemoryError):
+        raise
+    except Exception as exc:  # a reader bug must not stop the batch or show a traceback
+        log.debug("unexpected error reading %s", path, exc_info=True)
+        result.errors.append(IngestError(
+            f"could not be read: unexpected {type(exc).__name__}: {exc}", path=path,
+            fix="Check the file's structure against `qa ingest --help`; if it looks right, "
+                "please report this as a qa bug."))
+        return result
     for oc in outcomes:
         if oc.error is not None:
             result.errors.append(oc.error)
@@ -180,6 +189,12 @@ def parse_file(path: str | Path, options: IngestOptions | None = None) -> FileRe
             _finish(conv, path, fmt, options)
         except QAError as exc:
             result.errors.append(exc)
+            continue
+        except Exception as exc:  # as above: never a traceback for one conversation
+            log.debug("unexpected error finishing %s in %s", conv.id, path, exc_info=True)
+            result.errors.append(IngestError(
+                f"conversation {conv.id} could not be read: unexpected {type(exc).__name__}: "
+                f"{exc}", path=path, fix="Please report this as a qa bug."))
             continue
         result.conversations.append(conv)
     return result

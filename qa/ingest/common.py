@@ -196,14 +196,13 @@ def to_utc(value: Any, path: Path, place: str) -> tuple[datetime, bool]:
                           fix="Use ISO 8601, e.g. 2026-05-01T09:00:05Z.")
     raw = str(value).strip()
     try:
-        dt = parse_datetime(raw)
-    except MetadataError:
+        dt = parse_datetime(raw).astimezone(timezone.utc)
+    except (MetadataError, ValueError, OverflowError, OSError):
         raise IngestError(
             f"cannot read the timestamp {raw!r}", path=path, place=place,
             fix="Use ISO 8601 with a time zone, e.g. 2026-05-01T09:00:05Z, or epoch seconds, "
                 "the same way on every line.") from None
-    had_zone = not _looks_naive(raw)
-    return dt.astimezone(timezone.utc), had_zone
+    return dt, not _looks_naive(raw)
 
 
 def _looks_naive(raw: str) -> bool:
