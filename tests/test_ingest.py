@@ -377,3 +377,23 @@ def test_unexpected_reader_error_becomes_a_one_line_failure(tmp_path, monkeypatc
     assert [str(e) for e in r.errors] == [
         f"{f}: could not be read: unexpected KeyError: 'surprise' Fix: Check the file's "
         "structure against `qa ingest --help`; if it looks right, please report this as a qa bug."]
+
+
+def test_id_lookalike_column_needs_a_map(tmp_path):
+    f = tmp_path / "export.csv"
+    f.write_text("session_id,agent_id,speaker,text\ns1,a1,agent,Hi\ns2,a2,agent,Hello\n")
+    with pytest.raises(IngestError) as err:
+        read_file(f)
+    assert str(err.value) == (
+        f"{f}:line 1: no 'conversation_id' column, but 'session_id' looks like one Fix: Say "
+        "which column groups messages into conversations with --map conversation_id=session_id.")
+    assert [c.id for c in read_file(f, mapping={"conversation_id": "session_id"})] == ["s1", "s2"]
+
+
+def test_file_without_conversation_id_is_one_conversation(tmp_path):
+    f = tmp_path / "a3_20260502_chat7.jsonl"
+    f.write_text('{"speaker":"customer","text":"Hi"}\n{"speaker":"agent","text":"Hello"}\n')
+    (conv,) = read_file(f, metadata=Metadata(None, "{agent_id}_{date}_{call_id}"))
+    assert (conv.id, conv.agent_id) == ("chat7", "a3")
+    (conv,) = read_file(f, agent_id="a1")
+    assert conv.id == "a3_20260502_chat7"

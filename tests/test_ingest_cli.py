@@ -351,3 +351,13 @@ def test_output_is_json_conversation(tmp_path):
     ingest(DATA / "canonical.jsonl", "--out", out)
     data = json.loads((out / "transcripts" / "c1.json").read_text())
     assert data["schema_version"] == 1 and data["source"]["format"] == "chat-jsonl"
+
+
+def test_busy_output_folder_exits_3(tmp_path):
+    from qa.store import OutDir, run_lock
+
+    out = tmp_path / "out"
+    with run_lock(OutDir.at(out)):
+        result = ingest(DATA / "canonical.jsonl", "--out", out)
+    assert result.exit_code == 3
+    assert "is writing to this output folder" in result.output

@@ -56,6 +56,30 @@ class _Columns:
     def missing(self) -> list[str]:
         return [f for f in REQUIRED_FIELDS if self.col[f] is None]
 
+    def id_lookalike(self) -> str | None:
+        """With no conversation_id, a column that looks like one (``session_id``, ``thread``):
+        reading the file as one conversation would then merge many."""
+        if self.col["conversation_id"] is not None:
+            return None
+        for k in self.keys:
+            low = k.lower()
+            if any(w in low for w in _ID_WORDS) and k not in self.col.values():
+                return k
+        return None
+
+
+_ID_WORDS = ("conversation", "session", "thread", "chat_id", "chatid", "ticket", "dialog",
+             "transcript_id", "case_id", "call_id")
+
+
+def _check_id(cols: _Columns, path: Path, place: str) -> None:
+    look = cols.id_lookalike()
+    if look is not None:
+        raise IngestError(
+            f"no 'conversation_id' column, but {look!r} looks like one", path=path, place=place,
+            fix=f"Say which column groups messages into conversations with "
+                f"--map conversation_id={look}.")
+
 
 def _missing_error(missing: list[str], keys: list[str], path: Path, place: str, what: str,
                    mapping: dict[str, str] | None) -> IngestError:
@@ -116,6 +140,8 @@ def read_jsonl(text: str, path: Path, mapping: dict[str, str] | None) -> list[Me
         missing = cols.missing()
         if missing:
             raise _missing_error(missing, keys, path, f"line {lineno}", "the message", mapping)
+        if not messages:
+            _check_id(cols, path, f"line {lineno}")
         messages.append(_message(obj, cols, f"line {lineno}"))
     return messages
 
@@ -134,6 +160,7 @@ def read_csv(text: str, path: Path, mapping: dict[str, str] | None) -> list[Mess
     missing = cols.missing()
     if missing:
         raise _missing_error(missing, header, path, "line 1", "the CSV", mapping)
+    _check_id(cols, path, "line 1")
     messages: list[Message] = []
     try:
         for row in reader:
@@ -192,6 +219,8 @@ def read_json(data: Any, path: Path, mapping: dict[str, str] | None) -> list[Mes
         missing = cols.missing()
         if missing:
             raise _missing_error(missing, keys, path, place, "the message", mapping)
+        if i == 1:
+            _check_id(cols, path, place)
         messages.append(_message(item, cols, place))
     return messages
 
