@@ -1,0 +1,306 @@
+"""Check types: the registry, the outcome of a check, and helpers every check uses.
+
+A check type is a class registered under a name with :func:`register`. It declares
+
+* ``Options``: a pydantic model of the YAML keys it accepts (unknown keys are refused and
+  the message lists the known ones);
+* ``needs``: which NLP features it uses (``lemma``; ``ner``; ``doc`` for spaCy ``Doc``);
+* ``__init__(options, analyzer)``: compiles the options once per rubric (phrase lists are
+  lemmatised once, not per conversation);
+* ``run(ctx) -> Outcome``: scores one conversation;
+* ``explain() -> str``: what it looks for, in plain words (``qa rubric explain``).
+
+Adding a check type is one registered class. ``REGISTRY`` maps names to classes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from ..conversation import Conversation, Turn
+    from ..nlp import Analyzer, ConvNLP, TurnNLP
+
+REGISTRY: dict[str, type["Check"]] = {}
+
+
+class CheckOptionsError(Exception):
+    """Options that a schema cannot express (a bad Matcher pattern…): ``problems`` are
+    ``(loc, message)`` pairs, ``loc`` relative to the criterion."""
+
+    def __init__(self, problems: list[tuple[tuple, str]]):
+        super().__init__("; ".join(m for _, m in problems))
+        self.problems = problems
+
+
+def register(cls: type["Check"]) -> type["Check"]:
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+# ---------------------------------------------------------------- outcomes
+@dataclass
+class Evidence:
+    """One piece of evidence: where in the conversation, what was said, what matched."""
+
+    turn_index: int
+    """0-based index of the turn in ``Conversation.turns`` (reasons say "turn N", 1-based)."""
+    speaker: str
+    start_s: float | None
+    end_s: float | None
+    quote: str
+    """The whole turn text, or a window of it for long turns."""
+    match: str | None = None
+    """The matched span's text."""
+    match_start: int | None = None
+    """Character offset of the match inside ``quote``."""
+    match_end: int | None = None
+    polarity: str = "positive"
+    """``positive``: evidence for a pass; ``negative``: evidence for a fail."""
+
+
+@dataclass
+class Outcome:
+    """What a check found in one conversation."""
+
+    outcome: str
+    """``pass``, ``fail`` or ``na``."""
+    score: float | None
+    """0..1 (graded checks give partial credit); None when ``na``."""
+    reason: str
+    """Plain words: why this outcome (always set)."""
+    evidence: list[Evidence] = field(default_factory=list)
+    na_reason: str | None = None
+
+
+def na(reason: str) -> Outcome:
+    return Outcome("na", None, reason, [], reason)
+
+
+def passed(reason: str, evidence: list[Evidence] | None = None, score: float = 1.0) -> Outcome:
+    return Outcome("pass", score, reason, evidence or [])
+
+
+def failed(reason: str, evidence: list[Evidence] | None = None, score: float = 0.0) -> Outcome:
+    return Outcome("fail", score, reason, evidence or [])
+
+
+MAX_QUOTE = 400
+
+
+def evidence(conv: "Conversation", i: int, polarity: str = "positive", span: tuple[int, int] | None = None
+             ) -> Evidence:
+    """Evidence for turn ``i``, quoting the turn (a window of it around the match when long)."""
+    t = conv.turns[i]
+    text = t.text
+    start = 0
+    if len(text) > MAX_QUOTE:
+        if span is not None:
+            start = max(0, min(span[0] - MAX_QUOTE // 3, len(text) - MAX_QUOTE))
+        text = text[start:start + MAX_QUOTE]
+    if span is None:
+        return Evidence(i, t.speaker, t.start_s, t.end_s, text, None, None, None, polarity)
+    s, e = span[0] - start, span[1] - start
+    return Evidence(i, t.speaker, t.start_s, t.end_s, text, text[s:e], s, e, polarity)
+
+
+def fmt_s(seconds: float) -> str:
+    """6 min 2 s / 45 s / 1.5 s / 1 h 3 min."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m} min {s} s" if s else f"{m} min"
+    h, m = divmod(m, 60)
+    return f"{h} h {m} min" if m else f"{h} h"
+
+
+def at(t: "Turn") -> str:
+    if t.start_s is None:
+        return ""
+    s = int(t.start_s)
+    return f" at {s // 60}:{s % 60:02d}"
+
+
+# ---------------------------------------------------------------- context
+@dataclass
+class Context:
+    """One conversation being scored: the data, its analysed turns, and a scratch pad
+    shared by the checks of one rubric (e.g. the customer's name, once found)."""
+
+    conv: "Conversation"
+    nlp: "ConvNLP"
+    scratch: dict[str, Any] = field(default_factory=dict)
+
+    def turn(self, i: int) -> "TurnNLP":
+        return self.nlp.turns[i]
+
+
+# ---------------------------------------------------------------- options shared by checks
+Speaker = Literal["agent", "customer", "any"]
+
+
+class Window(BaseModel):
+    """Where in the conversation to look. At most one key."""
+
+    model_config = ConfigDict(extra="forbid")
+    first_turns: int | None = Field(default=None, ge=1)
+    """The speaker's first N turns."""
+    last_turns: int | None = Field(default=None, ge=1)
+    """The speaker's last N turns."""
+    first_seconds: float | None = Field(default=None, gt=0)
+    """Turns starting in the first N seconds."""
+    last_seconds: float | None = Field(default=None, gt=0)
+    """Turns starting in the last N seconds."""
+
+    @model_validator(mode="after")
+    def _one(self) -> "Window":
+        set_ = [k for k, v in self.model_dump().items() if v is not None]
+        if len(set_) > 1:
+            raise ValueError(f"use one of first_turns, last_turns, first_seconds, last_seconds, "
+                             f"not {' and '.join(set_)}")
+        return self
+
+    def describe(self, speaker: str) -> str:
+        who = "" if speaker == "any" else f"{speaker} "
+        if self.first_turns:
+            return f"in the first {self.first_turns} {who}turn{'s' if self.first_turns > 1 else ''}"
+        if self.last_turns:
+            return f"in the last {self.last_turns} {who}turn{'s' if self.last_turns > 1 else ''}"
+        if self.first_seconds:
+            return f"in {who}turns in the first {fmt_s(self.first_seconds)}"
+        if self.last_seconds:
+            return f"in {who}turns in the last {fmt_s(self.last_seconds)}"
+        return f"in any {who}turn"
+
+
+def select_turns(conv: "Conversation", speaker: str, window: Window | None
+                 ) -> tuple[list[int] | None, str | None]:
+    """Indices of the turns a check looks at, or (None, why N/A)."""
+    idx = [i for i, t in enumerate(conv.turns) if speaker == "any" or t.speaker == speaker]
+    if not idx:
+        return None, f"no {speaker} turns" if speaker != "any" else "the conversation has no turns"
+    if window is None:
+        return idx, None
+    if window.first_turns:
+        return idx[:window.first_turns], None
+    if window.last_turns:
+        return idx[-window.last_turns:], None
+    if not conv.has_timestamps:
+        return None, "the conversation has no timestamps, so a window in seconds cannot apply"
+    t0 = min(t.start_s for t in conv.turns)  # type: ignore[type-var]
+    if window.first_seconds:
+        return [i for i in idx if conv.turns[i].start_s - t0 <= window.first_seconds], None
+    end = max((t.end_s if t.end_s is not None else t.start_s) for t in conv.turns)  # type: ignore
+    return [i for i in idx if end - conv.turns[i].start_s <= window.last_seconds], None
+
+
+# ---------------------------------------------------------------- phrase matching
+@dataclass
+class Hit:
+    turn_index: int
+    start: int
+    """Character offsets in the turn text."""
+    end: int
+    phrase: str
+    """The rubric's phrase that matched."""
+
+
+class PhraseSet:
+    """A list of phrases compiled once, matched on lemmas (``lemma``) or lower-cased
+    words (``exact``), whole words only, punctuation ignored.
+
+    In ``lemma`` mode a phrase also matches its words exactly as written (a lone word's
+    lemma can differ from the same word's lemma in a sentence). Matching is a search for
+    literal key sequences (an alternation of escaped literals: linear time, no
+    backtracking blow-up, whatever the phrase text)."""
+
+    def __init__(self, phrases: list[str], analyzer: "Analyzer", match: str = "lemma"):
+        self.phrases = list(phrases)
+        self.mode = match
+        modes = ("exact",) if match == "exact" else ("lemma", "exact")
+        self.by_key: dict[str, dict[str, str]] = {m: {} for m in modes}
+        if phrases:
+            for phrase, t in zip(phrases, analyzer.analyze_texts(phrases)):
+                for m in modes:
+                    key = t.seq(m).joined.strip()
+                    if key:
+                        self.by_key[m].setdefault(key, phrase)
+        self.regex: dict[str, re.Pattern] = {}
+        for m in modes:
+            keys = sorted(self.by_key[m], key=len, reverse=True)
+            if keys:
+                self.regex[m] = re.compile("(?<= )(?:" + "|".join(re.escape(k) for k in keys) + ")(?= )")
+
+    def __bool__(self) -> bool:
+        return bool(self.regex)
+
+    def find(self, t: "TurnNLP", turn_index: int) -> list[Hit]:
+        hits: list[Hit] = []
+        seen: set[tuple[int, int]] = set()
+        for m, rx in self.regex.items():
+            seq = t.seq(m)
+            keys = self.by_key[m]
+            for mt in rx.finditer(seq.joined):
+                a = bisect.bisect_left(seq.offsets, mt.start())
+                b = bisect.bisect_left(seq.offsets, mt.end()) - 1
+                s, e = t.span(seq.tokens[a], seq.tokens[b])
+                if any(s < e2 and e > s2 for s2, e2 in seen):
+                    continue
+                seen.add((s, e))
+                hits.append(Hit(turn_index, s, e, keys.get(mt.group(0), mt.group(0))))
+        if len(self.regex) > 1 and len(hits) > 1:
+            hits.sort(key=lambda h: h.start)
+        return hits
+
+    def find_in(self, ctx: Context, indices: list[int]) -> list[Hit]:
+        out: list[Hit] = []
+        for i in indices:
+            out.extend(self.find(ctx.turn(i), i))
+        return out
+
+
+def short_list(items: list[str], n: int = 4) -> str:
+    shown = ", ".join(f"'{x}'" for x in items[:n])
+    return shown + (f" … ({len(items) - n} more)" if len(items) > n else "")
+
+
+# ---------------------------------------------------------------- the base class
+class Check:
+    """Base class of the check types."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+    """One line for ``qa rubric explain`` and the README."""
+    Options: ClassVar[type[BaseModel]]
+    needs: ClassVar[frozenset[str]] = frozenset({"lemma"})
+    timing: ClassVar[bool] = False
+    """True for checks that read timestamps (their rubric examples cannot be text only)."""
+
+    def __init__(self, options: BaseModel, analyzer: "Analyzer"):
+        self.options = options
+
+    @classmethod
+    def validate_options(cls, data: dict[str, Any]) -> BaseModel:
+        return cls.Options.model_validate(data)
+
+    def run(self, ctx: Context) -> Outcome:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def explain(self) -> str:
+        return self.summary
+
+
+class BaseOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+from . import text, timing, politeness  # noqa: E402,F401,I001  (registers the check types)

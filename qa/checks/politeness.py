@@ -1,0 +1,264 @@
+"""The ``politeness`` check: politeness strategies (Danescu-Niculescu-Mizil et al., 2013).
+
+Each agent turn is scored from a small set of explainable features: gratitude, greeting,
+apologising, "please", indirect requests ("could you / would you"), hedges, first-person
+plural, deference …  (polite), and direct questions, sentence-initial "so / but", "you" at
+the start, factuality ("in fact", "actually"), rude words … (impolite). Each feature has a
+weight; a turn's politeness is ``sigmoid(bias + Σ weight × present)``, 0..1. The default
+weights were fitted (logistic regression) on the training split of the Stanford
+Politeness Corpus (Wikipedia requests) by ``bench/eval_politeness.py``; trainers can
+override any of them in the rubric.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from . import (BaseOptions, Check, Context, Outcome, PhraseSet, evidence, failed, na, passed,
+               register)
+from ..nlp import TurnNLP
+
+# name: (where, match, phrases, plain description)
+#   where: "any" anywhere in the turn, "start" the first words of a sentence,
+#          "inner" anywhere except a sentence start
+FEATURES: dict[str, tuple[str, str, list[str], str]] = {
+    "gratitude": ("any", "lemma", ["thank", "thanks", "thank you", "appreciate", "grateful"],
+                  "thanks the other person"),
+    "deference": ("start", "exact", ["great", "good", "nice", "interesting", "cool", "excellent",
+                                     "awesome", "wonderful", "impressive", "fantastic"],
+                  "opens with a compliment (\"Great work …\")"),
+    "greeting": ("start", "exact", ["hi", "hello", "hey", "greetings", "good morning",
+                                    "good afternoon", "good evening", "dear"],
+                 "greets (\"Hi\", \"Hello\")"),
+    "apologizing": ("any", "lemma", ["sorry", "apologize", "apology", "excuse me", "forgive me",
+                                     "pardon", "my bad", "oops", "regret", "my mistake"],
+                    "apologises"),
+    "please": ("inner", "exact", ["please", "pls", "plz", "kindly"], "says \"please\" inside the request"),
+    "please_start": ("start", "exact", ["please", "pls", "plz", "kindly"], "starts with \"please\""),
+    "by_the_way": ("any", "exact", ["by the way", "btw", "incidentally"], "indirect (\"by the way\")"),
+    "indirect_modal": ("any", "exact", ["could you", "would you", "could we", "would it be", "would you mind",
+                                        "would it be possible", "could i", "may i", "might"],
+                       "asks indirectly (\"could you\", \"would you\")"),
+    "direct_modal": ("any", "exact", ["can you", "will you", "can't you", "won't you"],
+                     "asks directly (\"can you\", \"will you\")"),
+    "hedges": ("any", "lemma", ["think", "suggest", "perhaps", "maybe", "possibly", "probably",
+                                "likely", "seem", "appear", "guess", "assume", "believe", "wonder",
+                                "somewhat", "kind of", "sort of", "i feel", "a bit", "a little",
+                                "if you don't mind", "hopefully", "hope", "might"],
+               "hedges (\"I think\", \"perhaps\", \"I wonder\")"),
+    "first_person_plural": ("any", "exact", ["we", "our", "us", "ours", "let's", "ourselves"],
+                            "says \"we\" / \"us\""),
+    "first_person": ("inner", "exact", ["i", "my", "me", "mine", "myself"], "speaks in the first person"),
+    "first_person_start": ("start", "exact", ["i", "my", "me"], "starts a sentence with \"I\""),
+    "second_person": ("inner", "exact", ["you", "your", "yours", "yourself"], "says \"you\""),
+    "second_person_start": ("start", "exact", ["you", "your", "yours"],
+                            "starts a sentence with \"you\""),
+    "direct_question": ("start", "exact", ["what", "why", "who", "how", "where", "when", "which"],
+                        "asks a direct wh-question (\"Why did you …?\")"),
+    "direct_start": ("start", "exact", ["so", "then", "and", "but", "or", "well"],
+                     "starts with \"so\", \"but\", \"and\""),
+    "factuality": ("any", "exact", ["in fact", "actually", "really", "the point is", "the reality is",
+                                    "the truth is", "obviously", "clearly", "of course",
+                                    "as i said", "as i already said"],
+                   "insists (\"in fact\", \"actually\", \"obviously\")"),
+    "positive_words": ("any", "lemma", ["glad", "happy", "pleased", "welcome", "helpful", "good",
+                                        "great", "nice", "wonderful", "excellent", "love", "enjoy",
+                                        "awesome", "fantastic", "perfect", "interesting", "cool"],
+                       "uses positive words"),
+    "negative_words": ("any", "lemma", ["wrong", "bad", "problem", "mistake", "error", "fail",
+                                        "worse", "worst", "poor", "confused", "confusing",
+                                        "unclear", "disagree", "bias", "vandalism", "delete",
+                                        "revert", "remove", "complain", "annoy", "waste"],
+                       "uses negative words"),
+    "rude": ("any", "lemma", ["stupid", "idiot", "nonsense", "ridiculous", "shut up", "wtf",
+                              "damn", "hell", "crap", "dumb", "pathetic", "whatever", "seriously",
+                              "ignorant", "lazy", "absurd"],
+             "uses rude or dismissive words"),
+    "exclamation": ("any", "exact", ["!"], "exclaims (\"!\")"),
+}
+
+# fitted on the training split of the Stanford Politeness Corpus (bench/eval_politeness.py)
+DEFAULT_BIAS = 0.0
+DEFAULT_WEIGHTS: dict[str, float] = {name: 0.0 for name in FEATURES}
+DEFAULT_WEIGHTS.update({
+    "gratitude": 1.0, "deference": 0.8, "greeting": 0.8, "apologizing": 0.8, "please": 0.4,
+    "please_start": -0.3, "by_the_way": 0.4, "indirect_modal": 0.6, "direct_modal": 0.1,
+    "hedges": 0.3, "first_person_plural": 0.2, "first_person": 0.1, "first_person_start": 0.2,
+    "second_person": 0.0, "second_person_start": -0.5, "direct_question": -0.8, "direct_start": -0.5,
+    "factuality": -0.5, "positive_words": 0.3, "negative_words": -0.4, "rude": -1.5,
+    "exclamation": 0.0,
+})
+
+_SENT_END = {".", "?", "!", "\n", "..."}
+
+
+class PolitenessOptions(BaseOptions):
+    speaker: Literal["agent", "customer", "any"] = "agent"
+    threshold: float = Field(default=0.5, ge=0, le=1)
+    """Pass when the mean politeness of the speaker's turns (0..1) is at least this."""
+    weights: dict[str, float] = Field(default_factory=dict)
+    """Override the weight of a feature (positive: more polite; negative: less)."""
+    bias: float | None = None
+    """Override the score of a turn with no feature at all (log-odds; 0 = 0.5)."""
+    min_turns: int = Field(default=1, ge=1)
+
+    @field_validator("weights")
+    @classmethod
+    def _known(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = [k for k in v if k not in FEATURES]
+        if unknown:
+            raise ValueError(f"unknown politeness feature {', '.join(repr(k) for k in unknown)}; "
+                             f"known features: {', '.join(FEATURES)}")
+        return v
+
+
+def _sentence_starts(t: TurnNLP) -> set[int]:
+    """Token indices of the first word of each sentence."""
+    starts: set[int] = set()
+    expect = True
+    for i, w in enumerate(t.words):
+        if w.strip() == "" and "\n" in w:
+            expect = True
+            continue
+        if not any(ch.isalnum() for ch in w):
+            if w in _SENT_END or w.endswith(("?", "!")) or w == "..":
+                expect = True
+            continue
+        if expect:
+            starts.add(i)
+            expect = False
+    return starts
+
+
+@dataclass
+class FeatureHit:
+    feature: str
+    start: int
+    end: int
+    weight: float
+
+
+class PolitenessModel:
+    """The features compiled once; scores one analysed turn."""
+
+    def __init__(self, analyzer, weights: dict[str, float] | None = None, bias: float | None = None):
+        self.weights = dict(DEFAULT_WEIGHTS)
+        self.weights.update(weights or {})
+        self.bias = DEFAULT_BIAS if bias is None else bias
+        self.sets: dict[str, PhraseSet] = {}
+        self.start_words: dict[str, set[str]] = {}
+        for name, (where, match, phrases, _) in FEATURES.items():
+            if name == "exclamation":
+                continue
+            if where == "start":
+                self.start_words[name] = {p for p in phrases if " " not in p}
+                multi = [p for p in phrases if " " in p]
+                if multi:
+                    self.sets[name] = PhraseSet(multi, analyzer, match)
+            else:
+                self.sets[name] = PhraseSet(phrases, analyzer, match)
+
+    def features(self, t: TurnNLP) -> dict[str, list[tuple[int, int]]]:
+        """Feature name → character spans where it is present."""
+        found: dict[str, list[tuple[int, int]]] = {}
+        starts = _sentence_starts(t)
+        start_chars = {t.starts[i] for i in starts}
+        lower = [w.lower() for w in t.words]
+        for i in sorted(starts):
+            w = lower[i]
+            for name, words in self.start_words.items():
+                if w in words:
+                    found.setdefault(name, []).append(t.span(i, i))
+        for name, ps in self.sets.items():
+            where = FEATURES[name][0]
+            for h in ps.find(t, 0):
+                at_start = h.start in start_chars
+                if where == "inner" and at_start:
+                    continue
+                if where == "start" and not at_start:
+                    continue
+                found.setdefault(name, []).append((h.start, h.end))
+        if "!" in t.text:
+            k = t.text.index("!")
+            found["exclamation"] = [(k, k + 1)]
+        return found
+
+    def score(self, t: TurnNLP) -> tuple[float, list[FeatureHit]]:
+        feats = self.features(t)
+        z = self.bias
+        hits = []
+        for name, spans in feats.items():
+            w = self.weights.get(name, 0.0)
+            z += w
+            if w:
+                hits.append(FeatureHit(name, spans[0][0], spans[0][1], w))
+        return 1.0 / (1.0 + math.exp(-z)), hits
+
+
+@register
+class Politeness(Check):
+    name = "politeness"
+    summary = ("Politeness strategies in the speaker's turns (thanks, please, \"could you\", "
+               "apologies, hedges … vs direct questions, \"actually\", rude words), each with a "
+               "weight; the mean turn score against a threshold.")
+    Options = PolitenessOptions
+
+    def __init__(self, options: PolitenessOptions, analyzer):
+        super().__init__(options, analyzer)
+        self.model = PolitenessModel(analyzer, options.weights, options.bias)
+
+    def explain(self) -> str:
+        w = self.model.weights
+        pos = sorted((k for k in w if w[k] > 0), key=lambda k: -w[k])
+        neg = sorted((k for k in w if w[k] < 0), key=lambda k: w[k])
+        return (f"Scores each {self.options.speaker} turn 0..1 from politeness strategies. Raises it: "
+                + ", ".join(f"{FEATURES[k][3]} ({w[k]:+.1f})" for k in pos[:8])
+                + ". Lowers it: " + ", ".join(f"{FEATURES[k][3]} ({w[k]:+.1f})" for k in neg[:6])
+                + f". Passes when the mean is at least {self.options.threshold:.2f}.")
+
+    def run(self, ctx: Context) -> Outcome:
+        o = self.options
+        conv = ctx.conv
+        idx = [i for i, t in enumerate(conv.turns) if o.speaker == "any" and t.speaker != "system"
+               or t.speaker == o.speaker]
+        idx = [i for i in idx if ctx.turn(i).n_words() > 0]
+        if len(idx) < o.min_turns:
+            return na(f"no {o.speaker} turns with words" if not idx else
+                      f"only {len(idx)} {o.speaker} turn(s), fewer than {o.min_turns}")
+        scores = []
+        best: list[tuple[float, int, FeatureHit]] = []
+        for i in idx:
+            p, hits = self.model.score(ctx.turn(i))
+            scores.append(p)
+            for h in hits:
+                best.append((h.weight, i, h))
+        mean = sum(scores) / len(scores)
+        pos = sorted((b for b in best if b[0] > 0), key=lambda b: -b[0])[:3]
+        neg = sorted((b for b in best if b[0] < 0), key=lambda b: b[0])[:3]
+        ev = [evidence(conv, i, "positive", (h.start, h.end)) for _, i, h in pos]
+        ev += [evidence(conv, i, "negative", (h.start, h.end)) for _, i, h in neg]
+
+        def names(items):
+            seen = []
+            for _, _, h in items:
+                label = FEATURES[h.feature][3].split(" (")[0]
+                if label not in seen:
+                    seen.append(label)
+            return "; ".join(seen)
+
+        detail = []
+        if pos:
+            detail.append(f"polite: {names(pos)}")
+        if neg:
+            detail.append(f"impolite: {names(neg)}")
+        reason = (f"politeness {mean:.2f} over {len(idx)} {o.speaker} turn{'s' if len(idx) > 1 else ''} "
+                  f"(threshold {o.threshold:.2f})" + (f"; {' / '.join(detail)}" if detail else
+                                                       "; no politeness markers either way"))
+        if mean >= o.threshold:
+            return passed(reason, ev, 1.0)
+        return failed(reason, ev, mean / o.threshold if o.threshold > 0 else 0.0)
+

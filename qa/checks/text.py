@@ -1,0 +1,493 @@
+"""Checks that read what was said: phrases, patterns, name_usage, empathy_response,
+filler_rate."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from . import (BaseOptions, Check, CheckOptionsError, Context, Hit, Outcome, PhraseSet, Window,
+               Speaker, evidence, failed, na, passed, register, select_turns, short_list)
+
+MAX_EVIDENCE = 5
+
+
+def _ev(ctx: Context, hits: list[Hit], polarity: str):
+    return [evidence(ctx.conv, h.turn_index, polarity, (h.start, h.end)) for h in hits[:MAX_EVIDENCE]]
+
+
+def _phrase_list(v: list[str]) -> list[str]:
+    for i, p in enumerate(v):
+        if not p.strip():
+            raise ValueError(f"phrase {i + 1} is empty; remove it")
+    return v
+
+
+# ---------------------------------------------------------------- phrases
+class PhrasesOptions(BaseOptions):
+    speaker: Speaker = "agent"
+    """Whose turns to search: agent, customer or any."""
+    window: Window | None = None
+    """first_turns / last_turns / first_seconds / last_seconds: where to look."""
+    any: list[str] | None = None
+    """Pass when at least one of these phrases is said."""
+    all: list[str] | None = None
+    """Pass when every one of these phrases is said (score: the share said)."""
+    none: list[str] | None = None
+    """Pass when none of these phrases is said (forbidden language)."""
+    match: Literal["lemma", "exact"] = "lemma"
+    """lemma: "apologise" also matches "apologized", "apologies"; exact: the words as written."""
+    min_count: int = Field(default=1, ge=1)
+    """With any: how many times one of the phrases must be said."""
+
+    @model_validator(mode="after")
+    def _one_list(self) -> "PhrasesOptions":
+        given = [k for k in ("any", "all", "none") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one phrase list: any:, all: or none: "
+                             f"(found {', '.join(given) if given else 'none of them'})")
+        lst = getattr(self, given[0])
+        if not lst:
+            raise ValueError(f"the {given[0]}: list is empty; add phrases")
+        _phrase_list(lst)
+        return self
+
+
+@register
+class Phrases(Check):
+    name = "phrases"
+    summary = "Looks for phrases (any / all / none of a list) in a speaker's turns."
+    Options = PhrasesOptions
+
+    def __init__(self, options: PhrasesOptions, analyzer):
+        super().__init__(options, analyzer)
+        self.kind = "any" if options.any is not None else "all" if options.all is not None else "none"
+        lst = getattr(options, self.kind)
+        if self.kind == "all":
+            self.sets = [PhraseSet([p], analyzer, options.match) for p in lst]
+        self.set = PhraseSet(lst, analyzer, options.match)
+        self.phrases = lst
+
+    def explain(self) -> str:
+        o = self.options
+        where = o.window.describe(o.speaker) if o.window else f"in any {o.speaker} turn" if o.speaker != "any" else "anywhere"
+        how = "words as written" if o.match == "exact" else "any form of the words"
+        verb = {"any": "says at least one of", "all": "says all of", "none": "never says any of"}[self.kind]
+        who = "the speaker" if o.speaker == "any" else f"the {o.speaker}"
+        times = f" (at least {o.min_count} times)" if self.kind == "any" and o.min_count > 1 else ""
+        return f"Passes when {who} {verb} {short_list(self.phrases, 6)} {where}{times} ({how})."
+
+    def run(self, ctx: Context) -> Outcome:
+        o = self.options
+        idx, why = select_turns(ctx.conv, o.speaker, o.window)
+        if idx is None:
+            return na(why or "nothing to look at")
+        where = o.window.describe(o.speaker) if o.window else (
+            f"in any {o.speaker} turn" if o.speaker != "any" else "in any turn")
+        if self.kind == "any":
+            hits = self.set.find_in(ctx, idx)
+            if len(hits) >= o.min_count:
+                h = hits[0]
+                return passed(f"'{h.phrase}' said in turn {h.turn_index + 1}", _ev(ctx, hits, "positive"))
+            found = f" (said {len(hits)} time{'s' if len(hits) != 1 else ''}, need {o.min_count})" if hits else ""
+            ev = _ev(ctx, hits, "negative") if hits else [evidence(ctx.conv, idx[0], "negative")]
+            return failed(f"none of {short_list(self.phrases)} {where}{found}", ev)
+        if self.kind == "none":
+            hits = self.set.find_in(ctx, idx)
+            if not hits:
+                return passed(f"none of {short_list(self.phrases)} {where}")
+            h = hits[0]
+            more = f" and {len(hits) - 1} more" if len(hits) > 1 else ""
+            return failed(f"'{ctx.turn(h.turn_index).text[h.start:h.end]}' in turn {h.turn_index + 1}{more}",
+                          _ev(ctx, hits, "negative"))
+        found: list[Hit] = []
+        missing: list[str] = []
+        for phrase, ps in zip(self.phrases, self.sets):
+            hits = ps.find_in(ctx, idx)
+            if hits:
+                found.append(hits[0])
+            else:
+                missing.append(phrase)
+        score = len(found) / len(self.phrases)
+        if not missing:
+            return passed(f"all {len(self.phrases)} phrases said {where}", _ev(ctx, found, "positive"))
+        ev = _ev(ctx, found, "positive") or [evidence(ctx.conv, idx[0], "negative")]
+        return failed(f"{short_list(missing)} not said {where}", ev, score)
+
+
+# ---------------------------------------------------------------- patterns
+class PatternsOptions(BaseOptions):
+    speaker: Speaker = "agent"
+    window: Window | None = None
+    patterns: list[list[dict[str, Any]]] = Field(min_length=1)
+    """spaCy Matcher token patterns, e.g. [{LOWER: could}, {LOWER: you}, {POS: VERB}]."""
+    mode: Literal["any", "none"] = "any"
+    """any: pass when a pattern matches; none: fail when one does."""
+
+
+def _has_regex(obj: Any) -> bool:
+    if isinstance(obj, dict):
+        return any(str(k).upper() == "REGEX" or _has_regex(v) for k, v in obj.items())
+    if isinstance(obj, list):
+        return any(_has_regex(v) for v in obj)
+    return False
+
+
+@register
+class Patterns(Check):
+    name = "patterns"
+    summary = "spaCy Matcher token patterns (lemma, part of speech, …) in a speaker's turns."
+    Options = PatternsOptions
+    needs = frozenset({"lemma", "doc"})
+
+    @classmethod
+    def validate_options(cls, data):
+        opts = super().validate_options(data)
+        problems = []
+        for i, p in enumerate(opts.patterns):
+            if _has_regex(p):
+                problems.append((("patterns", i), "REGEX is not allowed in patterns (slow regular "
+                                 "expressions could stall scoring); use IN: [..] lists, LOWER or LEMMA"))
+        if problems:
+            raise CheckOptionsError(problems)
+        from spacy.lang.en import English
+        from spacy.matcher import Matcher
+
+        matcher = Matcher(English().vocab, validate=True)
+        for i, p in enumerate(opts.patterns):
+            try:
+                matcher.add(f"p{i}", [p])
+            except Exception as exc:  # spaCy's own validation message
+                msg = " ".join(str(exc).split())
+                msg = re.sub(r"^\[E\d+\]\s*", "", msg)
+                problems.append((("patterns", i), f"not a valid token pattern: {msg[:300]} "
+                                 "(see https://spacy.io/usage/rule-based-matching)"))
+        if problems:
+            raise CheckOptionsError(problems)
+        return opts
+
+    def __init__(self, options: PatternsOptions, analyzer):
+        super().__init__(options, analyzer)
+        from spacy.matcher import Matcher
+
+        self.matcher = Matcher(analyzer.nlp.vocab)
+        for i, p in enumerate(options.patterns):
+            self.matcher.add(f"p{i}", [p])
+
+    def explain(self) -> str:
+        o = self.options
+        where = o.window.describe(o.speaker) if o.window else f"in any {o.speaker} turn"
+        verb = "matches" if o.mode == "any" else "never matches"
+        return f"Passes when the {o.speaker} {verb} one of {len(o.patterns)} token pattern(s) {where}."
+
+    def run(self, ctx: Context) -> Outcome:
+        o = self.options
+        idx, why = select_turns(ctx.conv, o.speaker, o.window)
+        if idx is None:
+            return na(why or "nothing to look at")
+        docs = ctx.nlp.docs()
+        hits = []
+        for i in idx:
+            for _, s, e in self.matcher(docs[i]):
+                span = docs[i][s:e]
+                hits.append(Hit(i, span.start_char, span.end_char, span.text))
+        where = o.window.describe(o.speaker) if o.window else f"in any {o.speaker} turn"
+        if o.mode == "any":
+            if hits:
+                return passed(f"pattern matched '{hits[0].phrase}' in turn {hits[0].turn_index + 1}",
+                              _ev(ctx, hits, "positive"))
+            return failed(f"no pattern matched {where}", [evidence(ctx.conv, idx[0], "negative")])
+        if hits:
+            return failed(f"'{hits[0].phrase}' in turn {hits[0].turn_index + 1}", _ev(ctx, hits, "negative"))
+        return passed(f"no pattern matched {where}")
+
+
+# ---------------------------------------------------------------- name_usage
+NAME_CUES = ["my name is", "my name's", "name is", "this is", "it is", "it's", "i am", "i'm",
+             "call me", "speaking", "here"]
+_STOP_NAMES = {"i", "the", "a", "an", "not", "so", "just", "very", "calling", "here", "sorry",
+               "really", "trying", "having", "still", "also", "from", "with", "at", "in", "on",
+               "mr", "mrs", "ms", "miss", "dr", "hi", "hello", "yes", "no", "ok", "okay"}
+_TITLE = {"mr", "mrs", "ms", "miss", "dr", "mister"}
+
+
+class NameUsageOptions(BaseOptions):
+    min_uses: int = Field(default=1, ge=1)
+    """How many agent turns must use the customer's name."""
+    use_entities: bool = True
+    """Confirm names the customer gives with spaCy's PERSON entities."""
+    window: Window | None = None
+    """Where the agent must use the name (after it is known)."""
+
+
+_CUE_RE = re.compile(r"\b(?:my name(?:'s| is)|name is|this is|it's|it is|i am|i'm|call me)\s+"
+                     r"((?:(?:mr|mrs|ms|miss|dr|mister)\.?\s+)?[A-Z][\w'\-]+(?:\s+[A-Z][\w'\-]+)?)",
+                     re.IGNORECASE)
+
+
+def customer_name(ctx: Context, use_entities: bool = True) -> tuple[str | None, int | None, tuple | None]:
+    """The customer's name: (name, turn where given or None if from metadata, span)."""
+    cached = ctx.scratch.get("customer_name")
+    if cached is not None:
+        return cached
+    conv = ctx.conv
+    name = conv.customer_name or (conv.metadata or {}).get("customer_name")
+    result: tuple = (None, None, None)
+    if isinstance(name, str) and name.strip():
+        result = (name.strip(), None, None)
+    else:
+        cands = []
+        for i, t in enumerate(conv.turns):
+            if t.speaker != "customer":
+                continue
+            for m in _CUE_RE.finditer(t.text):
+                first = m.group(1)
+                if not first[0].isupper():
+                    continue
+                words = first.split()
+                if words[0].lower().rstrip(".") in _STOP_NAMES and words[0].lower().rstrip(".") not in _TITLE:
+                    continue
+                cands.append((i, m.start(1), m.end(1), first))
+        if cands:
+            confirmed = None
+            if use_entities:
+                from ..nlp import entities
+
+                ents = entities(conv.turns[i].text for i, *_ in cands)
+                for (i, s, e, text), es in zip(cands, ents):
+                    for a, b, label in es:
+                        if label == "PERSON" and a < e and b > s:
+                            confirmed = (i, max(a, s), min(b, e), conv.turns[i].text[max(a, s):min(b, e)])
+                            break
+                    if confirmed:
+                        break
+                if confirmed is None:
+                    # spaCy did not see a person: accept only a cue that is unambiguous
+                    for i, s, e, text in cands:
+                        head = conv.turns[i].text[max(0, s - 15):s].lower()
+                        if "name" in head or "call me" in head:
+                            confirmed = (i, s, e, text)
+                            break
+            else:
+                confirmed = cands[0]
+            if confirmed:
+                i, s, e, text = confirmed
+                result = (text.strip(), i, (s, e))
+    ctx.scratch["customer_name"] = result
+    return result
+
+
+def _name_parts(name: str) -> list[str]:
+    parts = [p.strip(".,") for p in name.split() if p.strip(".,")]
+    parts = [p for p in parts if p.lower() not in _TITLE]
+    return parts
+
+
+@register
+class NameUsage(Check):
+    name = "name_usage"
+    summary = ("The agent uses the customer's name (from metadata, or where the customer gives "
+               "it: \"my name is …\", \"this is …\").")
+    Options = NameUsageOptions
+    needs = frozenset({"lemma", "ner"})
+
+    def explain(self) -> str:
+        n = self.options.min_uses
+        return (f"Passes when the agent uses the customer's name in at least {n} turn{'s' if n > 1 else ''}. "
+                "The name comes from the metadata (customer_name) or from the customer's own words "
+                "(\"my name is …\"); N/A when the name is never known.")
+
+    def run(self, ctx: Context) -> Outcome:
+        o = self.options
+        if not ctx.conv.customer_turns() and not ctx.conv.customer_name:
+            return na("no customer turns")
+        name, given_at, span = customer_name(ctx, o.use_entities)
+        if not name:
+            return na("the customer's name is not known (not in the metadata, never given in the conversation)")
+        parts = _name_parts(name)
+        if not parts:
+            return na(f"the customer's name '{name}' has no usable part")
+        # first name, last name, or the whole name; whole words, any case
+        rx = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in sorted(parts, key=len, reverse=True))
+                        + r")(?!\w)", re.IGNORECASE)
+        idx, why = select_turns(ctx.conv, "agent", o.window)
+        if idx is None:
+            return na(why or "no agent turns")
+        start = given_at if given_at is not None else -1
+        hits = []
+        for i in idx:
+            if i <= start:
+                continue
+            m = rx.search(ctx.conv.turns[i].text)
+            if m:
+                hits.append(Hit(i, m.start(), m.end(), m.group(0)))
+        source = "from the metadata" if given_at is None else f"given in turn {given_at + 1}"
+        ev_given = [evidence(ctx.conv, given_at, "positive", span)] if given_at is not None else []
+        if len(hits) >= o.min_uses:
+            return passed(f"customer's name '{hits[0].phrase}' ({source}) used in turn {hits[0].turn_index + 1}",
+                          _ev(ctx, hits, "positive"))
+        after = " after it was given" if given_at is not None else ""
+        neg = [evidence(ctx.conv, i, "negative") for i in idx if i > start][:1]
+        used = f" (used {len(hits)} time(s), need {o.min_uses})" if hits else ""
+        return failed(f"the agent never used the customer's name '{name}' ({source}){after}{used}",
+                      ev_given + neg, len(hits) / o.min_uses)
+
+
+# ---------------------------------------------------------------- empathy_response
+DEFAULT_TRIGGERS = [
+    "frustrated", "frustrating", "annoyed", "annoying", "upset", "angry", "furious", "disappointed",
+    "disappointing", "fed up", "sick of", "tired of", "ridiculous", "unacceptable", "terrible",
+    "awful", "horrible", "nightmare", "worried", "worry", "concerned", "anxious", "nervous",
+    "stressed", "scared", "afraid", "panic", "lost", "passed away", "died", "death", "funeral",
+    "hospital", "can't afford", "desperate", "still not working", "still waiting", "third time",
+    "waste of time", "not happy", "unhappy", "sad", "devastated", "heartbroken", "useless",
+]
+DEFAULT_ACKS = [
+    "sorry to hear", "i'm sorry", "i am so sorry", "so sorry", "i apologize", "apologies",
+    "my apologies", "i understand", "i completely understand", "i can understand", "understandably",
+    "i can imagine", "i can see why", "that must be", "must have been", "that sounds", "i hear you",
+    "how frustrating", "that's frustrating", "that is frustrating", "frustrating for you",
+    "i know how", "i get it", "that's not okay", "that is not okay", "you're right to",
+    "i'd feel the same", "i would feel the same", "thank you for your patience", "sorry about that",
+    "sorry for the", "sorry for your loss", "my condolences", "sorry for the trouble",
+]
+
+
+class EmpathyOptions(BaseOptions):
+    triggers: list[str] = Field(default_factory=lambda: list(DEFAULT_TRIGGERS))
+    """What the customer says that calls for empathy (frustration, loss, worry)."""
+    acknowledgements: list[str] = Field(default_factory=lambda: list(DEFAULT_ACKS))
+    """What counts as acknowledging it."""
+    extra_triggers: list[str] = Field(default_factory=list)
+    """Added to the built-in triggers (keep the defaults, add your own)."""
+    extra_acknowledgements: list[str] = Field(default_factory=list)
+    """Added to the built-in acknowledgements."""
+    within_turns: int = Field(default=2, ge=1)
+    """How many following agent turns may hold the acknowledgement."""
+    min_share: float = Field(default=1.0, gt=0, le=1)
+    """Share of the moments that must be acknowledged to pass."""
+    match: Literal["lemma", "exact"] = "lemma"
+
+
+@register
+class EmpathyResponse(Check):
+    name = "empathy_response"
+    summary = ("When the customer voices frustration, loss or worry, the agent acknowledges it "
+               "within the next few agent turns; N/A when the customer voiced nothing of the kind.")
+    Options = EmpathyOptions
+
+    def __init__(self, options: EmpathyOptions, analyzer):
+        super().__init__(options, analyzer)
+        self.triggers = PhraseSet(options.triggers + options.extra_triggers, analyzer, options.match)
+        self.acks = PhraseSet(options.acknowledgements + options.extra_acknowledgements, analyzer,
+                              options.match)
+
+    def explain(self) -> str:
+        o = self.options
+        return (f"When the customer says something like {short_list(o.triggers + o.extra_triggers, 4)}, "
+                f"the agent must acknowledge it (e.g. {short_list(o.acknowledgements + o.extra_acknowledgements, 3)}) "
+                f"within the next {o.within_turns} agent turn(s). N/A when the customer voices no "
+                "frustration, loss or worry.")
+
+    def run(self, ctx: Context) -> Outcome:
+        o = self.options
+        conv = ctx.conv
+        if not conv.customer_turns():
+            return na("no customer turns")
+        # moments: a customer turn with a trigger; consecutive ones with no agent turn between merge
+        moments: list[Hit] = []
+        last_agent_seen = True
+        for i, t in enumerate(conv.turns):
+            if t.speaker == "agent":
+                last_agent_seen = True
+                continue
+            if t.speaker != "customer":
+                continue
+            hits = self.triggers.find(ctx.turn(i), i)
+            if hits and last_agent_seen:
+                moments.append(hits[0])
+                last_agent_seen = False
+        if not moments:
+            return na("the customer voiced no frustration, loss or worry")
+        acked, missed, ev = [], [], []
+        agent_idx = [i for i, t in enumerate(conv.turns) if t.speaker == "agent"]
+        for m in moments:
+            nxt = [i for i in agent_idx if i > m.turn_index][:o.within_turns]
+            found = None
+            for i in nxt:
+                hits = self.acks.find(ctx.turn(i), i)
+                if hits:
+                    found = hits[0]
+                    break
+            if found:
+                acked.append((m, found))
+            else:
+                missed.append(m)
+        for m, a in acked[:3]:
+            ev.append(evidence(conv, m.turn_index, "positive", (m.start, m.end)))
+            ev.append(evidence(conv, a.turn_index, "positive", (a.start, a.end)))
+        for m in missed[:3]:
+            ev.append(evidence(conv, m.turn_index, "negative", (m.start, m.end)))
+        share = len(acked) / len(moments)
+        if share >= o.min_share - 1e-9:
+            m, a = acked[0]
+            extra = f" ({len(acked)} of {len(moments)} moments)" if len(moments) > 1 else ""
+            return passed(f"customer said '{m.phrase}' in turn {m.turn_index + 1}; agent acknowledged "
+                          f"('{a.phrase}') in turn {a.turn_index + 1}{extra}", ev, share)
+        m = missed[0]
+        return failed(f"customer said '{conv.turns[m.turn_index].text[m.start:m.end]}' in turn {m.turn_index + 1}; "
+                      f"no acknowledgement in the next {o.within_turns} agent turn(s)"
+                      + (f" ({len(acked)} of {len(moments)} moments acknowledged)" if len(moments) > 1 else ""),
+                      ev, share)
+
+
+# ---------------------------------------------------------------- filler_rate
+DEFAULT_FILLERS = ["um", "umm", "uh", "uhh", "erm", "er", "hmm", "you know", "i mean", "like, ",
+                   "basically", "literally", "sort of", "kind of"]
+
+
+class FillerOptions(BaseOptions):
+    fillers: list[str] = Field(default_factory=lambda: [f for f in DEFAULT_FILLERS if "," not in f])
+    """Filler words and phrases (matched as written, lower case)."""
+    max_per_100_words: float = Field(default=3.0, ge=0)
+    """Pass at or below this many fillers per 100 agent words."""
+    zero_at_per_100_words: float | None = Field(default=None, gt=0)
+    """Score falls linearly to 0 at this rate (default: 3 × max_per_100_words)."""
+    min_words: int = Field(default=30, ge=1)
+    """N/A when the agent said fewer words than this."""
+
+
+@register
+class FillerRate(Check):
+    name = "filler_rate"
+    summary = "Filler words (um, uh, you know …) per 100 agent words, against a maximum."
+    Options = FillerOptions
+
+    def __init__(self, options: FillerOptions, analyzer):
+        super().__init__(options, analyzer)
+        self.set = PhraseSet(options.fillers, analyzer, "exact")
+
+    def explain(self) -> str:
+        o = self.options
+        return (f"Passes when the agent says at most {o.max_per_100_words:g} fillers per 100 words "
+                f"({short_list(o.fillers, 5)}).")
+
+    def run(self, ctx: Context) -> Outcome:
+        o = self.options
+        idx = [i for i, t in enumerate(ctx.conv.turns) if t.speaker == "agent"]
+        if not idx:
+            return na("no agent turns")
+        words = sum(ctx.turn(i).n_words() for i in idx)
+        if words < o.min_words:
+            return na(f"the agent said only {words} words (fewer than {o.min_words})")
+        hits = self.set.find_in(ctx, idx)
+        rate = 100.0 * len(hits) / words
+        zero = o.zero_at_per_100_words or max(3 * o.max_per_100_words, o.max_per_100_words + 1)
+        if rate <= o.max_per_100_words:
+            return passed(f"{len(hits)} fillers in {words} agent words ({rate:.1f} per 100, max "
+                          f"{o.max_per_100_words:g})", _ev(ctx, hits, "negative") if hits else [])
+        score = max(0.0, 1 - (rate - o.max_per_100_words) / (zero - o.max_per_100_words))
+        return failed(f"{len(hits)} fillers in {words} agent words ({rate:.1f} per 100, max "
+                      f"{o.max_per_100_words:g})", _ev(ctx, hits, "negative"), score)

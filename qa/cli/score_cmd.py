@@ -1,0 +1,168 @@
+"""``qa score``: conversations (JSON, or chat exports read directly) x rubric ->
+OUT/results/conversations.parquet and criteria.parquet."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from ..conversation import Conversation
+from ..errors import IngestError, MetadataError, QAError
+from ..inputs import TEXT_EXTS, discover
+from ..metadata import Metadata
+from ..rubric import load_rubric
+from ..store import OutDir, run_lock, write_conversation
+from .common import (EXIT_USAGE, Batch, QAClickException, echo_summary, inputs_argument,
+                     meta_options, out_option, quiet_option, setup_logging)
+
+SCORE_EXTS = tuple(dict.fromkeys((".json",) + TEXT_EXTS))
+
+
+def _is_conversation_json(path: Path) -> tuple[bool, object]:
+    """(True, data) when the file is a qa conversation JSON (has schema_version and turns)."""
+    if path.suffix.lower() != ".json":
+        return False, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, OSError):
+        return False, None
+    ok = isinstance(data, dict) and "turns" in data and "schema_version" in data
+    return ok, data
+
+
+def load_inputs(files: list[Path], batch: Batch, *, metadata: Metadata | None = None,
+                agent_id: str | None = None) -> list[tuple[Conversation, Path]]:
+    """Conversation JSON files as they are; other files through the ingest readers."""
+    from ..ingest import IngestOptions, parse_file
+
+    options = IngestOptions(metadata=metadata, agent_id=agent_id)
+    out: list[tuple[Conversation, Path]] = []
+    owners: dict[str, Path] = {}
+    for f in files:
+        is_conv, data = _is_conversation_json(f)
+        convs: list[Conversation] = []
+        if is_conv:
+            try:
+                convs = [Conversation.from_dict(data, path=f)]
+            except QAError as exc:
+                batch.fail_exc(f, exc, stage="score")
+                continue
+        else:
+            result = parse_file(f, options)
+            for exc in result.errors:
+                batch.fail_exc(f, exc, stage="score")
+            convs = result.conversations
+        for conv in convs:
+            if conv.id in owners:
+                batch.fail_exc(f, IngestError(
+                    f"duplicate conversation id {conv.id}, also in {owners[conv.id]}", path=f,
+                    fix="Conversation ids must be unique across inputs; leave one of them out."),
+                    stage="score")
+                continue
+            owners[conv.id] = f
+            out.append((conv, f))
+    return out
+
+
+@click.command("score")
+@inputs_argument
+@click.option("--rubric", "rubric_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Rubric YAML (default: the shipped rubrics/default.yaml).")
+@out_option
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="spaCy worker processes for new text (default: 2 on a multi-core machine).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the parsed-text cache in OUT/.cache/spacy.")
+@click.option("--agent-id", "agent_id", metavar="ID",
+              help="Agent id for chat exports whose file and metadata name none.")
+@meta_options
+@quiet_option
+@click.pass_context
+def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | None, out: Path,
+            jobs: int | None, no_cache: bool, agent_id: str | None, meta: Path | None,
+            name_pattern: str | None, quiet: bool) -> None:
+    """Score conversations against a rubric: the 4 P's and empathy, with evidence.
+
+    INPUT is conversation JSON written by `qa ingest` / `qa transcribe` (typically
+    OUT/transcripts), or chat exports and transcripts read directly (as `qa ingest` reads
+    them). Writes OUT/results/conversations.parquet (one row per conversation: overall and
+    one score per category) and OUT/results/criteria.parquet (one row per conversation and
+    criterion: pass / fail / na, score, reason and evidence). Conversations are also kept
+    in OUT/transcripts so reports can show them.
+
+    Parsed text is cached in OUT/.cache/spacy: scoring again after a rubric edit does not
+    parse again.
+
+    \b
+    Example:
+      qa score qa-out/transcripts --out qa-out
+      qa score qa-out/transcripts --rubric rubrics/acme.yaml --out qa-out
+      qa score chats/export.jsonl --out qa-out
+
+    A conversation that cannot be read or scored is reported on stderr and in
+    OUT/results/failures.csv; the others are scored. Exit codes: 0 ok, 1 some inputs
+    failed (or the rubric has problems), 2 usage error, 3 output folder busy.
+    """
+    from ..score import Scorer, write_results
+
+    setup_logging(quiet)
+    t0 = time.perf_counter()
+    rubric = load_rubric(rubric_path)  # RubricError -> every problem, exit 1
+    try:
+        metadata = Metadata(meta, name_pattern) if (meta or name_pattern) else None
+    except MetadataError as exc:
+        raise QAClickException(str(exc), EXIT_USAGE) from None
+    files, _ = discover(inputs, SCORE_EXTS)
+    if metadata is not None and metadata.sidecar_path:
+        skip = Path(metadata.sidecar_path).resolve()
+        files = [f for f in files if f.resolve() != skip]
+    if not files:
+        raise QAClickException(f"no conversation files ({' '.join(SCORE_EXTS)}) in "
+                               f"{', '.join(str(p) for p in inputs)}", EXIT_USAGE)
+    outdir = OutDir.at(out)
+    batch = Batch(outdir, ("score",))
+    with run_lock(outdir):
+        loaded = load_inputs(files, batch, metadata=metadata, agent_id=agent_id)
+        convs = [c for c, _ in loaded]
+        # keep every scored conversation in OUT/transcripts (reports read it from there)
+        paths: list[str] = []
+        for conv, src in loaded:
+            target = outdir.transcript_path(conv.id)
+            try:
+                same = src.resolve() == target.resolve()
+            except OSError:
+                same = False
+            if not same:
+                write_conversation(outdir, conv)
+            paths.append(str(target.relative_to(outdir.root)))
+        scorer = Scorer(rubric, cache_dir=None if no_cache else outdir.cache / "spacy", n_process=jobs)
+        results: list = [None] * len(convs)
+
+        def on_error(conv: Conversation, exc: QAError) -> None:
+            batch.fail_exc(conv.source.path, exc, stage="score")
+
+        show = not quiet and len(convs) > 1 and sys.stderr.isatty()
+        with click.progressbar(length=len(convs), label="scoring", file=sys.stderr,
+                               hidden=not show) as bar:
+            for i, res in scorer.score(convs, transcript_paths=paths, on_error=on_error,
+                                       progress=bar.update):
+                results[i] = res
+        done = [r for r in results if r is not None]
+        write_results(done, outdir)
+        code = batch.finish()
+    dt = time.perf_counter() - t0
+    scored = [r.overall for r in done if r.overall is not None]
+    mean = f", mean overall {sum(scored) / len(scored):.1f}" if scored else ""
+    af = sum(1 for r in done if r.auto_fail)
+    echo_summary(quiet, (
+        f"score: {len(done)} conversation{'s' if len(done) != 1 else ''} scored with rubric "
+        f"{rubric.id} v{rubric.version}{'' if rubric_path else ' (default)'}{mean}, {af} auto-fail, "
+        f"{len(batch.failures)} failure{'s' if len(batch.failures) != 1 else ''}; "
+        f"{scorer.analyzer.parsed} parsed, {scorer.analyzer.cached} from cache; {dt:.1f} s"))
+    echo_summary(quiet, f"results: {outdir.results / 'conversations.parquet'}, "
+                        f"{outdir.results / 'criteria.parquet'}")
+    ctx.exit(code)
+

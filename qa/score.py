@@ -1,0 +1,430 @@
+"""Scoring: conversations × rubric → results, and the results as Parquet.
+
+```python
+from qa.rubric import load_rubric
+from qa.score import score_conversations, write_results
+
+rubric = load_rubric()                       # the shipped default rubric
+results = score_conversations(convs, rubric, cache_dir="qa-out/.cache/spacy")
+write_results(results, "qa-out")             # qa-out/results/{conversations,criteria}.parquet
+```
+
+Rules (DESIGN.md): a category is the weighted mean of its criteria, N/A excluded, × 100
+(null when every criterion in it is N/A); the overall score is the weighted mean of the
+non-null categories (weights renormalised); a failed auto-fail criterion makes the overall
+score 0 and is listed in ``auto_fail_criteria``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+from .checks import REGISTRY, Check, Context, Evidence, Outcome, na
+from .conversation import Conversation
+from .errors import ScoreError
+from .inputs import AUDIO_EXTS
+from .nlp import Analyzer, ConvNLP
+from .rubric import CATEGORIES, Criterion, Rubric
+from .store import OutDir, atomic_path, safe_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CriterionResult:
+    """The outcome of one criterion on one conversation."""
+
+    criterion_id: str
+    category: str
+    description: str
+    coaching: str | None
+    outcome: str
+    """``pass``, ``fail`` or ``na``."""
+    score: float | None
+    """0..1, None when N/A."""
+    weight: float
+    auto_fail: bool
+    """True when the criterion is auto-fail AND it failed."""
+    na_reason: str | None
+    reason: str
+    """Plain words, always set."""
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+@dataclass
+class ConversationResult:
+    """One conversation's scores: overall, per category, per criterion."""
+
+    conversation_id: str
+    agent_id: str
+    agent_name: str | None
+    team: str | None
+    channel: str
+    started_at: datetime | None
+    duration_s: float | None
+    n_turns: int
+    overall: float | None
+    """0..100; 0 when an auto-fail criterion failed; None when every category is None."""
+    categories: dict[str, float | None]
+    """Category id → 0..100, None when every criterion in it was N/A."""
+    auto_fail: bool
+    auto_fail_criteria: list[str]
+    rubric_id: str
+    rubric_version: str
+    rubric_hash: str
+    roles_inferred: bool
+    transcript_path: str
+    """The conversation JSON, relative to the output folder."""
+    audio_path: str | None
+    source_path: str
+    scored_at: datetime
+    criteria: list[CriterionResult] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- aggregation
+def category_scores(results: Sequence[CriterionResult]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for cat in CATEGORIES:
+        rows = [r for r in results if r.category == cat and r.outcome != "na" and r.score is not None]
+        total = sum(r.weight for r in rows)
+        out[cat] = (100.0 * sum(r.weight * r.score for r in rows) / total) if rows and total > 0 else None
+    return out
+
+
+def overall_score(categories: dict[str, float | None], weights: dict[str, float]) -> float | None:
+    used = [(weights.get(c, 0.0), s) for c, s in categories.items() if s is not None and weights.get(c, 0.0) > 0]
+    total = sum(w for w, _ in used)
+    if not used or total <= 0:
+        return None
+    return sum(w * s for w, s in used) / total
+
+
+# ---------------------------------------------------------------- the scorer
+def _audio_path(conv: Conversation) -> str | None:
+    if conv.channel != "voice":
+        return None
+    p = Path(conv.source.path)
+    if p.suffix.lower() in AUDIO_EXTS or conv.source.format == "audio":
+        try:
+            return str(p.resolve())
+        except OSError:
+            return str(p)
+    return None
+
+
+class Scorer:
+    """A rubric compiled for scoring: one check object per criterion, one spaCy pipeline.
+
+    ``cache_dir``: where parsed turns are cached (``OUT/.cache/spacy``); None disables it.
+    """
+
+    def __init__(self, rubric: Rubric, *, analyzer: Analyzer | None = None,
+                 cache_dir: str | Path | None = None, n_process: int | None = None):
+        self.rubric = rubric
+        self.analyzer = analyzer or Analyzer(cache_dir, n_process=n_process)
+        self.checks: list[tuple[Criterion, Check]] = [
+            (c, REGISTRY[c.check](c.options, self.analyzer)) for c in rubric.criteria]
+
+    def score_one(self, conv: Conversation, conv_nlp: ConvNLP, *, transcript_path: str | None = None
+                  ) -> ConversationResult:
+        ctx = Context(conv, conv_nlp)
+        crit_results: list[CriterionResult] = []
+        for crit, check in self.checks:
+            if not crit.applies_to(conv.channel):
+                out = na(f"applies to {' and '.join(crit.channels or ())} only; this is a {conv.channel}")
+            else:
+                try:
+                    out = check.run(ctx)
+                except Exception as exc:  # a bug or odd data must not stop the batch
+                    log.debug("check %s failed on %s", crit.id, conv.id, exc_info=True)
+                    raise ScoreError(f"criterion '{crit.id}' ({crit.check}) could not be scored: "
+                                     f"{type(exc).__name__}: {exc}", path=conv.source.path,
+                                     place=f"conversation {conv.id}",
+                                     fix="Report this with the conversation file.") from exc
+            crit_results.append(_criterion_result(crit, out))
+        cats = category_scores(crit_results)
+        overall = overall_score(cats, self.rubric.categories)
+        failed_af = [r.criterion_id for r in crit_results if r.auto_fail]
+        if failed_af:
+            overall = 0.0
+        return ConversationResult(
+            conversation_id=conv.id, agent_id=conv.agent_id, agent_name=conv.agent_name,
+            team=conv.team, channel=conv.channel, started_at=conv.started_at,
+            duration_s=conv.duration_s, n_turns=len(conv.turns), overall=overall, categories=cats,
+            auto_fail=bool(failed_af), auto_fail_criteria=failed_af, rubric_id=self.rubric.id,
+            rubric_version=self.rubric.version, rubric_hash=self.rubric.hash,
+            roles_inferred=conv.roles_inferred,
+            transcript_path=transcript_path or f"transcripts/{safe_name(conv.id)}.json",
+            audio_path=_audio_path(conv), source_path=conv.source.path,
+            scored_at=datetime.now(timezone.utc), criteria=crit_results)
+
+    def score(self, convs: Sequence[Conversation], *, transcript_paths: Sequence[str | None] | None = None,
+              on_error: Callable[[Conversation, ScoreError], None] | None = None,
+              progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, ConversationResult]]:
+        """Yield ``(index, result)`` for each conversation (cached ones first).
+
+        A conversation whose scoring raises :class:`ScoreError` is passed to ``on_error``
+        (re-raised when there is none) and the batch goes on.
+        """
+        texts = [[t.text for t in c.turns] for c in convs]
+        for i, conv_nlp in self.analyzer.analyze(texts):
+            conv = convs[i]
+            try:
+                res = self.score_one(conv, conv_nlp,
+                                     transcript_path=transcript_paths[i] if transcript_paths else None)
+            except ScoreError as exc:
+                if on_error is None:
+                    raise
+                on_error(conv, exc)
+                continue
+            finally:
+                if progress:
+                    progress(1)
+            yield i, res
+
+
+def _criterion_result(crit: Criterion, out: Outcome) -> CriterionResult:
+    score = None if out.outcome == "na" else (None if out.score is None else max(0.0, min(1.0, float(out.score))))
+    return CriterionResult(
+        criterion_id=crit.id, category=crit.category, description=crit.description,
+        coaching=crit.coaching, outcome=out.outcome, score=score, weight=crit.weight,
+        auto_fail=crit.auto_fail and out.outcome == "fail",
+        na_reason=(out.na_reason or out.reason) if out.outcome == "na" else None,
+        reason=out.reason, evidence=list(out.evidence))
+
+
+def score_conversations(convs: Iterable[Conversation], rubric: Rubric, *,
+                        cache_dir: str | Path | None = None, scorer: Scorer | None = None,
+                        n_process: int | None = None) -> list[ConversationResult]:
+    """Score conversations against a rubric, in input order.
+
+    ``cache_dir`` (e.g. ``OUT/.cache/spacy``) keeps parsed turns so that scoring again
+    after a rubric edit does not parse again. Raises :class:`ScoreError` for a
+    conversation that cannot be scored (use :meth:`Scorer.score` with ``on_error`` to go
+    on past it).
+    """
+    convs = list(convs)
+    scorer = scorer or Scorer(rubric, cache_dir=cache_dir, n_process=n_process)
+    out: list[ConversationResult | None] = [None] * len(convs)
+    for i, res in scorer.score(convs):
+        out[i] = res
+    return [r for r in out if r is not None]
+
+
+# ---------------------------------------------------------------- Parquet
+def _schemas():
+    import polars as pl
+
+    ts = pl.Datetime("us", "UTC")
+    evidence = pl.List(pl.Struct({
+        "turn_index": pl.Int64, "speaker": pl.String, "start_s": pl.Float64, "end_s": pl.Float64,
+        "quote": pl.String, "match": pl.String, "match_start": pl.Int64, "match_end": pl.Int64,
+        "polarity": pl.String}))
+    conv = {
+        "conversation_id": pl.String, "agent_id": pl.String, "agent_name": pl.String,
+        "team": pl.String, "channel": pl.String, "started_at": ts, "duration_s": pl.Float64,
+        "n_turns": pl.Int64, "overall": pl.Float64,
+        **{c: pl.Float64 for c in CATEGORIES},
+        "auto_fail": pl.Boolean, "auto_fail_criteria": pl.List(pl.String), "rubric_id": pl.String,
+        "rubric_version": pl.String, "rubric_hash": pl.String, "roles_inferred": pl.Boolean,
+        "transcript_path": pl.String, "audio_path": pl.String, "source_path": pl.String,
+        "scored_at": ts,
+    }
+    crit = {
+        "conversation_id": pl.String, "agent_id": pl.String, "team": pl.String, "channel": pl.String,
+        "started_at": ts, "criterion_id": pl.String, "category": pl.String,
+        "description": pl.String, "coaching": pl.String, "outcome": pl.String, "score": pl.Float64,
+        "weight": pl.Float64, "auto_fail": pl.Boolean, "na_reason": pl.String, "reason": pl.String,
+        "evidence": evidence,
+    }
+    return conv, crit
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def results_frames(results: Sequence[ConversationResult]):
+    """The two result tables as Polars DataFrames (schemas in notes/RESULTS_SCHEMA.md)."""
+    import polars as pl
+
+    conv_schema, crit_schema = _schemas()
+    cols: dict[str, list] = {k: [] for k in conv_schema}
+    ccols: dict[str, list] = {k: [] for k in crit_schema}
+    for r in results:
+        started = _utc(r.started_at)
+        row = {
+            "conversation_id": r.conversation_id, "agent_id": r.agent_id, "agent_name": r.agent_name,
+            "team": r.team, "channel": r.channel, "started_at": started, "duration_s": r.duration_s,
+            "n_turns": r.n_turns, "overall": r.overall, **{c: r.categories.get(c) for c in CATEGORIES},
+            "auto_fail": r.auto_fail, "auto_fail_criteria": list(r.auto_fail_criteria),
+            "rubric_id": r.rubric_id, "rubric_version": r.rubric_version, "rubric_hash": r.rubric_hash,
+            "roles_inferred": r.roles_inferred, "transcript_path": r.transcript_path,
+            "audio_path": r.audio_path, "source_path": r.source_path, "scored_at": _utc(r.scored_at),
+        }
+        for k, v in row.items():
+            cols[k].append(v)
+        for c in r.criteria:
+            ccols["conversation_id"].append(r.conversation_id)
+            ccols["agent_id"].append(r.agent_id)
+            ccols["team"].append(r.team)
+            ccols["channel"].append(r.channel)
+            ccols["started_at"].append(started)
+            ccols["criterion_id"].append(c.criterion_id)
+            ccols["category"].append(c.category)
+            ccols["description"].append(c.description)
+            ccols["coaching"].append(c.coaching)
+            ccols["outcome"].append(c.outcome)
+            ccols["score"].append(c.score)
+            ccols["weight"].append(c.weight)
+            ccols["auto_fail"].append(c.auto_fail)
+            ccols["na_reason"].append(c.na_reason)
+            ccols["reason"].append(c.reason)
+            ccols["evidence"].append([{
+                "turn_index": e.turn_index, "speaker": e.speaker, "start_s": e.start_s, "end_s": e.end_s,
+                "quote": e.quote, "match": e.match, "match_start": e.match_start,
+                "match_end": e.match_end, "polarity": e.polarity} for e in c.evidence])
+    return pl.DataFrame(cols, schema=conv_schema), pl.DataFrame(ccols, schema=crit_schema)
+
+
+def write_results(results: Sequence[ConversationResult], out: OutDir | str | Path) -> tuple[Path, Path]:
+    """Write ``results/conversations.parquet`` and ``results/criteria.parquet`` atomically."""
+    out = out if isinstance(out, OutDir) else OutDir.at(out)
+    conv_df, crit_df = results_frames(results)
+    conv_path = out.results / "conversations.parquet"
+    crit_path = out.results / "criteria.parquet"
+    with atomic_path(crit_path) as tmp:
+        crit_df.write_parquet(tmp)
+    with atomic_path(conv_path) as tmp:
+        conv_df.write_parquet(tmp)
+    return conv_path, crit_path
+
+
+# ---------------------------------------------------------------- rubric examples and explanation
+@dataclass
+class ExampleResult:
+    """One rubric example run through its criterion (``qa rubric test``)."""
+
+    criterion_id: str
+    expected: str
+    """``pass`` or ``fail``, as the trainer wrote it."""
+    outcome: str
+    """What the check gave: ``pass``, ``fail``, ``na`` (or ``skipped``)."""
+    text: str
+    """The example, as one line."""
+    reason: str
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == self.expected or self.outcome == "skipped"
+
+
+def _example_conversation(crit: Criterion, example) -> Conversation:
+    from .conversation import Source, Turn
+
+    speaker = getattr(crit.options, "speaker", "agent")
+    if speaker not in ("agent", "customer"):
+        speaker = "agent"
+    if isinstance(example, str):
+        turns = [Turn(speaker=speaker, text=example)]
+    else:
+        turns = []
+        for t in example:
+            if t.customer is not None:
+                turns.append(Turn(speaker="customer", text=t.customer))
+            if t.agent is not None:
+                turns.append(Turn(speaker="agent", text=t.agent))
+    channel = crit.channels[0] if crit.channels else "chat"
+    return Conversation(id=f"example-{crit.id}", channel=channel, agent_id="example",
+                        source=Source(path="(rubric example)", sha256="0" * 64, format="example"),
+                        turns=turns)
+
+
+def _example_text(example) -> str:
+    if isinstance(example, str):
+        return example
+    parts = []
+    for t in example:
+        if t.customer is not None:
+            parts.append(f"customer: {t.customer}")
+        if t.agent is not None:
+            parts.append(f"agent: {t.agent}")
+    return " / ".join(parts)
+
+
+def run_examples(rubric: Rubric, scorer: Scorer | None = None) -> list[ExampleResult]:
+    """Run every criterion's ``examples`` through its check; see :attr:`ExampleResult.ok`."""
+    scorer = scorer or Scorer(rubric, n_process=1)
+    todo: list[tuple[Criterion, Check, str, object]] = []
+    for crit, check in scorer.checks:
+        for expected, items in (("pass", crit.examples.pass_), ("fail", crit.examples.fail)):
+            for ex in items:
+                todo.append((crit, check, expected, ex))
+    convs = [_example_conversation(c, ex) for c, _, _, ex in todo]
+    analysed = dict(scorer.analyzer.analyze([[t.text for t in c.turns] for c in convs]))
+    out = []
+    for k, (crit, check, expected, ex) in enumerate(todo):
+        if check.timing:
+            out.append(ExampleResult(crit.id, expected, "skipped", _example_text(ex),
+                                     f"{crit.check} reads timings; text examples cannot test it"))
+            continue
+        res = check.run(Context(convs[k], analysed[k]))
+        out.append(ExampleResult(crit.id, expected, res.outcome, _example_text(ex), res.reason))
+    return out
+
+
+def explain_rubric(rubric: Rubric, scorer: Scorer | None = None) -> str:
+    """The rubric in plain words for a trainer: what each criterion looks for, its weight as
+    a share of its category and of the total, and the auto-fail items."""
+    scorer = scorer or Scorer(rubric, n_process=1)
+    lines = [f"Rubric '{rubric.id}', version {rubric.version} (content hash {rubric.hash[:12]})"]
+    if rubric.description:
+        lines.append(rubric.description)
+    cat_total = sum(w for c, w in rubric.categories.items()
+                    if w > 0 and any(k.category == c for k in rubric.criteria))
+    lines += ["", "How the score is made: each criterion gives 0-100% (or N/A when it cannot apply);",
+              "a category is the weighted mean of its criteria; the overall score is the weighted",
+              "mean of the categories. Shares below assume every criterion applies; N/A ones are",
+              "left out and the others share their weight.", ""]
+    lines.append("Categories (share of the overall score):")
+    for cat in CATEGORIES:
+        n = sum(1 for k in rubric.criteria if k.category == cat)
+        w = rubric.categories.get(cat, 0.0)
+        share = (w / cat_total) if cat_total and n and w > 0 else 0.0
+        lines.append(f"  {cat:<16} {share:>4.0%}   {n} criteri{'a' if n != 1 else 'on'}")
+    for cat in CATEGORIES:
+        crits = [(c, ch) for c, ch in scorer.checks if c.category == cat]
+        if not crits:
+            continue
+        w = rubric.categories.get(cat, 0.0)
+        cshare = (w / cat_total) if cat_total and w > 0 else 0.0
+        lines += ["", f"{cat.upper()} — {cshare:.0%} of the overall score"]
+        total_w = sum(c.weight for c, _ in crits)
+        for c, ch in crits:
+            share = c.weight / total_w if total_w else 0.0
+            where = f" [{', '.join(c.channels)} only]" if c.channels else ""
+            af = "  AUTO-FAIL" if c.auto_fail else ""
+            lines.append(f"  {c.id}{where}{af}: weight {c.weight:g} = {share:.0%} of {cat}, "
+                         f"{share * cshare:.1%} of the total")
+            if c.description:
+                lines.append(f"      {c.description}")
+            lines.append(f"      Looks for: {ch.explain()}")
+            if c.coaching:
+                lines.append(f"      Coaching: {c.coaching}")
+    af = [c for c in rubric.criteria if c.auto_fail]
+    lines.append("")
+    if af:
+        lines.append("Auto-fail: if any of these fails, the whole conversation scores 0:")
+        for c in af:
+            lines.append(f"  {c.id}: {c.description or c.check}")
+    else:
+        lines.append("Auto-fail: none.")
+    return "\n".join(lines)
