@@ -162,18 +162,18 @@ _EXT = r"(?:[ \t]*(?:ext\.?|extension|x)[ \t]*\d{1,6})?"
 _PHONE_NANP = re.compile(
     r"(?<![\w.,/$#+-])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\)[ .-]?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}"
     + _EXT + r"(?![\w/%-]|[.,]\d)", re.IGNORECASE)
-# International: +CC (or 00CC), an optional "(0)", then groups of 1-5 digits. After the
+# International: +CC (or 00CC), an optional "(0)", then groups of digits. After the
 # first group every group needs a separator, so a run of digits splits one way only.
 # 8-16 digits in all (checked after matching).
 _PHONE_INTL = re.compile(
     r"(?<![\w.,/$#+-])(?:\+|00)[1-9]\d{0,2}(?:[ .-]?\(0\))?[ .-]?\(?\d{1,5}\)?"
-    r"(?:[ .-]\(?\d{1,5}\)?|\(\d{1,5}\)){1,5}"
+    r"(?:[ .-]\(?\d{1,8}\)?|\(\d{1,5}\)){1,5}"
     + _EXT + r"(?![\w/%]|[.,-]\d)", re.IGNORECASE)
 # Local seven digits (555-0132): a phone only right after a phone cue ("call me at").
 _PHONE_LOCAL = re.compile(r"(?<![\w.,/$#+-])[2-9]\d{2}[.-]\d{4}(?![\w/%-]|[.,]\d)")
 # National with a trunk 0 and separators: 020 7946 0958, 0161-496-0000, 07700 900123.
 _PHONE_TRUNK = re.compile(
-    r"(?<![\w.,/$#+-])\(?0\d{1,4}\)?[ .-]\d{3,4}(?:[ .-]\d{3,4})?(?![\w/%-]|[.,]\d)")
+    r"(?<![\w.,/$#+-])\(?0\d{1,4}\)?[ .-]\d{3,8}(?:[ .-]\d{3,4})?(?![\w/%-]|[.,]\d)")
 # Bare digits (10-11, or 12-13 with a country code): checked for shape and context below.
 _PHONE_BARE = re.compile(r"(?<![\w.,/$€£#+:-])(\+?)(\d{10,13})(?![\w/%:-]|[.,]\d)")
 _ID_CUES = re.compile(
@@ -182,7 +182,8 @@ _ID_CUES = re.compile(
     r"imei|code|pin|receipt|report|request|incident)\b|#")
 _PHONE_CUES = re.compile(
     r"(?i)\b(?:phone|call|calling|called|text|txt|sms|mobile|cell|cellphone|tel|telephone|"
-    r"whatsapp|fax|contact|reach|dial|number|no)\b")
+    r"whatsapp|fax|contact|reach|dial|ring)\b")
+# ("number" is no cue either way: "order number", "phone number")
 
 # Street address: house number, 1-3 street-name words (or an ordinal), a suffix; then an
 # optional unit and an optional ", City[, ST] [ZIP]". Suffixes are matched case-
@@ -219,7 +220,7 @@ _ADDRESS_SUFFIX_LOOSE = frozenset({"street", "avenue", "ave", "road", "rd", "bou
 
 # Handles: '@' + 1-15 word characters, not preceded by a word character (so not an e-mail,
 # not "1080@30fps").
-_HANDLE = re.compile(r"(?<![\w@.])@(\w{1,15})(?!\w)")
+_HANDLE = re.compile(r"(?<![\w@])@(\w{1,15})(?!\w)")
 
 
 # ---- detectors --------------------------------------------------------------------------
