@@ -3,7 +3,10 @@
 1. the labelled real sample: 300 messages of ../shared/data/chats/ibm_twitter_care_dev.json
    (tests/data/redact/ibm_twitter_sample.jsonl: ids + text hashes + hand-labelled spans;
    the text itself is read from ../shared/data), and
-2. the synthetic cases in tests/data/redact/synthetic.txt (hand-written, invented values).
+2. the synthetic cases in tests/data/redact/synthetic.txt (hand-written, invented values;
+   qa.redact was tuned on them), and
+3. the held-out synthetic cases in tests/data/redact/synthetic_heldout.txt (written after
+   tuning, not tuned on).
 
 Span-level scores, two ways: *overlap* (a predicted span is a true positive when it overlaps
 a gold span of the same kind; each gold span is matched once) and *exact* (same kind, same
@@ -31,6 +34,7 @@ from qa.redact import find_pii  # noqa: E402
 
 SAMPLE = ROOT / "tests" / "data" / "redact" / "ibm_twitter_sample.jsonl"
 SYNTHETIC = ROOT / "tests" / "data" / "redact" / "synthetic.txt"
+HELDOUT = ROOT / "tests" / "data" / "redact" / "synthetic_heldout.txt"
 IBM = ROOT.parent / "shared" / "data" / "chats" / "ibm_twitter_care_dev.json"
 
 MARK = re.compile(r"\[\[([A-Z]+):(.*?)\]\](?!\])")
@@ -62,7 +66,7 @@ def load_synthetic(path: Path = SYNTHETIC) -> list[dict]:
             head, raw = raw.split(" | ", 1)
             keep = head[len("keep="):].split(",")
         text, spans = parse_marked(raw)
-        cases.append({"id": f"synthetic.txt:{n}", "text": text, "keep": keep, "spans": spans})
+        cases.append({"id": f"{path.name}:{n}", "text": text, "keep": keep, "spans": spans})
     return cases
 
 
@@ -159,7 +163,9 @@ def main() -> None:
         report("Real sample (IBM Twitter customer care, hand-labelled)", load_ibm_sample())
     else:
         print(f"{IBM} is missing: skipping the real sample", file=sys.stderr)
-    report("Synthetic cases (tests/data/redact/synthetic.txt)", load_synthetic())
+    report("Synthetic cases, development set (tests/data/redact/synthetic.txt)", load_synthetic())
+    report("Synthetic cases, held out (tests/data/redact/synthetic_heldout.txt)",
+           load_synthetic(HELDOUT))
 
 
 if __name__ == "__main__":
