@@ -1,0 +1,179 @@
+"""Benchmark: `qa transcribe` (library path) against plain faster-whisper, in one run.
+
+Both sides use the same model (the bundled tiny.en unless --model), the same recognition
+options (compute type, beam size 5, VAD on, word timestamps, no conditioning on previous
+text) and the same files; each stereo file is split into its two channels in both. Model
+loading is done before the clock starts on both sides.
+
+* plain: ``decode_audio(split_stereo=True)`` then ``WhisperModel.transcribe`` on each
+  channel, one after the other, with ``cpu_threads`` = all cores (how one would use the
+  library directly).
+* qa: ``qa.transcribe.transcribe_paths`` into a fresh output folder (no cache hits):
+  hashing, probing, decoding, recognition, word-time refinement, turn building and writing
+  the conversation JSON and the cache entry, with the default workers/threads.
+
+With ``--modes`` it also measures the ways of using the cores: one channel at a time with
+all threads, channels in parallel threads sharing one model (the default), and plain
+faster-whisper in parallel processes with one thread each.
+
+Usage::
+
+    .venv/bin/python bench/bench_transcribe.py              # the shared real call, 5 files
+    .venv/bin/python bench/bench_transcribe.py --modes      # + the parallelism comparison
+    .venv/bin/python bench/bench_transcribe.py calls/*.wav --model ~/models/small-ct2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.transcribe import TranscribeOptions, load_model, resolve_model, transcribe_paths  # noqa: E402
+
+SHARED_CALLS = ROOT.parent / "shared" / "data" / "calls"
+
+
+def default_files(workdir: Path) -> list[Path]:
+    """The real 245 s call as stereo, plus four 60 s pieces of it (485 s of stereo audio)."""
+    stereo = workdir / "auto_repairs_40_stereo.wav"
+    subprocess.run(["sox", "-M", str(SHARED_CALLS / "auto_repairs_40_agent.flac"),
+                    str(SHARED_CALLS / "auto_repairs_40_caller.flac"), str(stereo)], check=True)
+    files = [stereo]
+    for i in range(4):
+        piece = workdir / f"piece{i}.wav"
+        subprocess.run(["sox", str(stereo), str(piece), "trim", str(i * 60), "60"], check=True)
+        files.append(piece)
+    return files
+
+
+def _plain_file(model, path: Path, opts: TranscribeOptions) -> int:
+    import av
+    from faster_whisper import decode_audio
+
+    with av.open(str(path)) as c:
+        stereo = c.streams.audio[0].codec_context.channels == 2
+    chans = decode_audio(str(path), split_stereo=True) if stereo else [decode_audio(str(path))]
+    n = 0
+    for ch in chans:
+        segments, _ = model.transcribe(ch, language=opts.language, beam_size=opts.beam_size,
+                                       word_timestamps=True, vad_filter=opts.vad,
+                                       condition_on_previous_text=False)
+        n += sum(len(s.words or []) for s in segments)
+    return n
+
+
+def plain(files: list[Path], opts: TranscribeOptions, threads: int) -> tuple[float, int]:
+    from faster_whisper import WhisperModel
+
+    ref = resolve_model(opts.model)
+    model = WhisperModel(str(ref.path), device=opts.resolved_device(),
+                         compute_type=opts.resolved_compute_type(), cpu_threads=threads)
+    t = time.perf_counter()
+    words = sum(_plain_file(model, f, opts) for f in files)
+    return time.perf_counter() - t, words
+
+
+_PROC_MODEL = None
+
+
+def _proc_init(path: str, device: str, compute_type: str) -> None:
+    global _PROC_MODEL
+    from faster_whisper import WhisperModel
+
+    _PROC_MODEL = WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=1)
+
+
+def _proc_run(args) -> int:
+    path, opts = args
+    return _plain_file(_PROC_MODEL, path, opts)
+
+
+def plain_processes(files: list[Path], opts: TranscribeOptions, procs: int) -> tuple[float, int]:
+    ref = resolve_model(opts.model)
+    with ProcessPoolExecutor(procs, initializer=_proc_init,
+                             initargs=(str(ref.path), opts.resolved_device(), opts.resolved_compute_type())) as ex:
+        list(ex.map(_proc_init_done, range(procs)))  # models loaded before the clock starts
+        t = time.perf_counter()
+        words = sum(ex.map(_proc_run, [(f, opts) for f in files]))
+        return time.perf_counter() - t, words
+
+
+def _proc_init_done(_: int) -> int:
+    time.sleep(0.2)
+    return 0
+
+
+def qa_path(files: list[Path], opts: TranscribeOptions) -> tuple[float, int, float]:
+    load_model(resolve_model(opts.model), opts)  # warm: loaded once per process
+    out = Path(tempfile.mkdtemp(prefix="qa-bench-"))
+    try:
+        t = time.perf_counter()
+        results = list(transcribe_paths(files, out, opts, agent_id="bench"))
+        wall = time.perf_counter() - t
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    bad = [r for r in results if not r.ok]
+    if bad:
+        raise SystemExit(f"qa failed on {bad[0].path}: {bad[0].error}")
+    words = sum(len(w.words) for r in results for w in r.conversation.turns)
+    return wall, words, sum(r.audio_s for r in results)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="*", type=Path)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--modes", action="store_true", help="also compare ways of using the cores")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each variant, interleaved; the best (least loaded) run counts")
+    args = ap.parse_args()
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        files = args.files or default_files(Path(tmp))
+        opts = TranscribeOptions(model=args.model, device=args.device)
+        one = TranscribeOptions(model=args.model, device=args.device, workers=1, cpu_threads=cores)
+        variants = [
+            (f"plain faster-whisper (1 channel at a time, cpu_threads={cores})",
+             lambda: plain(files, opts, threads=cores)),
+            (f"qa transcribe (default: workers={opts.resolved_workers()}, "
+             f"cpu_threads={opts.resolved_cpu_threads()})", lambda: qa_path(files, opts)),
+        ]
+        if args.modes:
+            variants += [
+                (f"qa transcribe --workers 1 --cpu-threads {cores}", lambda: qa_path(files, one)),
+                (f"plain faster-whisper, {cores} processes x cpu_threads=1",
+                 lambda: plain_processes(files, opts, procs=cores)),
+            ]
+        best: dict[str, tuple] = {}
+        for _ in range(max(1, args.repeat)):
+            for name, run in variants:
+                got = run()
+                if name not in best or got[0] < best[name][0]:
+                    best[name] = got
+        audio_s = next(v[2] for v in best.values() if len(v) == 3)
+        rows = [(name, best[name][0], best[name][1]) for name, _ in variants]
+        plain_wall, qa_wall = rows[0][1], rows[1][1]
+    print(f"best of {max(1, args.repeat)} interleaved runs each; load average now "
+          f"{os.getloadavg()[0]:.1f} on {cores} cores")
+    print(f"{len(files)} files, {audio_s:.1f} s of audio ({audio_s / 60:.1f} min, every stereo file = 2 "
+          f"channels); device {opts.resolved_device()}, compute {opts.resolved_compute_type()}, {cores} cores")
+    print(f"{'':64} {'wall s':>8} {'x real time':>12} {'words':>7}")
+    for name, wall, words in rows:
+        print(f"{name:64} {wall:8.2f} {audio_s / wall:12.1f} {words:7d}")
+    ratio = plain_wall / qa_wall
+    print(f"qa speed / plain faster-whisper speed = {ratio:.2f} (target >= 0.95)")
+
+
+if __name__ == "__main__":
+    main()
