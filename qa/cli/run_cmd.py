@@ -1,0 +1,155 @@
+"""``qa run``: recordings, chats and transcripts -> scores -> reports, in one command."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from ..errors import MetadataError
+from ..store import OutDir, run_lock
+from .common import (EXIT_FAILURES, EXIT_OK, EXIT_USAGE, QAClickException, inputs_argument,
+                     meta_options, out_option, quiet_option, setup_logging)
+from .transcribe_cmd import model_options, parallel_options
+
+
+@click.command("run")
+@inputs_argument
+@click.option("--rubric", "rubric_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Rubric YAML (default: the shipped rubrics/default.yaml).")
+@out_option
+@model_options
+@parallel_options
+@click.option("--agent-channel", "agent_channel", type=click.Choice(["left", "right"]), default="left",
+              show_default=True, help="Stereo recordings: the channel that holds the agent.")
+@click.option("--pause-split", "pause_split", type=click.FloatRange(0.05, 30.0), default=1.0,
+              show_default=True, help="A pause longer than this (seconds) starts a new turn.")
+@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
+              help="Chat exports: where a differently named export keeps a field (repeatable).")
+@click.option("--agent-label", "agent_labels", multiple=True, metavar="LABEL",
+              help="Chat exports: a speaker label that means the agent (repeatable).")
+@click.option("--customer-label", "customer_labels", multiple=True, metavar="LABEL",
+              help="Chat exports: a speaker label that means the customer (repeatable).")
+@click.option("--agent-id", "agent_id", metavar="ID",
+              help="Agent id for inputs whose file and metadata name none.")
+@meta_options
+@click.option("--period", type=click.Choice(["week", "month"]), default="week", show_default=True,
+              help="Trend period in the reports.")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Reports: only conversations on or after this date (YYYY-MM-DD).")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Reports: only conversations on or before this date (YYYY-MM-DD).")
+@click.option("--team", default=None, help="Reports: only this team.")
+@click.option("--templates", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder of templates that override the shipped ones.")
+@click.option("--redact", is_flag=True,
+              help="Mask card numbers, phone numbers, e-mails, SSNs and addresses in the reports "
+                   "(scoring still sees the original text).")
+@click.option("--no-report", is_flag=True, help="Score only; skip the HTML reports.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="spaCy worker processes for new text (default: 2 on a multi-core machine).")
+@quiet_option
+@click.pass_context
+def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | None, out: Path,
+            model: str | None, device: str, compute_type: str, language: str | None, beam_size: int,
+            vad: bool, workers: int, cpu_threads: int, agent_channel: str, pause_split: float,
+            maps: tuple[str, ...], agent_labels: tuple[str, ...], customer_labels: tuple[str, ...],
+            agent_id: str | None, meta: Path | None, name_pattern: str | None, period: str,
+            date_from: datetime | None, date_to: datetime | None, team: str | None,
+            templates: Path | None, redact: bool, no_report: bool, jobs: int | None,
+            quiet: bool) -> None:
+    """Transcribe, ingest, score and report everything, end to end.
+
+    INPUTs are files or folders, mixed: recordings (.wav .flac .mp3 .ogg .m4a …) are
+    transcribed, chat exports and transcripts (.jsonl .csv .json .vtt .srt) are read,
+    conversation JSON from an earlier run is used as it is. Everything is scored against
+    the rubric (the shipped default when --rubric is not given) and the HTML reports are
+    written to OUT/reports. Cached transcripts and parsed text are reused: running the
+    same command again, or after a rubric edit, redoes only what changed; after an
+    interruption it finishes what was not done.
+
+    \b
+    Example:
+      qa run examples/ --meta examples/calls.csv --out qa-out
+      qa run recordings/ chats/week48.jsonl --rubric rubrics/acme.yaml --out qa-out
+      qa run calls/ --name-pattern "{agent_id}_{date}_{call_id}" --redact --out qa-out
+
+    Then open OUT/reports/index.html. Inputs that fail are listed on stderr and in
+    OUT/results/failures.csv; the rest are scored. Exit codes: 0 ok, 1 some inputs
+    failed (or the rubric has problems), 2 usage error, 3 output folder busy.
+    """
+    from ..ingest import IngestOptions, SpeakerLabels, parse_map_options
+    from ..metadata import Metadata
+    from ..pipeline import RunOptions, run_pipeline
+    from ..transcribe import TranscribeOptions
+
+    setup_logging(quiet)
+    try:
+        mapping = parse_map_options(maps)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--map'") from None
+    try:
+        metadata = Metadata(meta, name_pattern) if (meta or name_pattern) else None
+    except MetadataError as exc:
+        raise QAClickException(str(exc), EXIT_USAGE) from None
+    if date_from and date_to and date_from > date_to:
+        raise click.BadParameter("--from is after --to", param_hint="'--from'")
+
+    topts = TranscribeOptions(model=model, device=device, compute_type=compute_type, language=language,
+                              beam_size=beam_size, vad=vad, agent_channel=agent_channel,
+                              pause_split_s=pause_split, workers=workers, cpu_threads=cpu_threads)
+    iopts = IngestOptions(mapping=mapping, metadata=metadata, agent_id=agent_id,
+                          labels=SpeakerLabels(agent=agent_labels, customer=customer_labels))
+    options = RunOptions(rubric=rubric_path, transcribe=topts, ingest=iopts, metadata=metadata,
+                         agent_id=agent_id, period=period,
+                         date_from=date_from.date() if date_from else None,
+                         date_to=date_to.date() if date_to else None, team=team,
+                         redact=redact, templates=templates, jobs=jobs, report=not no_report)
+    outdir = OutDir.at(out)
+
+    def on_failure(f, exc) -> None:
+        click.echo(f"error: {exc if exc is not None else f'{f.file}: {f.reason}'}", err=True)
+
+    def on_stage(name: str) -> None:
+        if not quiet:
+            click.echo(f"{name} …", err=True)
+
+    def on_transcribed(res) -> None:
+        if not quiet and res.ok:
+            how = "from cache" if res.cached else "transcribed"
+            click.echo(f"  {res.path}: {res.audio_s:.0f} s audio, {how}", err=True)
+
+    with run_lock(outdir):
+        summary = run_pipeline(inputs, outdir, options, on_failure=on_failure, on_stage=on_stage,
+                               on_transcribed=on_transcribed)
+    if summary.files == 0:
+        raise QAClickException(
+            f"no recordings, chat exports or transcripts in {', '.join(str(p) for p in inputs)}",
+            EXIT_USAGE)
+    if not quiet:
+        _print_summary(summary, outdir)
+    ctx.exit(EXIT_FAILURES if summary.failures else EXIT_OK)
+
+
+def _print_summary(summary, outdir: OutDir) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="qa run", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("inputs", f"{summary.files} files ({summary.recordings} recordings, "
+                            f"{summary.text_files} chat/transcript files)")
+    if summary.recordings:
+        table.add_row("transcribed", f"{summary.transcribed} new, {summary.transcripts_cached} from cache, "
+                                     f"{summary.audio_s / 60:.1f} audio min")
+    table.add_row("conversations", f"{summary.conversations} read, {summary.scored} scored, "
+                                   f"{summary.auto_fail} auto-fail")
+    table.add_row("agents", str(summary.agents))
+    table.add_row("rubric", f"{summary.rubric.get('id')} v{summary.rubric.get('version')} "
+                            f"({summary.rubric.get('path')})")
+    table.add_row("failures", f"{summary.failed}" + (f" — see {outdir.failures_csv}" if summary.failed else ""))
+    table.add_row("time", f"{summary.timings.get('total', 0):.1f} s")
+    table.add_row("report", str(summary.report_index) if summary.report_index else "not written")
+    Console(stderr=True).print(table)
