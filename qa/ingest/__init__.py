@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from dataclasses import dataclass, field
 from datetime import timezone
 from pathlib import Path
@@ -52,6 +54,7 @@ FORMATS: dict[str, str] = {
     "abcd": "ASAPP ABCD export (convo_id / scenario / original)",
 }
 VOICE_FORMATS = ("vtt", "srt", "whisper-json")
+WRITE_THREADS = 8
 _BY_EXT = {".jsonl": "chat-jsonl", ".ndjson": "chat-jsonl", ".csv": "chat-csv", ".tsv": "chat-csv",
            ".vtt": "vtt", ".srt": "srt"}
 
@@ -315,21 +318,23 @@ def ingest_paths(paths: Iterable[str | Path], out: OutDir, options: IngestOption
     for m in missing:
         yield FileResult(m, errors=[IngestError("no such file or folder", path=m)])
     owners: dict[str, Path] = {}
-    for f in files:
-        result = parse_file(f, options)
-        kept = []
-        for conv in result.conversations:
-            if conv.id in owners:
-                result.errors.append(IngestError(
-                    f"duplicate conversation id {conv.id}, also in {owners[conv.id]}", path=f,
-                    fix="Conversation ids must be unique across inputs; leave one file out, or "
-                        "give the files' conversations distinct ids."))
-                continue
-            owners[conv.id] = f
-            result.written.append(write_conversation(out, conv))
-            kept.append(conv)
-        result.conversations = kept
-        yield result
+    # each write is fsync'd (atomic_write): threads overlap the waits on the disk
+    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+        for f in files:
+            result = parse_file(f, options)
+            kept = []
+            for conv in result.conversations:
+                if conv.id in owners:
+                    result.errors.append(IngestError(
+                        f"duplicate conversation id {conv.id}, also in {owners[conv.id]}", path=f,
+                        fix="Conversation ids must be unique across inputs; leave one file out, "
+                            "or give the files' conversations distinct ids."))
+                    continue
+                owners[conv.id] = f
+                kept.append(conv)
+            result.conversations = kept
+            result.written = list(pool.map(partial(write_conversation, out), kept))
+            yield result
 
 
 def summarize(results: Iterable[FileResult]) -> IngestSummary:
