@@ -397,3 +397,13 @@ def test_file_without_conversation_id_is_one_conversation(tmp_path):
     assert (conv.id, conv.agent_id) == ("chat7", "a3")
     (conv,) = read_file(f, agent_id="a1")
     assert conv.id == "a3_20260502_chat7"
+
+
+def test_name_pattern_that_does_not_match_says_so():
+    with pytest.raises(MetadataError) as err:
+        read_file(DATA / "call.vtt", metadata=Metadata(None, "{agent_id}_{date}_{call_id}"))
+    assert str(err.value) == (
+        f"{DATA / 'call.vtt'}: conversation 'call' has no agent id, and --name-pattern "
+        "'{agent_id}_{date}_{call_id}' does not match the file name 'call' Fix: Rename the file "
+        "to fit the pattern, change the pattern, or give the agent with --meta calls.csv "
+        "(columns: file, agent_id, …) or --agent-id.")

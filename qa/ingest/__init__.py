@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from ..conversation import Conversation, Source, Turn, sha256_bytes
-from ..errors import IngestError, QAError
+from ..errors import IngestError, MetadataError, QAError
 from ..inputs import AUDIO_EXTS, TEXT_EXTS, discover
 from ..metadata import Metadata, require_agent
 from ..store import OutDir, write_conversation
@@ -296,6 +296,14 @@ def _finish(conv: Conversation, path: Path, fmt: str, options: IngestOptions) ->
             conv.agent_id = ABCD_AGENT_ID
     if conv.started_at is not None and conv.started_at.tzinfo is not None:
         conv.started_at = conv.started_at.astimezone(timezone.utc)
+    meta = options.metadata
+    if not conv.agent_id and meta is not None and meta.pattern is not None \
+            and not meta.pattern.fullmatch(path.stem):
+        raise MetadataError(
+            f"conversation {conv.id!r} has no agent id, and --name-pattern "
+            f"{meta.name_pattern!r} does not match the file name {path.stem!r}", path=str(path),
+            fix="Rename the file to fit the pattern, change the pattern, or give the agent with "
+                "--meta calls.csv (columns: file, agent_id, …) or --agent-id.")
     require_agent(conv, path)
     require_agent_turns(conv, path)
 
