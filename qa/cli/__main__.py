@@ -1,0 +1,5 @@
+"""``python -m qa.cli`` runs the CLI."""
+
+from . import main
+
+main()

@@ -1,0 +1,216 @@
+"""`qa run` end to end: mixed inputs, failures, caching, kill -9 and resume, a busy
+output folder, and no network access."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from qa.cli import main
+from qa.store import OutDir, run_lock
+
+from conftest import ROOT, SHARED_DATA, need_tool
+
+DEMO_CHATS = ROOT / "examples" / "chats" / "demo_chats.jsonl"
+QA = [sys.executable, "-m", "qa.cli"]
+
+
+def _frames(out: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    conv = pl.read_parquet(out / "results" / "conversations.parquet").drop("scored_at")
+    crit = pl.read_parquet(out / "results" / "criteria.parquet")
+    return (conv.sort("conversation_id"),
+            crit.sort("conversation_id", "criterion_id"))
+
+
+def _leftovers(out: Path) -> list[Path]:
+    """Temporary files or folders of an interrupted write."""
+    return [p for p in out.rglob("*") if p.name.endswith(".tmp") or ".reports.tmp-" in p.name]
+
+
+def test_run_chats_end_to_end(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(DEMO_CHATS), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    conv = pl.read_parquet(out / "results" / "conversations.parquet")
+    n = sum(1 for _ in open(DEMO_CHATS, encoding="utf-8"))
+    assert conv.height == len({json.loads(line)["conversation_id"] for line in open(DEMO_CHATS)})
+    assert n > conv.height
+    assert (out / "reports" / "index.html").is_file()
+    assert len(list((out / "reports" / "agents").glob("*.html"))) == conv["agent_id"].n_unique()
+    assert len(list((out / "reports" / "calls").glob("*.html"))) == conv.height
+    run = json.loads((out / "run.json").read_text())
+    assert run["counts"]["scored"] == conv.height
+    assert run["counts"]["failed"] == 0
+    assert run["rubric"]["hash"] == conv["rubric_hash"][0]
+    assert (out / "results" / "failures.csv").read_text() == "file,stage,reason\n"
+    assert "qa run" in result.output and "report" in result.output
+
+
+def test_run_bad_input_is_recorded_and_the_rest_scored(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "good.jsonl").write_text(DEMO_CHATS.read_text())
+    (inputs / "empty.jsonl").write_text("")
+    (inputs / "broken.jsonl").write_text('{"conversation_id": "x1", "agent_id": "a", "speaker": "agent", '
+                                         '"text": "hi", "timestamp": "2026-05-01T09:00:00Z"}\n{oops\n')
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(inputs), "--out", str(out), "-q"])
+    assert result.exit_code == 1
+    failures = pl.read_csv(out / "results" / "failures.csv")
+    assert sorted(Path(f).name for f in failures["file"]) == ["broken.jsonl", "empty.jsonl"]
+    assert set(failures["stage"]) == {"ingest"}
+    assert any("line 2" in r for r in failures["reason"])
+    conv = pl.read_parquet(out / "results" / "conversations.parquet")
+    assert conv.height > 0 and (out / "reports" / "index.html").exists()
+    run = json.loads((out / "run.json").read_text())
+    assert run["counts"]["failed"] == 2
+    assert "Traceback" not in result.output
+
+
+def test_second_run_reuses_parses_and_gives_same_results(tmp_path):
+    out = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", str(DEMO_CHATS), "--out", str(out), "-q"]).exit_code == 0
+    first = _frames(out)
+    assert runner.invoke(main, ["run", str(DEMO_CHATS), "--out", str(out), "-q"]).exit_code == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["counts"]["parsed"] == 0
+    assert run["counts"]["parse_cached"] == run["counts"]["conversations"]
+    second = _frames(out)
+    assert first[0].equals(second[0]) and first[1].equals(second[1])
+
+
+def test_output_folder_of_inputs_is_not_read_back(tmp_path):
+    """`qa run . --out qa-out`: the transcripts written by the run are not inputs."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "chats.jsonl").write_text(DEMO_CHATS.read_text())
+    out = work / "qa-out"
+    runner = CliRunner()
+    for _ in range(2):
+        result = runner.invoke(main, ["run", str(work), "--out", str(out), "-q"])
+        assert result.exit_code == 0, result.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["counts"]["files"] == 1
+
+
+def test_busy_output_folder_exits_3(tmp_path):
+    out = OutDir.at(tmp_path / "out")
+    with run_lock(out):
+        result = subprocess.run([*QA, "run", str(DEMO_CHATS), "--out", str(out.root)],
+                                capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 3
+    assert "is writing to this output folder" in result.stderr
+    assert "Wait for it to finish, or choose another --out folder." in result.stderr
+    assert not (out.root / "results" / "conversations.parquet").exists()
+
+
+def test_two_runs_at_once_one_waits_nothing_corrupted(tmp_path):
+    out = tmp_path / "out"
+    ibm = SHARED_DATA / "chats" / "ibm_twitter_care_dev.json"
+    a = subprocess.Popen([*QA, "run", str(ibm), "--out", str(out), "-q"], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    b = subprocess.run([*QA, "run", str(ibm), "--out", str(out), "-q"], cwd=ROOT,
+                       capture_output=True, text=True)
+    a_out, a_err = a.communicate(timeout=600)
+    assert a.returncode == 0, a_err
+    assert b.returncode == 3, b.stderr
+    assert pl.read_parquet(out / "results" / "conversations.parquet").height == 525
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """Results of one uninterrupted run over the real IBM chats and the demo chats."""
+    ref = tmp_path_factory.mktemp("ref")
+    ibm = SHARED_DATA / "chats" / "ibm_twitter_care_dev.json"
+    subprocess.run([*QA, "run", str(ibm), str(DEMO_CHATS), "--out", str(ref), "-q"], cwd=ROOT,
+                   check=True, capture_output=True)
+    return _frames(ref)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_kill_9_then_rerun_equals_uninterrupted(tmp_path, seed, uninterrupted):
+    """kill -9 at a random moment (seeded, so a failure can be replayed), run again: the
+    results equal an uninterrupted run's, and no temporary file is left behind."""
+    ibm = SHARED_DATA / "chats" / "ibm_twitter_care_dev.json"
+    expected = uninterrupted
+
+    out = tmp_path / "out"
+    delay = random.Random(seed).uniform(0.5, 6.0)
+    proc = subprocess.Popen([*QA, "run", str(ibm), str(DEMO_CHATS), "--out", str(out), "-q"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # whatever the moment, a results file is either absent or complete
+    for name in ("conversations.parquet", "criteria.parquet"):
+        p = out / "results" / name
+        if p.exists():
+            pl.read_parquet(p)
+    again = subprocess.run([*QA, "run", str(ibm), str(DEMO_CHATS), "--out", str(out), "-q"],
+                           cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    got = _frames(out)
+    assert got[0].drop("transcript_path").equals(expected[0].drop("transcript_path"))
+    assert got[1].equals(expected[1])
+    assert _leftovers(out) == []
+
+
+NO_NETWORK = textwrap.dedent("""
+    import socket, sys
+    attempts = []
+    def hook(event, args):
+        if event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr"):
+            attempts.append(event)
+            raise OSError("network blocked by test")
+        if event in ("socket.connect", "socket.sendto", "socket.bind"):
+            sock = args[0]
+            if getattr(sock, "family", None) != socket.AF_UNIX:
+                attempts.append(f"{event} {args[1:]}")
+                raise OSError("network blocked by test")
+    sys.addaudithook(hook)
+    from qa.cli import main
+    try:
+        main()
+    finally:
+        if attempts:
+            sys.stderr.write("NETWORK ATTEMPTS: %r\\n" % attempts)
+            sys.stderr.flush()
+            import os; os._exit(99)
+""")
+
+
+def test_full_run_with_sockets_blocked(tmp_path):
+    need_tool("espeak-ng", "sox")
+    from audio_helpers import make_stereo_call
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    wav = make_stereo_call(calls, agent_lines=[(0.3, "Thank you for calling Acme, this is Sam."),
+                                               (4.5, "I am sorry to hear that. Let me check.")],
+                           customer_lines=[(2.4, "Hi, my order is late.")])
+    meta = tmp_path / "calls.csv"
+    meta.write_text(f"file,agent_id,team\n{wav.name},sam,blue\n")
+    out = tmp_path / "out"
+    env = {**os.environ, "HF_HUB_OFFLINE": "0"}  # the code itself must not reach out
+    result = subprocess.run([sys.executable, "-c", NO_NETWORK, "run", str(calls), str(DEMO_CHATS),
+                             "--meta", str(meta), "--out", str(out), "-q"],
+                            cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert "NETWORK ATTEMPTS" not in result.stderr
+    assert result.returncode == 0, result.stderr
+    conv = pl.read_parquet(out / "results" / "conversations.parquet")
+    voice = conv.filter(pl.col("channel") == "voice")
+    assert voice["agent_id"].to_list() == ["sam"]
+    assert conv.filter(pl.col("channel") == "chat").height > 0
