@@ -1,0 +1,754 @@
+"""Render the HTML coaching reports from aggregated results.
+
+``render_reports(results_dir)`` writes::
+
+    reports/index.html                        the team index
+    reports/agents/<safe agent id>.html       one coaching page per agent
+    reports/calls/<safe conversation id>.html one page per conversation
+    reports/audio/<safe conversation id>.<ext> the recordings the call pages play
+
+Every HTML file is self-contained: CSS, JavaScript and the SVG charts (drawn by
+matplotlib) are inline; nothing is fetched from a network, and a Content-Security-Policy
+meta tag forbids it. The recordings are the one thing beside the pages: a call page's
+``<audio>`` plays ``../audio/<name>``, a hard link to (or, across file systems, a copy of)
+the source recording, so the ``reports/`` folder can be zipped or moved as a whole.
+
+Templates live in the package (``qa/templates``) and can be overridden one by one with a
+folder of files of the same names (``templates_dir``). Autoescape is on for every
+template: transcript text, names and ids are untrusted and always shown as text.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import logging
+import math
+import os
+import re
+import shutil
+import tempfile
+import time as _time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+import polars as pl
+from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined,
+                    select_autoescape)
+from markupsafe import Markup, escape
+
+from . import __version__
+from .aggregate import (CATEGORIES, NO_TEAM, Aggregates, Filters, ResultsPaths, aggregate,
+                        criteria_rows, focus_areas, locate_results)
+from .conversation import Conversation
+from .errors import QAError, ReportError
+from .store import Failure, atomic_write_text, safe_name
+
+log = logging.getLogger(__name__)
+
+CALL_PAGE_MODES = ("auto", "all", "linked", "none")
+CALL_PAGES_ALL_LIMIT = 20_000
+"""``call_pages="auto"`` renders every call page up to this many conversations."""
+RECENT_CALLS = 20
+"""``call_pages="linked"``: each agent's latest conversations that get a page."""
+ARROWS = {"up": "↑", "down": "↓", "flat": "→", None: ""}
+CATEGORY_LABELS = {c: c.capitalize() for c in CATEGORIES}
+AGENT_COLOR = "#1f5fa8"
+TEAM_COLOR = "#9aa5b1"
+
+
+# ---------------------------------------------------------------- small formatters
+def fmt_score(value: float | None, digits: int = 0) -> str:
+    """A 0..100 score for display; an em dash when there is none."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def fmt_delta(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    r = round(value)
+    return f"+{r}" if r > 0 else ("±0" if r == 0 else f"−{abs(r)}")
+
+
+def fmt_pct(rate: float | None) -> str:
+    if rate is None or (isinstance(rate, float) and math.isnan(rate)):
+        return "—"
+    return f"{100 * rate:.0f}%"
+
+
+def fmt_time(seconds: float | None) -> str:
+    """Seconds as ``m:ss`` (or ``h:mm:ss``); empty when unknown."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return ""
+    s = int(max(0.0, seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def fmt_datetime(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def fmt_date(value: datetime | date | None) -> str:
+    return value.strftime("%Y-%m-%d") if value else "—"
+
+
+def period_label(value: date | None, period: str) -> str:
+    if value is None:
+        return "—"
+    if period == "month":
+        return value.strftime("%Y-%m")
+    y, w, _ = value.isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def team_label(team: str | None) -> str:
+    return "(no team)" if team in (None, NO_TEAM) else team
+
+
+def score_class(value: float | None, team: float | None, margin: float = 5.0) -> str:
+    """CSS class: ``above`` / ``below`` the team by ``margin`` points or more, else ``level``."""
+    if value is None or team is None:
+        return "none"
+    if value >= team + margin:
+        return "above"
+    if value <= team - margin:
+        return "below"
+    return "level"
+
+
+# ---------------------------------------------------------------- redaction
+_REDACTIONS = [
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[email]"),
+    (re.compile(r"(?<![\w@])@\w{2,}"), "[handle]"),
+    (re.compile(r"(?<!\w)(?:\+?\d[\d ().-]{6,}\d)(?!\w)"), "[number]"),
+]
+
+
+def redact_text(text: str) -> str:
+    """Mask e-mail addresses, @handles and long digit runs (phone, card, account numbers)."""
+    for pattern, repl in _REDACTIONS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+# ---------------------------------------------------------------- highlighting
+def _span_in(text: str, quote: str | None, match: str | None, ms: int | None,
+             me: int | None) -> tuple[int, int] | None:
+    """Where the evidence match lies in ``text`` (a quote or the whole turn)."""
+    if quote is not None and ms is not None and me is not None and 0 <= ms < me <= len(quote):
+        off = text.find(quote)
+        if off >= 0:
+            return off + ms, off + me
+    if match:
+        i = text.lower().find(match.lower())
+        if i >= 0:
+            return i, i + len(match)
+    return None
+
+
+def highlight(text: str, spans: Iterable[tuple[int, int, str]], *, redact: bool = False) -> Markup:
+    """``text`` with each (start, end, css class) span wrapped in ``<mark>``.
+
+    Built by escaping every piece of ``text`` separately and joining them with literal
+    ``<mark>`` tags, so nothing in ``text`` can ever become markup. Overlapping spans merge
+    (a negative class wins over a positive one).
+    """
+    fix = redact_text if redact else (lambda s: s)
+    merged: list[list[Any]] = []
+    for s, e, cls in sorted((max(0, s), min(len(text), e), c) for s, e, c in spans):
+        if s >= e:
+            continue
+        if merged and s < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+            if cls == "neg":
+                merged[-1][2] = "neg"
+        else:
+            merged.append([s, e, cls])
+    out = []
+    pos = 0
+    for s, e, cls in merged:
+        out.append(escape(fix(text[pos:s])))
+        out.append(Markup('<mark class="{}">{}</mark>').format(cls, fix(text[s:e])))
+        pos = e
+    out.append(escape(fix(text[pos:])))
+    return Markup("").join(out)
+
+
+def highlight_quote(ev: dict, *, redact: bool = False) -> Markup:
+    quote = ev.get("quote") or ""
+    span = _span_in(quote, quote, ev.get("match"), ev.get("match_start"), ev.get("match_end"))
+    cls = "pos" if ev.get("polarity") == "positive" else "neg"
+    return highlight(quote, [(*span, cls)] if span else [], redact=redact)
+
+
+# ---------------------------------------------------------------- charts (matplotlib → SVG)
+# ---------------------------------------------------------------- charts (matplotlib → SVG)
+_SVG_RC = {"svg.hashsalt": "qa-report", "svg.fonttype": "none", "font.size": 9,
+           "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"],
+           "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#888888"}
+
+
+def _chart_text(label: str, limit: int = 40) -> str:
+    """Labels drawn in charts: one line, bounded, and no ``$`` (matplotlib mathtext)."""
+    label = " ".join(str(label).split()).replace("$", "＄")
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def _nan(values):
+    return [float("nan") if v is None else float(v) for v in values]
+
+
+class Charts:
+    """The two agent-page charts, drawn by matplotlib as SVG.
+
+    Each figure is built once (axes, ticks, legend) and only its data changes from one
+    agent to the next: drawing 500 agents' charts then costs a fraction of building 1000
+    figures. The trend chart's x axis is every period of the selection, the same on every
+    agent page. Output is deterministic (``svg.hashsalt``, no date) and small
+    (``svg.fonttype = none``: text stays text). matplotlib escapes every label it writes
+    into the SVG, so a name like ``<script>`` is drawn as text.
+    """
+
+    def __init__(self, period_labels: list[str]):
+        import matplotlib
+        import numpy as np
+        from matplotlib.figure import Figure
+
+        self._rc = matplotlib.rc_context
+        with matplotlib.rc_context(_SVG_RC):
+            # categories: agent bars against team bars
+            self.cat_fig = Figure(figsize=(6.0, 2.6))
+            ax = self.cat_fig.add_subplot()
+            self.cat_fig.subplots_adjust(left=0.19, right=0.97, top=0.86, bottom=0.17)
+            y = np.arange(len(CATEGORIES))
+            self.agent_bars = ax.barh(y - 0.2, [0] * len(y), 0.38, color=AGENT_COLOR, label="Agent")
+            self.team_bars = ax.barh(y + 0.2, [0] * len(y), 0.38, color=TEAM_COLOR,
+                                     label="Team average")
+            self.bar_texts = [ax.text(0, yi - 0.2, "", va="center", fontsize=8) for yi in y]
+            ax.set_yticks(y, [CATEGORY_LABELS[c] for c in CATEGORIES])
+            ax.invert_yaxis()
+            ax.set_xlim(0, 108)
+            ax.set_xlabel("score (0–100)")
+            self.cat_legend = ax.legend(loc="lower right", fontsize=8, frameon=False,
+                                        bbox_to_anchor=(1.0, 1.0), ncols=2)
+            # trend: the agent's overall per period against the team's
+            self.trend_fig = Figure(figsize=(6.0, 2.4))
+            ax2 = self.trend_fig.add_subplot()
+            self.trend_fig.subplots_adjust(left=0.1, right=0.97, top=0.86, bottom=0.14)
+            x = list(range(len(period_labels)))
+            self.n_periods = len(x)
+            self.team_line, = ax2.plot(x, [float("nan")] * len(x), color=TEAM_COLOR,
+                                       linestyle="--", marker="o", markersize=3,
+                                       label="Team average")
+            self.agent_line, = ax2.plot(x, [float("nan")] * len(x), color=AGENT_COLOR,
+                                        marker="o", markersize=4, label="Agent")
+            step = max(1, math.ceil(len(x) / 8))
+            ax2.set_xticks(x[::step], [_chart_text(lb, 12) for lb in period_labels[::step]])
+            ax2.set_xlim(-0.5, max(len(x) - 0.5, 0.5))
+            ax2.set_ylim(0, 105)
+            ax2.set_ylabel("overall")
+            ax2.grid(axis="y", color="#e5e5e5")
+            self.trend_legend = ax2.legend(loc="lower left", fontsize=8, frameon=False,
+                                           bbox_to_anchor=(0.0, 1.0), ncols=2)
+
+    def _svg(self, fig) -> Markup:
+        buf = io.StringIO()
+        with self._rc(_SVG_RC):
+            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+        text = buf.getvalue()
+        # drop the XML declaration and DOCTYPE: the <svg> element goes inline in HTML
+        return Markup(text[text.find("<svg"):].strip())
+
+    def categories(self, agent: dict, team: dict, agent_label: str) -> Markup:
+        for bar, text, c in zip(self.agent_bars, self.bar_texts, CATEGORIES):
+            v = agent.get(c)
+            bar.set_width(v or 0)
+            text.set_x((v or 0) + 1)
+            text.set_text(fmt_score(v))
+        for bar, c in zip(self.team_bars, CATEGORIES):
+            bar.set_width(team.get(c) or 0)
+        self.cat_legend.get_texts()[0].set_text(_chart_text(agent_label))
+        return self._svg(self.cat_fig)
+
+    def trend(self, agent_values: list[float | None], team_values: list[float | None],
+              agent_label: str) -> Markup:
+        self.agent_line.set_ydata(_nan(agent_values))
+        self.team_line.set_ydata(_nan(team_values))
+        self.trend_legend.get_texts()[1].set_text(_chart_text(agent_label))
+        return self._svg(self.trend_fig)
+
+
+# ---------------------------------------------------------------- Jinja2 environment
+def make_env(templates_dir: str | Path | None = None) -> Environment:
+    """The report templates: ``templates_dir`` first (when given), then the package's."""
+    loaders = []
+    if templates_dir is not None:
+        tdir = Path(templates_dir)
+        if not tdir.is_dir():
+            raise ReportError("templates folder not found", path=tdir,
+                              fix="Give --templates a folder holding index.html, agent.html, "
+                                  "call.html or report.css to override.")
+        loaders.append(FileSystemLoader(str(tdir)))
+    loaders.append(PackageLoader("qa", "templates"))
+    env = Environment(loader=ChoiceLoader(loaders),
+                      autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml"),
+                                                   default_for_string=True, default=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(score=fmt_score, delta=fmt_delta, pct=fmt_pct, time=fmt_time,
+                       datetime=fmt_datetime, date=fmt_date, team=team_label)
+    env.globals.update(arrows=ARROWS, categories=CATEGORIES, category_labels=CATEGORY_LABELS,
+                       score_class=score_class, version=__version__)
+    return env
+
+
+def _assets(env: Environment) -> dict:
+    css = env.get_template("report.css").render()
+    js = env.get_template("report.js").render()
+    digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
+    # no network, no script but ours (allowed by its hash), media from files beside the page
+    csp = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+           f"script-src 'sha256-{digest}'; media-src 'self' file: data: blob:; "
+           "base-uri 'none'; form-action 'none'")
+    return {"css": Markup(css), "js": Markup(js), "csp": csp}
+
+
+# ---------------------------------------------------------------- the result
+@dataclass
+class ReportSummary:
+    """What :func:`render_reports` wrote."""
+
+    reports: Path
+    """The ``reports/`` folder."""
+    index: Path
+    """``reports/index.html``: the file to open."""
+    agents: int = 0
+    """Agent pages written."""
+    calls: int = 0
+    """Call pages written."""
+    conversations: int = 0
+    """Conversations in the selection."""
+    call_pages: str = "all"
+    """Which call pages were written: ``all``, ``linked`` or ``none``."""
+    audio: int = 0
+    """Recordings linked or copied into ``reports/audio``."""
+    problems: list[Failure] = field(default_factory=list)
+    """Conversations whose transcript or recording could not be read (their pages were
+    still written, with a notice)."""
+    seconds: float = 0.0
+
+
+# ---------------------------------------------------------------- page data
+def _link_audio(src: Path, dest: Path) -> None:
+    """Hard-link ``src`` at ``dest`` (a copy when the two are on different file systems)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    if tmp.exists():
+        tmp.unlink()
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copy2(src, tmp)
+    os.replace(tmp, dest)
+
+
+def _audio_name(cid: str, audio_path: str) -> str:
+    ext = Path(audio_path).suffix.lower()
+    if not re.fullmatch(r"\.[a-z0-9]{1,5}", ext):
+        ext = ".audio"
+    return f"{safe_name(cid)}{ext}"
+
+
+def _turn_rows(conv: Conversation, crit_rows: list[dict], redact: bool) -> list[dict]:
+    spans: dict[int, list[tuple[int, int, str]]] = {}
+    cites: dict[int, list[str]] = {}
+    for row in crit_rows:
+        for ev in row.get("evidence") or []:
+            i = ev.get("turn_index")
+            if i is None or not (0 <= i < len(conv.turns)):
+                continue
+            cites.setdefault(i, [])
+            if row["criterion_id"] not in cites[i]:
+                cites[i].append(row["criterion_id"])
+            span = _span_in(conv.turns[i].text, ev.get("quote"), ev.get("match"),
+                            ev.get("match_start"), ev.get("match_end"))
+            if span:
+                cls = "pos" if ev.get("polarity") == "positive" else "neg"
+                spans.setdefault(i, []).append((*span, cls))
+    return [{"index": i, "speaker": t.speaker, "author": t.author, "start_s": t.start_s,
+             "time": fmt_time(t.start_s),
+             "html": highlight(t.text, spans.get(i, ()), redact=redact),
+             "criteria": cites.get(i, ())}
+            for i, t in enumerate(conv.turns)]
+
+
+def _criteria_for_page(crit_rows: list[dict], redact: bool) -> list[dict]:
+    order = {c: i for i, c in enumerate(CATEGORIES)}
+    out = []
+    for row in sorted(crit_rows, key=lambda r: (order.get(r.get("category"), 99),
+                                                r.get("criterion_id") or "")):
+        evs = [{**e, "html": highlight_quote(e, redact=redact), "time": fmt_time(e.get("start_s"))}
+               for e in (row.get("evidence") or [])]
+        reason = row.get("reason") or ""
+        out.append({**row, "evidence": evs, "reason_text": redact_text(reason) if redact else reason})
+    return out
+
+
+def _quotes(ev_rows: list[dict], redact: bool) -> list[dict]:
+    out = []
+    for e in ev_rows:
+        page = f"../calls/{safe_name(e['conversation_id'])}.html"
+        out.append({**e, "html": highlight_quote(e, redact=redact), "time": fmt_time(e.get("start_s")),
+                    "href": page if e.get("turn_index") is None else f"{page}#turn-{e['turn_index']}"})
+    return out
+
+
+# ---------------------------------------------------------------- page writers (no Polars)
+class _Writer:
+    """Renders and writes pages from plain Python data. Runs in the main process or in a
+    worker process; it never touches Polars (whose thread pool does not survive a fork)."""
+
+    def __init__(self, staging: str, root: str, templates_dir: str | None, redact: bool,
+                 common: dict, period_labels: list[str]):
+        self.staging = Path(staging)
+        self.root = Path(root)
+        self.env = make_env(templates_dir)
+        self.redact = redact
+        self.common = {**common, **_assets(self.env)}
+        self.period_labels = period_labels
+        self._charts: Charts | None = None
+        self._templates = {}
+
+    @property
+    def charts(self) -> Charts:
+        if self._charts is None:
+            self._charts = Charts(self.period_labels)
+        return self._charts
+
+    def write(self, rel: str, template: str, ctx: dict) -> None:
+        tpl = self._templates.get(template) or self._templates.setdefault(
+            template, self.env.get_template(template))
+        html = tpl.render(**self.common, **ctx)
+        path = self.staging / rel
+        # plain write: the whole staging folder replaces reports/ at the end, atomically
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(html)
+
+    def agent(self, ctx: dict) -> None:
+        a = ctx["agent"]
+        ctx["charts"] = {
+            "categories": self.charts.categories(a, ctx["team"], ctx["label"]),
+            "trend": self.charts.trend(ctx["trend_agent"], ctx["trend_team"], ctx["label"])
+            if self.period_labels else None,
+        }
+        ctx["focus"] = [{**f, "quotes": _quotes(f["quotes"], self.redact)} for f in ctx["focus"]]
+        ctx["strengths"] = [{**s, "quotes": _quotes(s["quotes"], self.redact)}
+                            for s in ctx["strengths"]]
+        self.write(f"agents/{safe_name(a['agent_id'])}.html", "agent.html", ctx)
+
+    def call(self, c: dict, crit_rows: list[dict], team: dict, audio_src: str | None,
+             audio_notice: str | None) -> list[Failure]:
+        problems = []
+        transcript = None
+        notice = None
+        tpath = None
+        if c.get("transcript_path"):
+            tpath = Path(c["transcript_path"])
+            if not tpath.is_absolute():
+                tpath = self.root / tpath
+            try:
+                transcript = Conversation.load(tpath)
+            except QAError as exc:
+                if not tpath.exists():
+                    notice = "The transcript file is missing; scores and quotes are shown without it."
+                    problems.append(Failure(str(tpath), "report",
+                                            "transcript file missing: its call page shows scores "
+                                            "and quotes only. Fix: re-run `qa ingest`/`qa transcribe` "
+                                            "into this output folder."))
+                else:
+                    notice = f"The transcript could not be read ({exc.message})."
+                    problems.append(Failure(str(tpath), "report", exc.reason))
+        else:
+            notice = "No transcript was recorded for this conversation."
+        customer = transcript.customer_name if transcript else None
+        if customer and self.redact:
+            customer = "[customer]"
+        ctx = {"conv": c, "criteria": _criteria_for_page(crit_rows, self.redact),
+               "turns": _turn_rows(transcript, crit_rows, self.redact) if transcript else [],
+               "notice": notice, "audio_src": audio_src, "audio_notice": audio_notice,
+               "agent_href": f"../agents/{safe_name(c['agent_id'])}.html",
+               "customer": customer, "team": team}
+        self.write(f"calls/{safe_name(c['conversation_id'])}.html", "call.html", ctx)
+        return problems
+
+
+_WORKER: _Writer | None = None
+
+
+def _init_worker(*args) -> None:
+    global _WORKER
+    import logging as _logging
+    _logging.getLogger("matplotlib").setLevel(_logging.WARNING)
+    _WORKER = _Writer(*args)
+
+
+def _do_agents(batch: list[dict]) -> int:
+    for ctx in batch:
+        _WORKER.agent(ctx)
+    return len(batch)
+
+
+def _do_calls(batch: list[tuple]) -> list[Failure]:
+    problems = []
+    for item in batch:
+        problems.extend(_WORKER.call(*item))
+    return problems
+
+
+# ---------------------------------------------------------------- page contexts (Polars)
+def _partition(df: pl.DataFrame, key: str) -> dict[str, pl.DataFrame]:
+    if df.height == 0:
+        return {}
+    return {k[0]: v for k, v in df.partition_by(key, as_dict=True, maintain_order=True).items()}
+
+
+def _agent_contexts(agg: Aggregates, teams: dict[str, dict]) -> list[dict]:
+    periods = agg.periods
+    conv_by = _partition(agg.conversations, "agent_id")
+    trend_by = _partition(agg.trend, "agent_id")
+    ev_by = _partition(agg.evidence, "agent_id")
+    af_by: dict[str, list[dict]] = {}
+    for row in agg.auto_fail_criteria.to_dicts():
+        af_by.setdefault(row["agent_id"], []).append(row)
+    team_trend: dict[str, dict] = {}
+    for row in agg.team_trend.to_dicts():
+        team_trend.setdefault(row["team"], {})[row["period"]] = row
+    out = []
+    for a in agg.agents.to_dicts():
+        aid = a["agent_id"]
+        label = a.get("agent_name") or aid
+        weak, strong = focus_areas(agg.criteria, aid)
+        quotes: dict[tuple, list[dict]] = {}
+        if aid in ev_by:
+            for e in ev_by[aid].to_dicts():
+                quotes.setdefault((e["criterion_id"], e["kind"]), []).append(e)
+        mine = {r["period"]: r for r in trend_by[aid].to_dicts()} if aid in trend_by else {}
+        theirs = team_trend.get(a["team"], {})
+        trend_rows = [{"label": period_label(p, agg.filters.period),
+                       "n": mine[p]["n"] if p in mine else 0,
+                       **{c: mine.get(p, {}).get(c) for c in ("overall", *CATEGORIES)},
+                       "team_overall": theirs.get(p, {}).get("overall")}
+                      for p in periods if p in mine]
+        convs = []
+        if aid in conv_by:
+            for c in conv_by[aid].sort("started_at", descending=True, nulls_last=True).to_dicts():
+                convs.append({k: c[k] for k in ("conversation_id", "started_at", "channel",
+                                                "overall", *CATEGORIES, "auto_fail",
+                                                "auto_fail_criteria")}
+                             | {"href": f"../calls/{safe_name(c['conversation_id'])}.html"})
+        out.append({
+            "agent": a, "label": label, "team": teams.get(a["team"], {}),
+            "focus": [{**w, "quotes": quotes.get((w["criterion_id"], "worst"), [])}
+                      for w in weak.to_dicts()],
+            "strengths": [{**s, "quotes": quotes.get((s["criterion_id"], "best"), [])}
+                          for s in strong.to_dicts()],
+            "trend": trend_rows,
+            "trend_agent": [mine.get(p, {}).get("overall") for p in periods],
+            "trend_team": [theirs.get(p, {}).get("overall") for p in periods],
+            "conversations": convs, "auto_fails": af_by.get(aid, []),
+        })
+    return out
+
+
+def _call_batches(agg: Aggregates, staging: Path, teams: dict[str, dict], chunk: int,
+                  summary: "ReportSummary", only: set[str] | None = None):
+    """Yield lists of call-page work items, reading the criteria rows chunk by chunk."""
+    conv = agg.conversations.sort("conversation_id")
+    if only is not None:
+        conv = conv.filter(pl.col("conversation_id").is_in(pl.Series(sorted(only), dtype=pl.String).implode()))
+    for start in range(0, conv.height, chunk):
+        part = conv.slice(start, chunk)
+        crit = criteria_rows(agg.paths, part["conversation_id"]).collect()
+        crit_by: dict[str, list[dict]] = {}
+        for row in crit.to_dicts():
+            crit_by.setdefault(row["conversation_id"], []).append(row)
+        items = []
+        for c in part.to_dicts():
+            audio_src = audio_notice = None
+            if c.get("audio_path"):
+                src = Path(c["audio_path"])
+                name = _audio_name(c["conversation_id"], c["audio_path"])
+                if src.is_file():
+                    try:
+                        _link_audio(src, staging / "audio" / name)
+                        audio_src = f"../audio/{name}"
+                        summary.audio += 1
+                    except OSError as exc:
+                        audio_notice = f"The recording could not be copied ({exc.strerror})."
+                else:
+                    audio_notice = "The recording is not at its recorded place; no player."
+                    summary.problems.append(Failure(c["audio_path"], "report",
+                                                    "recording not found: its call page has no "
+                                                    "player. Fix: put the file back, or re-run "
+                                                    "`qa transcribe` from its new place."))
+            items.append((c, crit_by.get(c["conversation_id"], []), teams.get(c["team"], {}),
+                          audio_src, audio_notice))
+        yield items
+
+
+def _swap_in(staging: Path, reports: Path) -> None:
+    """Replace ``reports`` with ``staging`` (two renames; the old folder is then removed)."""
+    old = None
+    if reports.exists():
+        old = reports.with_name(f".{reports.name}.old-{os.getpid()}")
+        os.replace(reports, old)
+    os.replace(staging, reports)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _pool(jobs: int, init_args: tuple):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method),
+                               initializer=_init_worker, initargs=init_args)
+
+
+def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *,
+                   period: str = "week", date_from: date | None = None,
+                   date_to: date | None = None, team: str | None = None,
+                   templates_dir: str | Path | None = None, redact: bool = False,
+                   call_pages: str = "auto", recent_calls: int = RECENT_CALLS,
+                   jobs: int | None = None, chunk: int = 2000) -> ReportSummary:
+    """Aggregate the results in ``results_dir`` (an output folder holding ``results/``,
+    or that ``results/`` folder) and write the HTML reports to ``out_dir/reports``
+    (``out_dir`` defaults to the output folder of the results).
+
+    The pages are written into a fresh folder beside ``reports/`` that replaces it when
+    every page is done: an interrupted run leaves the previous reports whole.
+    ``redact`` masks e-mail addresses, @handles and long digit runs in every quote and
+    transcript, and the customer's name in the page header.
+
+    ``call_pages``: ``all`` writes a page for every conversation; ``linked`` only for the
+    conversations an agent page quotes (focus areas, strengths) and each agent's
+    ``recent_calls`` latest ones (the agent page links the rest by id only); ``none``
+    writes none; ``auto`` (the default) is ``all`` up to :data:`CALL_PAGES_ALL_LIMIT`
+    conversations and ``linked`` above (a page costs about a millisecond and a file).
+
+    ``jobs`` worker processes render the agent and call
+    pages (default: one per CPU; 1 renders in this process). Raises
+    :class:`ReportError` when there are no results or nothing matches the filters.
+    """
+    t0 = _time.perf_counter()
+    if call_pages not in CALL_PAGE_MODES:
+        raise ReportError(f"unknown call-pages mode {call_pages!r}",
+                          fix=f"Use one of: {', '.join(CALL_PAGE_MODES)}.")
+    paths: ResultsPaths = locate_results(results_dir)
+    out = Path(out_dir) if out_dir is not None else paths.root
+    filters = Filters(period=period, date_from=date_from, date_to=date_to, team=team)
+    make_env(templates_dir)  # a bad --templates folder fails before any work
+    agg = aggregate(paths, filters)
+    if agg.conversations.height == 0:
+        raise ReportError(f"no conversations match ({filters.describe()})",
+                          path=paths.conversations,
+                          fix="Widen --from/--to, or check the --team name.")
+    reports = out / "reports"
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".reports.tmp-", dir=out))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; reports are to be shared
+    summary = ReportSummary(reports=reports, index=reports / "index.html",
+                            conversations=agg.conversations.height)
+    try:
+        for sub in ("agents", "calls"):
+            (staging / sub).mkdir()
+        teams = {r["team"]: r for r in agg.teams.to_dicts()}
+        common = {"generated": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+                  "filters": filters, "selection": filters.describe(), "period": filters.period,
+                  "redacted": redact}
+        labels = [period_label(p, filters.period) for p in agg.periods]
+        init_args = (str(staging), str(paths.root),
+                     None if templates_dir is None else str(templates_dir), redact, common, labels)
+        writer = _Writer(*init_args)
+
+        agents = agg.agents.to_dicts()
+        for a in agents:
+            a["href"] = f"agents/{safe_name(a['agent_id'])}.html"
+        writer.write("index.html", "index.html", {
+            "agents": agents, "teams": sorted(teams.values(), key=lambda t: t["team"]),
+            "n_conversations": agg.conversations.height, "periods": labels,
+            "needing": [a for a in agents if a["needs_attention"]]})
+
+        mode = call_pages
+        if mode == "auto":
+            mode = "all" if agg.conversations.height <= CALL_PAGES_ALL_LIMIT else "linked"
+            if mode == "linked":
+                log.info("%d conversations: call pages only for the %d latest per agent and "
+                         "those quoted (--call-pages all for every one)",
+                         agg.conversations.height, recent_calls)
+        contexts = _agent_contexts(agg, teams)
+        paged: set[str] | None = None  # None: every conversation has a page
+        if mode == "none":
+            paged = set()
+        elif mode == "linked":
+            paged = set()
+            for ctx in contexts:
+                paged.update(c["conversation_id"] for c in ctx["conversations"][:recent_calls])
+                for area in (*ctx["focus"], *ctx["strengths"]):
+                    paged.update(q["conversation_id"] for q in area["quotes"])
+        for ctx in contexts:
+            for c in ctx["conversations"]:
+                if paged is not None and c["conversation_id"] not in paged:
+                    c["href"] = None
+            if paged is not None:
+                for area in (*ctx["focus"], *ctx["strengths"]):
+                    area["quotes"] = [q for q in area["quotes"] if q["conversation_id"] in paged]
+        summary.call_pages = mode
+        call_pages = mode != "none"
+        jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
+        n_work = len(contexts) + (agg.conversations.height if call_pages else 0)
+        use_pool = jobs > 1 and n_work >= 400
+        if use_pool:
+            with _pool(jobs, init_args) as pool:
+                step = max(1, min(25, len(contexts) // (jobs * 4) or 1))
+                futures = [pool.submit(_do_agents, contexts[i:i + step])
+                           for i in range(0, len(contexts), step)]
+                if call_pages:
+                    pending = []
+                    for items in _call_batches(agg, staging, teams, chunk, summary, paged):
+                        for i in range(0, len(items), 250):
+                            pending.append(pool.submit(_do_calls, items[i:i + 250]))
+                        summary.calls += len(items)
+                        # keep at most a few chunks in flight: bounded memory
+                        while len([f for f in pending if not f.done()]) > jobs * 8:
+                            pending[0].result()
+                            summary.problems.extend(pending.pop(0).result())
+                    for f in pending:
+                        summary.problems.extend(f.result())
+                summary.agents = sum(f.result() for f in futures)
+        else:
+            for ctx in contexts:
+                writer.agent(ctx)
+            summary.agents = len(contexts)
+            if call_pages:
+                for items in _call_batches(agg, staging, teams, chunk, summary, paged):
+                    for item in items:
+                        summary.problems.extend(writer.call(*item))
+                    summary.calls += len(items)
+        log.info("wrote the index, %d agent pages and %d call pages", summary.agents,
+                 summary.calls)
+        _swap_in(staging, reports)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    summary.seconds = _time.perf_counter() - t0
+    return summary
