@@ -26,7 +26,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .conversation import Conversation, Word
 
@@ -245,12 +245,13 @@ def luhn_ok(digits: str) -> bool:
 
 
 def _find_cards(text: str) -> Iterable[_Cand]:
+    """Runs of digit groups; in each, the longest Luhn-valid window of whole groups with
+    13-19 digits, scanning left to right. A card is one unbroken number or groups of 3-6
+    digits; a window never starts or continues at a shorter group."""
     for m in _DIGIT_RUN.finditer(text):
         run = m.group(0)
-        ndigits = sum(ch.isdigit() for ch in run) if len(run) < 64 else None
-        if ndigits is not None and ndigits < 13:
+        if len(run) < 13 or (len(run) < 64 and sum(ch.isdigit() for ch in run) < 13):
             continue
-        # groups: (start, end, digits) of each digit group in the run
         groups = [(g.start() + m.start(), g.end() + m.start(), g.group(0))
                   for g in re.finditer(r"\d+", run)]
         i = 0
@@ -259,14 +260,12 @@ def _find_cards(text: str) -> Iterable[_Cand]:
             n = 0
             for j in range(i, min(len(groups), i + 19)):
                 n += len(groups[j][2])
-                if n > 19 or (j > i and len(groups[j][2]) < 3) or len(groups[i][2]) < 3:
-                    # a card is one unbroken number or groups of 3-6 digits
+                if n > 19 or len(groups[j][2]) < 3:
                     break
                 if n >= 13:
-                    part = groups[i:j + 1]
-                    digits = "".join(g[2] for g in part)
+                    digits = "".join(g[2] for g in groups[i:j + 1])
                     if luhn_ok(digits) and not _all_same(digits):
-                        best = (part[0][0], part[-1][1], j)
+                        best = (groups[i][0], groups[j][1], j)
             if best:
                 yield _Cand(CARD, best[0], best[1])
                 i = best[2] + 1
@@ -517,6 +516,21 @@ def conversation_keep_handles(conv: Conversation) -> set[str]:
         keep.add(conv.agent_name)
     keep.update(t.author for t in conv.turns if t.speaker == "agent" and t.author)
     return {_norm_handle(h) for h in keep if h and h.strip()}
+
+
+def conversation_redactor(conv: Conversation, *, kinds: Iterable[str] | None = None,
+                          keep_handles: Iterable[str] = ()) -> Callable[[str], str]:
+    """A function that redacts any text belonging to ``conv`` (an evidence quote, a
+    coaching example) the way :func:`redact_conversation` redacts its turns: same kinds,
+    same kept handles, the customer's name masked."""
+    want = DEFAULT_KINDS if kinds is None else frozenset(kinds)
+    keep = conversation_keep_handles(conv) | {_norm_handle(h) for h in keep_handles}
+    names = name_parts(conv.customer_name) if NAME in want else []
+
+    def redact(text: str) -> str:
+        return redact_text(text, kinds=want, keep_handles=keep, names=names).text
+
+    return redact
 
 
 def redact_conversation(conv: Conversation, *, kinds: Iterable[str] | None = None,

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from qa.conversation import Turn, Word
-from qa.redact import (DEFAULT_KINDS, KINDS, RedactedSpan, find_pii, is_redacted, luhn_ok,
-                       name_parts, redact_conversation, redact_text)
+from qa.redact import (DEFAULT_KINDS, KINDS, RedactedSpan, conversation_redactor, find_pii,
+                       is_redacted, luhn_ok, name_parts, redact_conversation, redact_text)
 from conftest import ROOT, make_conv
 
 
@@ -371,3 +371,12 @@ def test_a_bare_number_answering_a_question_follows_the_question():
     assert redact_text("7916676427").text == "[PHONE]"        # no cue at all: a phone's shape
     # the previous turn only counts when the number opens the message
     assert redact_text("I said 7916676427", prior="your order ID?").text == "I said [PHONE]"
+
+
+def test_conversation_redactor_for_evidence_quotes():
+    conv = make_conv([("customer", "@AppleSupport hi")], agent_id="AppleSupport",
+                     customer_name="Jo Smith")
+    redact = conversation_redactor(conv)
+    assert redact("@AppleSupport thanks Jo, mail jo@x.org or ask @pal") == (
+        "@AppleSupport thanks [NAME], mail [EMAIL] or ask [HANDLE]")
+    assert conversation_redactor(conv, kinds={"EMAIL"})("Jo, jo@x.org") == "Jo, [EMAIL]"
