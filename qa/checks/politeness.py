@@ -20,7 +20,7 @@ from pydantic import Field, field_validator
 
 from . import (BaseOptions, Check, Context, Outcome, PhraseSet, evidence, failed, na, passed,
                register)
-from ..nlp import TurnNLP
+from ..nlp import ConvNLP
 
 # name: (where, match, phrases, plain description)
 #   where: "any" anywhere in the turn, "start" the first words of a sentence,
@@ -93,7 +93,6 @@ DEFAULT_WEIGHTS.update({
     "exclamation": 0.0,
 })
 
-_SENT_END = {".", "?", "!", "\n", "..."}
 
 
 class PolitenessOptions(BaseOptions):
@@ -116,24 +115,6 @@ class PolitenessOptions(BaseOptions):
         return v
 
 
-def _sentence_starts(t: TurnNLP) -> set[int]:
-    """Token indices of the first word of each sentence."""
-    starts: set[int] = set()
-    expect = True
-    for i, w in enumerate(t.words):
-        if w.strip() == "" and "\n" in w:
-            expect = True
-            continue
-        if not any(ch.isalnum() for ch in w):
-            if w in _SENT_END or w.endswith(("?", "!")) or w == "..":
-                expect = True
-            continue
-        if expect:
-            starts.add(i)
-            expect = False
-    return starts
-
-
 @dataclass
 class FeatureHit:
     feature: str
@@ -143,59 +124,42 @@ class FeatureHit:
 
 
 class PolitenessModel:
-    """The features compiled once; scores one analysed turn."""
+    """The features compiled once (one phrase set per feature); scores analysed turns."""
 
     def __init__(self, analyzer, weights: dict[str, float] | None = None, bias: float | None = None):
         self.weights = dict(DEFAULT_WEIGHTS)
         self.weights.update(weights or {})
         self.bias = DEFAULT_BIAS if bias is None else bias
         self.sets: dict[str, PhraseSet] = {}
-        self.start_words: dict[str, set[str]] = {}
         for name, (where, match, phrases, _) in FEATURES.items():
             if name == "exclamation":
                 continue
-            if where == "start":
-                self.start_words[name] = {p for p in phrases if " " not in p}
-                multi = [p for p in phrases if " " in p]
-                if multi:
-                    self.sets[name] = PhraseSet(multi, analyzer, match)
-            else:
-                self.sets[name] = PhraseSet(phrases, analyzer, match)
+            self.sets[name] = PhraseSet(phrases, analyzer, match,
+                                        sentence_start=[where == "start"] * len(phrases))
 
-    def features(self, t: TurnNLP) -> dict[str, list[tuple[int, int]]]:
-        """Feature name → character spans where it is present."""
-        found: dict[str, list[tuple[int, int]]] = {}
-        starts = _sentence_starts(t)
-        start_chars = {t.starts[i] for i in starts}
-        lower = [w.lower() for w in t.words]
-        for i in sorted(starts):
-            w = lower[i]
-            for name, words in self.start_words.items():
-                if w in words:
-                    found.setdefault(name, []).append(t.span(i, i))
+    def features(self, cnlp: ConvNLP, turns: list[int]) -> dict[int, dict[str, tuple[int, int]]]:
+        """Turn → feature name → the character span of its first occurrence."""
+        found: dict[int, dict[str, tuple[int, int]]] = {i: {} for i in turns}
         for name, ps in self.sets.items():
-            where = FEATURES[name][0]
-            for h in ps.find(t, 0):
-                at_start = h.start in start_chars
-                if where == "inner" and at_start:
+            inner = FEATURES[name][0] == "inner"
+            for h in ps.find(cnlp, turns):
+                if inner and h.at_start:
                     continue
-                if where == "start" and not at_start:
-                    continue
-                found.setdefault(name, []).append((h.start, h.end))
-        if "!" in t.text:
-            k = t.text.index("!")
-            found["exclamation"] = [(k, k + 1)]
+                found[h.turn_index].setdefault(name, (h.start, h.end))
+        for i in turns:
+            k = cnlp.texts[i].find("!")
+            if k >= 0:
+                found[i]["exclamation"] = (k, k + 1)
         return found
 
-    def score(self, t: TurnNLP) -> tuple[float, list[FeatureHit]]:
-        feats = self.features(t)
+    def score(self, feats: dict[str, tuple[int, int]]) -> tuple[float, list[FeatureHit]]:
         z = self.bias
         hits = []
-        for name, spans in feats.items():
+        for name, (s, e) in feats.items():
             w = self.weights.get(name, 0.0)
             z += w
             if w:
-                hits.append(FeatureHit(name, spans[0][0], spans[0][1], w))
+                hits.append(FeatureHit(name, s, e, w))
         return 1.0 / (1.0 + math.exp(-z)), hits
 
 
@@ -225,14 +189,15 @@ class Politeness(Check):
         conv = ctx.conv
         idx = [i for i, t in enumerate(conv.turns) if o.speaker == "any" and t.speaker != "system"
                or t.speaker == o.speaker]
-        idx = [i for i in idx if ctx.turn(i).n_words() > 0]
+        idx = [i for i in idx if ctx.n_words(i) > 0]
         if len(idx) < o.min_turns:
             return na(f"no {o.speaker} turns with words" if not idx else
                       f"only {len(idx)} {o.speaker} turn(s), fewer than {o.min_turns}")
         scores = []
         best: list[tuple[float, int, FeatureHit]] = []
+        feats = self.model.features(ctx.nlp, idx)
         for i in idx:
-            p, hits = self.model.score(ctx.turn(i))
+            p, hits = self.model.score(feats[i])
             scores.append(p)
             for h in hits:
                 best.append((h.weight, i, h))

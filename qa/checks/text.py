@@ -3,6 +3,7 @@ filler_rate."""
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Any, Literal
 
@@ -100,7 +101,7 @@ class Phrases(Check):
                 return passed(f"none of {short_list(self.phrases)} {where}")
             h = hits[0]
             more = f" and {len(hits) - 1} more" if len(hits) > 1 else ""
-            return failed(f"'{ctx.turn(h.turn_index).text[h.start:h.end]}' in turn {h.turn_index + 1}{more}",
+            return failed(f"'{ctx.conv.turns[h.turn_index].text[h.start:h.end]}' in turn {h.turn_index + 1}{more}",
                           _ev(ctx, hits, "negative"))
         found: list[Hit] = []
         missing: list[str] = []
@@ -127,12 +128,30 @@ class PatternsOptions(BaseOptions):
     """any: pass when a pattern matches; none: fail when one does."""
 
 
-def _has_regex(obj: Any) -> bool:
+def _keys(obj: Any) -> set[str]:
+    """Every key used in a token pattern, upper-cased (nested ones included)."""
+    out: set[str] = set()
     if isinstance(obj, dict):
-        return any(str(k).upper() == "REGEX" or _has_regex(v) for k, v in obj.items())
-    if isinstance(obj, list):
-        return any(_has_regex(v) for v in obj)
-    return False
+        for k, v in obj.items():
+            out.add(str(k).upper())
+            out |= _keys(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            out |= _keys(v)
+    return out
+
+
+_TAGGER_KEYS = {"POS", "TAG", "MORPH"}
+_UNAVAILABLE = {"DEP": "the parser is not loaded (use POS, TAG or LEMMA)",
+                "HEAD": "the parser is not loaded (use POS, TAG or LEMMA)",
+                "SENT_START": "sentence boundaries are not parsed",
+                "IS_SENT_START": "sentence boundaries are not parsed",
+                "ENT_TYPE": "entities are not recognised in every turn (use phrases or name_usage)",
+                "ENT_IOB": "entities are not recognised in every turn",
+                "ENT_ID": "entities are not recognised in every turn",
+                "ENT_KB_ID": "entities are not recognised in every turn",
+                "REGEX": "slow regular expressions could stall scoring (use IN: [..] lists, LOWER or LEMMA)",
+                "_": "custom extension attributes are not set by qa"}
 
 
 @register
@@ -147,9 +166,9 @@ class Patterns(Check):
         opts = super().validate_options(data)
         problems = []
         for i, p in enumerate(opts.patterns):
-            if _has_regex(p):
-                problems.append((("patterns", i), "REGEX is not allowed in patterns (slow regular "
-                                 "expressions could stall scoring); use IN: [..] lists, LOWER or LEMMA"))
+            bad = sorted(_keys(p) & set(_UNAVAILABLE))
+            for k in bad:
+                problems.append((("patterns", i), f"{k} is not allowed in patterns: {_UNAVAILABLE[k]}"))
         if problems:
             raise CheckOptionsError(problems)
         from spacy.lang.en import English
@@ -167,6 +186,12 @@ class Patterns(Check):
         if problems:
             raise CheckOptionsError(problems)
         return opts
+
+    @classmethod
+    def needs_for(cls, options: PatternsOptions) -> frozenset[str]:
+        if any(_keys(p) & _TAGGER_KEYS for p in options.patterns):
+            return frozenset({"lemma", "doc", "pos"})
+        return cls.needs
 
     def __init__(self, options: PatternsOptions, analyzer):
         super().__init__(options, analyzer)
@@ -255,9 +280,9 @@ def customer_name(ctx: Context, use_entities: bool = True) -> tuple[str | None, 
             if use_entities:
                 from ..nlp import entities
 
-                ents = entities(conv.turns[i].text for i, *_ in cands)
-                for (i, s, e, text), es in zip(cands, ents):
-                    for a, b, label in es:
+                # spaCy's entity recogniser confirms the first candidate that is a PERSON
+                for i, s, e, text in cands[:5]:
+                    for a, b, label in entities([conv.turns[i].text])[0]:
                         if label == "PERSON" and a < e and b > s:
                             confirmed = (i, max(a, s), min(b, e), conv.turns[i].text[max(a, s):min(b, e)])
                             break
@@ -397,30 +422,29 @@ class EmpathyResponse(Check):
         if not conv.customer_turns():
             return na("no customer turns")
         # moments: a customer turn with a trigger; consecutive ones with no agent turn between merge
+        cust_idx = [i for i, t in enumerate(conv.turns) if t.speaker == "customer"]
+        agent_idx = [i for i, t in enumerate(conv.turns) if t.speaker == "agent"]
+        first_trigger: dict[int, Hit] = {}
+        for h in self.triggers.find(ctx.nlp, cust_idx):
+            first_trigger.setdefault(h.turn_index, h)
+        first_ack: dict[int, Hit] = {}
+        for h in self.acks.find(ctx.nlp, agent_idx):
+            first_ack.setdefault(h.turn_index, h)
+        # moments: customer turns with a trigger; consecutive ones with no agent turn between merge
         moments: list[Hit] = []
         last_agent_seen = True
         for i, t in enumerate(conv.turns):
             if t.speaker == "agent":
                 last_agent_seen = True
-                continue
-            if t.speaker != "customer":
-                continue
-            hits = self.triggers.find(ctx.turn(i), i)
-            if hits and last_agent_seen:
-                moments.append(hits[0])
+            elif i in first_trigger and last_agent_seen:
+                moments.append(first_trigger[i])
                 last_agent_seen = False
         if not moments:
             return na("the customer voiced no frustration, loss or worry")
         acked, missed, ev = [], [], []
-        agent_idx = [i for i, t in enumerate(conv.turns) if t.speaker == "agent"]
         for m in moments:
-            nxt = [i for i in agent_idx if i > m.turn_index][:o.within_turns]
-            found = None
-            for i in nxt:
-                hits = self.acks.find(ctx.turn(i), i)
-                if hits:
-                    found = hits[0]
-                    break
+            k = bisect.bisect_right(agent_idx, m.turn_index)
+            found = next((first_ack[i] for i in agent_idx[k:k + o.within_turns] if i in first_ack), None)
             if found:
                 acked.append((m, found))
             else:
@@ -479,7 +503,7 @@ class FillerRate(Check):
         idx = [i for i, t in enumerate(ctx.conv.turns) if t.speaker == "agent"]
         if not idx:
             return na("no agent turns")
-        words = sum(ctx.turn(i).n_words() for i in idx)
+        words = sum(ctx.n_words(i) for i in idx)
         if words < o.min_words:
             return na(f"the agent said only {words} words (fewer than {o.min_words})")
         hits = self.set.find_in(ctx, idx)

@@ -209,8 +209,8 @@ class DeadAir(Check):
             a_before = next((j for j in range(before, -1, -1) if turns[j].speaker == "agent"), None)
             a_after = next((j for j in range(after if after is not None else before, len(turns))
                             if turns[j].speaker == "agent" and (turns[j].start_s or 0) >= start), None)
-            announced = a_before is not None and self.announce.find(ctx.turn(a_before), a_before)
-            thanked = a_after is not None and self.thanks.find(ctx.turn(a_after), a_after)
+            announced = a_before is not None and self.announce.find(ctx.nlp, [a_before])
+            thanked = a_after is not None and self.thanks.find(ctx.nlp, [a_after])
             if announced and thanked:
                 holds.append((start, length, announced[0], thanked[0]))
             else:
@@ -352,7 +352,7 @@ class TalkRatio(Check):
         for i, t in enumerate(conv.turns):
             if t.speaker == "system":
                 continue
-            amount = max(0.0, (_end(t) or 0) - (t.start_s or 0)) if use_time else ctx.turn(i).n_words()
+            amount = max(0.0, (_end(t) or 0) - (t.start_s or 0)) if use_time else ctx.n_words(i)
             if t.speaker == "agent":
                 agent += amount
             else:

@@ -3,7 +3,6 @@ OUT/results/conversations.parquet and criteria.parquet."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..conversation import Conversation
-from ..errors import IngestError, MetadataError, QAError
+from ..errors import MetadataError, QAError
 from ..inputs import TEXT_EXTS, discover
 from ..metadata import Metadata
 from ..rubric import load_rubric
@@ -20,52 +19,6 @@ from .common import (EXIT_USAGE, Batch, QAClickException, echo_summary, inputs_a
                      meta_options, out_option, quiet_option, setup_logging)
 
 SCORE_EXTS = tuple(dict.fromkeys((".json",) + TEXT_EXTS))
-
-
-def _is_conversation_json(path: Path) -> tuple[bool, object]:
-    """(True, data) when the file is a qa conversation JSON (has schema_version and turns)."""
-    if path.suffix.lower() != ".json":
-        return False, None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, OSError):
-        return False, None
-    ok = isinstance(data, dict) and "turns" in data and "schema_version" in data
-    return ok, data
-
-
-def load_inputs(files: list[Path], batch: Batch, *, metadata: Metadata | None = None,
-                agent_id: str | None = None) -> list[tuple[Conversation, Path]]:
-    """Conversation JSON files as they are; other files through the ingest readers."""
-    from ..ingest import IngestOptions, parse_file
-
-    options = IngestOptions(metadata=metadata, agent_id=agent_id)
-    out: list[tuple[Conversation, Path]] = []
-    owners: dict[str, Path] = {}
-    for f in files:
-        is_conv, data = _is_conversation_json(f)
-        convs: list[Conversation] = []
-        if is_conv:
-            try:
-                convs = [Conversation.from_dict(data, path=f)]
-            except QAError as exc:
-                batch.fail_exc(f, exc, stage="score")
-                continue
-        else:
-            result = parse_file(f, options)
-            for exc in result.errors:
-                batch.fail_exc(f, exc, stage="score")
-            convs = result.conversations
-        for conv in convs:
-            if conv.id in owners:
-                batch.fail_exc(f, IngestError(
-                    f"duplicate conversation id {conv.id}, also in {owners[conv.id]}", path=f,
-                    fix="Conversation ids must be unique across inputs; leave one of them out."),
-                    stage="score")
-                continue
-            owners[conv.id] = f
-            out.append((conv, f))
-    return out
 
 
 @click.command("score")
@@ -106,7 +59,8 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
     OUT/results/failures.csv; the others are scored. Exit codes: 0 ok, 1 some inputs
     failed (or the rubric has problems), 2 usage error, 3 output folder busy.
     """
-    from ..score import Scorer, write_results
+    from ..ingest import IngestOptions
+    from ..score import Scorer, read_inputs, write_results
 
     setup_logging(quiet)
     t0 = time.perf_counter()
@@ -125,7 +79,8 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
     outdir = OutDir.at(out)
     batch = Batch(outdir, ("score",))
     with run_lock(outdir):
-        loaded = load_inputs(files, batch, metadata=metadata, agent_id=agent_id)
+        loaded = read_inputs(files, ingest_options=IngestOptions(metadata=metadata, agent_id=agent_id),
+                             on_error=lambda f, exc: batch.fail_exc(f, exc, stage="score"))
         convs = [c for c, _ in loaded]
         # keep every scored conversation in OUT/transcripts (reports read it from there)
         paths: list[str] = []

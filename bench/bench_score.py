@@ -1,0 +1,151 @@
+"""Benchmark `qa score`: first scoring, and re-scoring after a rubric edit, against plain
+spaCy ``nlp.pipe`` over the same text, in one run.
+
+    .venv/bin/python bench/bench_score.py            # 1,000 chats x 100 turns (~1,400 words each)
+    .venv/bin/python bench/bench_score.py --n 200    # a quicker run
+
+Steps (all on the same synthetic conversations, written as conversation JSON first):
+1. plain ``nlp.pipe`` over every turn text (the same pipeline components and processes);
+2. first scoring with the shipped rubric: read the JSON files, parse (nothing cached),
+   run every check, write the Parquet results;
+3. re-scoring after a rubric edit (a weight changed, a phrase added, a threshold moved):
+   the same work, with parsed text read from the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from qa.conversation import Conversation, Source, Turn  # noqa: E402
+from qa.nlp import get_nlp  # noqa: E402
+from qa.rubric import default_rubric_path, load_rubric, parse_rubric  # noqa: E402
+from qa.score import Scorer, read_inputs, write_results  # noqa: E402
+from qa.store import OutDir, iter_conversation_files, write_conversation  # noqa: E402
+
+FIRST = ["Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jamal"]
+PRODUCTS = ["router", "laptop", "phone", "order", "subscription", "invoice", "parcel", "account"]
+CUSTOMER = [
+    "Hi, my name is {name} and my {p} has not arrived even though the tracking said it would be here on Monday",
+    "I have been waiting for over a week now and honestly this is getting really frustrating for me and my family",
+    "The {p} keeps disconnecting every few minutes and I already tried restarting it three times this morning",
+    "Could you tell me why I was charged twice for the same {p} on my last statement please",
+    "I am worried that the refund will not come through before my rent is due at the end of the month",
+    "Yes that is right, the reference number should be on the email you sent me last Tuesday afternoon",
+    "Okay I can try that now but I really need this fixed today because I work from home every day",
+    "No, nobody called me back after the last chat even though I was promised a call within two days",
+    "That sounds good, can you also confirm the delivery address is still the one on my {p} account",
+    "Thanks, that is helpful, is there anything else I need to do on my side to get this sorted",
+]
+AGENT = [
+    "Hello {name}, thank you for contacting us, my name is Sam and I will be helping you with your {p} today",
+    "I'm sorry to hear that, I can understand how frustrating it is to wait this long for your {p}",
+    "Let me check your {p} details in our system, this should only take a moment so please bear with me",
+    "I can see the issue now, it looks like the {p} was held at the depot because of a missing label",
+    "Could you please confirm the email address on the account so I can send you the confirmation",
+    "Thanks for confirming, I have gone ahead and arranged a replacement which will ship out tomorrow morning",
+    "I understand your concern, I will make sure the refund for the duplicate charge is processed today",
+    "You should receive an email with the tracking number within the next hour or so, {name}",
+    "Is there anything else I can help you with today regarding your {p} or your account with us",
+    "Thank you for your patience {name}, have a great day and do not hesitate to reach out again",
+]
+
+
+def make_chat(k: int, n_turns: int, rng: random.Random) -> Conversation:
+    name = rng.choice(FIRST)
+    turns, t = [], 0.0
+    for i in range(n_turns):
+        speaker = "customer" if i % 2 == 0 else "agent"
+        pool = CUSTOMER if speaker == "customer" else AGENT
+        text = rng.choice(pool).format(name=name, p=rng.choice(PRODUCTS))
+        words = text.split()[:13]
+        rng.shuffle(words) if rng.random() < 0.3 else None  # vary the text so every turn differs
+        text = " ".join(words) + rng.choice([".", "?", "!", "."]) + f" Ref {rng.randint(1000, 99999)}."
+        t += rng.uniform(5, 120)
+        turns.append(Turn(speaker=speaker, text=text, start_s=round(t, 1), end_s=round(t, 1)))
+    return Conversation(id=f"bench-{k:05d}", channel="chat", agent_id=f"agent-{k % 25:02d}",
+                        team=f"team-{k % 3}", started_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                        source=Source(path=f"bench-{k}.jsonl", sha256="0" * 64, format="chat-jsonl"),
+                        turns=turns)
+
+
+def edited_rubric_text() -> str:
+    text = default_rubric_path().read_text(encoding="utf-8")
+    text = text.replace("rubric: qa-default", "rubric: qa-default-edited", 1)
+    text = text.replace('any: ["thank you", "thanks", "anything else",',
+                        'any: ["thank you", "thanks", "cheers", "anything else",', 1)
+    text = text.replace("threshold_s: 10", "threshold_s: 15", 1)
+    text = text.replace("    target_s: 90\n", "    target_s: 75\n", 1)
+    return text
+
+
+def score_folder(out: OutDir, rubric, jobs: int) -> tuple[float, Scorer, int]:
+    t0 = time.perf_counter()
+    convs = [c for c, _ in read_inputs(iter_conversation_files(out))]
+    scorer = Scorer(rubric, cache_dir=out.cache / "spacy", n_process=jobs)
+    results = [r for _, r in scorer.score(convs)]
+    write_results(results, out)
+    return time.perf_counter() - t0, scorer, len(results)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=1000, help="conversations (default 1000)")
+    ap.add_argument("--turns", type=int, default=100, help="turns per conversation (default 100)")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="spaCy processes for qa score (default: qa's own choice)")
+    args = ap.parse_args()
+
+    rng = random.Random(7)
+    convs = [make_chat(k, args.turns, rng) for k in range(args.n)]
+    texts = [t.text for c in convs for t in c.turns]
+    n_words = sum(len(t.split()) for t in texts)
+    print(f"{args.n} synthetic chats x {args.turns} turns, {n_words / args.n:,.0f} words each "
+          f"({n_words:,} words); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+
+    t0 = time.perf_counter()
+    nlp = get_nlp()
+    print(f"load spaCy pipeline ({'+'.join(nlp.pipe_names)}): {time.perf_counter() - t0:.1f} s "
+          "(once per process, not counted below)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = OutDir.at(Path(tmp) / "out")
+        for c in convs:
+            write_conversation(out, c)
+        del convs
+
+        t0 = time.perf_counter()
+        for _ in nlp.pipe(texts, batch_size=1000):
+            pass
+        base = time.perf_counter() - t0
+        print(f"plain nlp.pipe, same text:          {base:7.1f} s  {args.n / base:7.1f} conv/s  "
+              f"{n_words / base:,.0f} words/s")
+
+        rubric = load_rubric()
+        first, scorer, n = score_folder(out, rubric, args.jobs)
+        assert n == args.n and scorer.analyzer.parsed == args.n
+        print(f"qa score, first (parse + score):    {first:7.1f} s  {args.n / first:7.1f} conv/s  "
+              f"= {first / base:.2f} x plain nlp.pipe time")
+
+        edited = parse_rubric(edited_rubric_text(), "edited.yaml")
+        assert edited.hash != rubric.hash
+        again, scorer2, n2 = score_folder(out, edited, args.jobs)
+        assert n2 == args.n and scorer2.analyzer.cached == args.n and scorer2.analyzer.parsed == 0
+        print(f"qa score, after a rubric edit:      {again:7.1f} s  {args.n / again:7.1f} conv/s  "
+              f"= {base / again:.1f} x faster than plain nlp.pipe, {first / again:.1f} x faster than "
+              "first scoring")
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} (other processes slow every figure alike)")
+        print(f"targets: first >= 10 conv/s: {'met' if args.n / first >= 10 else 'NOT met'}; "
+              f"re-scoring >= 200 conv/s: {'met' if args.n / again >= 200 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
