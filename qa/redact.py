@@ -218,6 +218,17 @@ _ADDRESS_SUFFIX_LOOSE = frozenset({"street", "avenue", "ave", "road", "rd", "bou
 """Suffixes that make an address even in lower case ("6821 1st ave"); any other suffix
 ("St", "Dr", "Way", "Drive"…) must be capitalised, or the street name must be."""
 
+# Digits read aloud, as a transcript writes them: "four one five, five five five, oh one
+# three two", "double five". Six or more digit words (seven or more digits); each separator is spaces, or one
+# comma / dot / dash with optional spaces, so a run splits one way only.
+_DIGIT_WORD_VALUES = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+                      "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+_DIGIT_WORD = r"(?:(?:double|triple)[ \t]+)?(?:" + "|".join(_DIGIT_WORD_VALUES) + r")"
+_SPOKEN_DIGITS = re.compile(
+    r"(?<![\w-])" + _DIGIT_WORD + r"(?:(?:[ \t]+|[ \t]*[,.-][ \t]*)" + _DIGIT_WORD + r"){5,}(?!\w)",
+    re.IGNORECASE)
+_SSN_CUE = re.compile(r"(?i)\b(?:ssn|social security|social)\b")
+
 # Handles: '@' + 1-15 word characters, not preceded by a word character (so not an e-mail,
 # not "1080@30fps").
 _HANDLE = re.compile(r"(?<![\w@])@(\w{1,15})(?!\w)")
@@ -353,6 +364,32 @@ def _find_phones(text: str, prior: str = "") -> Iterable[_Cand]:
             yield _Cand(PHONE, m.start(), m.end())
 
 
+def spoken_digits(words: str) -> str:
+    """``"four one five double five"`` -> ``"41555"``."""
+    out, repeat = [], 1
+    for w in re.findall(r"[A-Za-z]+", words.lower()):
+        if w in ("double", "triple"):
+            repeat = 2 if w == "double" else 3
+        elif w in _DIGIT_WORD_VALUES:
+            out.append(_DIGIT_WORD_VALUES[w] * repeat)
+            repeat = 1
+    return "".join(out)
+
+
+def _find_spoken(text: str, prior: str = "") -> Iterable[_Cand]:
+    """Numbers read aloud: a card when 13-19 digits pass Luhn, an SSN when 9 digits follow
+    "SSN" / "social security", else a phone when 7-15 digits (unless an id cue precedes)."""
+    for m in _SPOKEN_DIGITS.finditer(text):
+        digits = spoken_digits(m.group(0))
+        n = len(digits)
+        if 13 <= n <= 19 and luhn_ok(digits):
+            yield _Cand(CARD, m.start(), m.end())
+        elif n == 9 and _SSN_CUE.search(_context_before(text, m.start())):
+            yield _Cand(SSN, m.start(), m.end())
+        elif 7 <= n <= 15 and not _id_context(text, m.start(), prior):
+            yield _Cand(PHONE, m.start(), m.end())
+
+
 def _find_emails(text: str) -> Iterable[_Cand]:
     for m in _EMAIL.finditer(text):
         tld = m.group(0).rsplit(".", 1)[-1]
@@ -442,6 +479,8 @@ def find_pii(text: str, *, kinds: Iterable[str] | None = None,
         cands.extend(_find_ssn(text))
     if PHONE in want:
         cands.extend(_find_phones(text, prior))
+    if want & {CARD, SSN, PHONE}:
+        cands.extend(c for c in _find_spoken(text, prior) if c.kind in want)
     if ADDRESS in want:
         cands.extend(_find_addresses(text))
     if HANDLE in want:

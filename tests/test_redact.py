@@ -92,6 +92,23 @@ def test_look_alikes_are_not_masked(text):
     assert res.spans == []
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("my number is four one five, five five five, oh one three two thanks",
+     "my number is [PHONE] thanks"),
+    ("Double five five one two three four ok", "[PHONE] ok"),
+    ("card is four one one one one one one one one one one one one one one one", "card is [CARD]"),
+    ("my social is five three six two two one two three four", "my social is [SSN]"),
+    # Luhn fails, an order number, too few digits: left alone
+    ("card four one one one one one one one one one one one one one one two",
+     "card four one one one one one one one one one one one one one one two"),
+    ("order number is four one five five five five oh one three two",
+     "order number is four one five five five five oh one three two"),
+    ("one two three four five six", "one two three four five six"),
+])
+def test_digits_read_aloud(text, expected):
+    assert redact_text(text).text == expected
+
+
 def test_luhn():
     assert luhn_ok("4111111111111111")
     assert not luhn_ok("4111111111111112")
@@ -305,6 +322,7 @@ ADVERSARIAL = {
     "parentheses": "(1)" * 333_333,
     "ssn-like": "123-45-" * 140_000,
     "handles": "@a" * 500_000,
+    "spoken digits": "one  two , " * 90_000 + "x",
     "real pii, repeated": "4111 1111 1111 1111 call (415) 555-0132 a@b.co 12 Oak St @x " * 16_400,
 }
 
