@@ -274,7 +274,7 @@ def _yaml_error(exc: Exception) -> tuple[int | None, str]:
         m = re.search(r'duplicate key "([^"]*)"', problem)
         key = m.group(1) if m else "?"
         first = getattr(exc, "context_mark", None)
-        where = f" (first at line {first.line + 1})" if first is not None else ""
+        where = f" in the mapping that starts at line {first.line + 1}" if first is not None else ""
         return line, f"duplicate key '{key}'{where}; keep one of them"
     context = getattr(exc, "context", None)
     text = f"{context}, {problem}" if context else problem
