@@ -322,7 +322,9 @@ def criterion_stats(crit: pl.LazyFrame) -> pl.LazyFrame:
     """One row per (agent, criterion): counts, ``pass_rate`` (passes / (passes + fails),
     null when the criterion never applied), ``mean_score`` (0..1, N/A excluded), and the
     same two for the agent's team (``team_pass_rate``, ``team_mean_score``)."""
-    meta = (crit.group_by("criterion_id")
+    # text from the most recent conversation: the current rubric's wording
+    meta = (crit.sort(["started_at", "conversation_id"], descending=True, nulls_last=True)
+            .group_by("criterion_id")
             .agg(pl.col("category").drop_nulls().first(),
                  pl.col("description").drop_nulls().first(),
                  pl.col("coaching").drop_nulls().first()))

@@ -156,8 +156,8 @@ def decode(path: str | Path, info: AudioInfo | None = None) -> list[np.ndarray]:
     info = info or probe(p)
     try:
         if info.channels == 2:
-            left, right = decode_audio(str(p), sampling_rate=SAMPLE_RATE, split_stereo=True)
-            chans = [np.ascontiguousarray(left), np.ascontiguousarray(right)]
+            # two strided views of one interleaved array: no extra copy
+            chans = list(decode_audio(str(p), sampling_rate=SAMPLE_RATE, split_stereo=True))
         else:
             chans = [decode_audio(str(p), sampling_rate=SAMPLE_RATE)]
     except (av.error.FFmpegError, OSError, ValueError, TypeError) as exc:

@@ -246,7 +246,7 @@ def luhn_ok(digits: str) -> bool:
     """True when the digit string passes the Luhn (mod 10) check."""
     total = 0
     for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
+        d = int(ch)             # also other scripts' decimal digits ("٤١١١…")
         if i % 2 == 1:
             d *= 2
             if d > 9:

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 CALL_PAGE_MODES = ("auto", "all", "linked", "none")
 CALL_PAGES_ALL_LIMIT = 20_000
 """``call_pages="auto"`` renders every call page up to this many conversations."""
+POOL_MIN_PAGES = 400
+"""Fewer pages than this are rendered in-process (starting workers costs ~1 s)."""
 RECENT_CALLS = 20
 """``call_pages="linked"``: each agent's latest conversations that get a page."""
 ARROWS = {"up": "↑", "down": "↓", "flat": "→", None: ""}
@@ -195,6 +197,9 @@ _SVG_RC = {"svg.hashsalt": "qa-report", "svg.fonttype": "none", "font.size": 9,
            "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#888888"}
 
 
+_SVG_STYLE = re.compile(r"<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>\s*")
+
+
 def _chart_text(label: str, limit: int = 40) -> str:
     """Labels drawn in charts: one line, bounded, and no ``$`` (matplotlib mathtext)."""
     label = " ".join(str(label).split()).replace("$", "＄")
@@ -263,8 +268,10 @@ class Charts:
         with self._rc(_SVG_RC):
             fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
         text = buf.getvalue()
-        # drop the XML declaration and DOCTYPE: the <svg> element goes inline in HTML
-        return Markup(text[text.find("<svg"):].strip())
+        # drop the XML declaration and DOCTYPE (the <svg> element goes inline in HTML) and
+        # matplotlib's document-wide `*{stroke-…}` style (report.css scopes it to charts)
+        text = _SVG_STYLE.sub("", text[text.find("<svg"):], count=1)
+        return Markup(text.strip())
 
     def categories(self, agent: dict, team: dict, agent_label: str) -> Markup:
         for bar, text, c in zip(self.agent_bars, self.bar_texts, CATEGORIES):
@@ -716,7 +723,7 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
         call_pages = mode != "none"
         jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
         n_work = len(contexts) + (agg.conversations.height if call_pages else 0)
-        use_pool = jobs > 1 and n_work >= 400
+        use_pool = jobs > 1 and n_work >= POOL_MIN_PAGES
         if use_pool:
             with _pool(jobs, init_args) as pool:
                 step = max(1, min(25, len(contexts) // (jobs * 4) or 1))

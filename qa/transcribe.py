@@ -389,7 +389,7 @@ def read_cache(out: OutDir | None, key: str) -> Recognition | None:
 
 def write_cache(out: OutDir | None, key: str, rec: Recognition) -> None:
     if out is not None:
-        atomic_write_text(cache_path(out, key), json.dumps(rec.to_dict(), separators=(",", ":")))
+        atomic_write_text(cache_path(out, key), json.dumps(rec.to_dict(), separators=(",", ":")), durable=False)
 
 
 # ------------------------------------------------------------------------ conversation

@@ -1,0 +1,280 @@
+"""HTML reports, tested structurally (BeautifulSoup) on hand-built results."""
+
+from __future__ import annotations
+
+import csv
+import re
+from datetime import date
+
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+
+from qa.cli import main
+from qa.errors import ReportError
+from qa.render import (Charts, _span_in, fmt_time, highlight, highlight_quote, redact_text,
+                       render_reports)
+from qa.store import safe_name
+from report_helpers import EVIL, build_demo_results
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = build_demo_results(tmp_path_factory.mktemp("demo"))
+    summary = render_reports(out, jobs=1)
+    return out, summary
+
+
+def soup(path):
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def _self_contained(page: BeautifulSoup) -> None:
+    assert page.find("link") is None
+    for tag in page.find_all(["script", "img", "iframe", "source"]):
+        assert not tag.get("src"), tag
+    for tag in page.find_all("a", href=True):
+        assert not re.match(r"^(https?:)?//", tag["href"]), tag["href"]
+    csp = page.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
+    assert "default-src 'none'" in csp and "script-src 'sha256-" in csp
+    assert len(page.find_all("script")) == 1 and len(page.find_all("style")) == 1
+
+
+# ---------------------------------------------------------------- pieces
+def test_highlight_escapes_every_piece():
+    html = highlight("a <b> & " + EVIL, [(2, 5, "neg")])
+    assert str(html) == ('a <mark class="neg">&lt;b&gt;</mark> &amp; '
+                         "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;")
+    # overlapping spans merge, negative wins
+    assert str(highlight("abcdef", [(0, 3, "pos"), (2, 4, "neg")])) == \
+        '<mark class="neg">abcd</mark>ef'
+    assert str(highlight("abc", [(5, 9, "pos")])) == "abc"
+
+
+def test_span_falls_back_to_the_match_text():
+    text = "Well, hello there Maria"
+    assert _span_in(text, "hello there Maria", "hello", 0, 5) == (6, 11)
+    # offsets out of range: found by the match text (case-insensitive)
+    assert _span_in(text, "hello there Maria", "HELLO", 40, 45) == (6, 11)
+    assert _span_in(text, "elsewhere", None, None, None) is None
+    ev = {"quote": "Damn, not again.", "match": "Damn", "match_start": 0, "match_end": 4,
+          "polarity": "negative"}
+    assert str(highlight_quote(ev)) == '<mark class="neg">Damn</mark>, not again.'
+
+
+def test_redaction_and_time_format():
+    assert redact_text("mail maria@example.com or @acme_help, call +1 (555) 123-4567") == \
+        "mail [email] or [handle], call [number]"
+    assert (fmt_time(0), fmt_time(7.9), fmt_time(65), fmt_time(3725), fmt_time(None)) == \
+        ("0:00", "0:07", "1:05", "1:02:05", "")
+
+
+def test_charts_escape_text_and_are_deterministic():
+    charts = Charts(["2026-W02", "2026-W03"])
+    agent = {c: 50.0 for c in ("promptness", "politeness", "professionalism", "personalization",
+                               "empathy")}
+    svg = str(charts.categories(agent, agent, EVIL))
+    assert svg.startswith("<svg") and "<script" not in svg
+    assert ">&lt;script&gt;alert('x')&lt;/script&gt;<" in svg
+    assert svg == str(charts.categories(agent, agent, EVIL))
+    trend = str(charts.trend([80.0, None], [70.0, 75.0], "Alice"))
+    assert trend.startswith("<svg") and ">2026-W03<" in trend and "Alice" in trend
+
+
+# ---------------------------------------------------------------- the pages
+def test_files_and_safe_names(demo):
+    out, summary = demo
+    rep = out / "reports"
+    assert summary.index == rep / "index.html" and summary.index.is_file()
+    assert (summary.agents, summary.calls, summary.audio) == (3, 6, 1)
+    assert sorted(p.name for p in (rep / "agents").iterdir()) == sorted(
+        f"{safe_name(a)}.html" for a in ("alice", "bob", EVIL))
+    assert (rep / "calls" / f"{safe_name('../evil/id')}.html").is_file()
+    assert not list(out.glob(".reports.tmp-*"))
+    for page in rep.rglob("*.html"):
+        _self_contained(soup(page))
+
+
+def test_index_lists_agents_against_team(demo):
+    out, _ = demo
+    page = soup(out / "reports" / "index.html")
+    table = page.find("table", id="agents")
+    assert "sortable" in table["class"]
+    rows = {r.find("td").get_text(" ", strip=True): r for r in table.tbody.find_all("tr")}
+    assert set(rows) == {"Alice alice", "Bob bob", EVIL}
+    alice = rows["Alice alice"]
+    assert alice.find("a")["href"] == "agents/alice.html"
+    cells = [td.get_text(" ", strip=True) for td in alice.find_all("td")]
+    # 4 conversations, overall 70 vs team 56 (+14), trend 90 -> 63.3: down 27
+    assert cells[1:4] == ["north", "4", "70 +14"]
+    assert cells[9] == "↓ −27"
+    assert cells[11] == "⚑ overall down 27 points since the previous period"
+    bob = [td.get_text(" ", strip=True) for td in rows["Bob bob"].find_all("td")]
+    assert bob[10] == "1" and bob[11] == "⚑ 1 auto-fail(s); overall 56 points below team"
+    assert "attention" in rows["Bob bob"]["class"]
+    # the agent named <script> is text, and its link is a safe file name
+    evil = rows[EVIL]
+    assert evil.find("a").string == EVIL
+    assert evil.find("a")["href"] == f"agents/{safe_name(EVIL)}.html"
+    assert "2 need attention." in page.find("p", class_="lead").get_text()
+
+
+def test_agent_page_focus_areas_quotes_and_charts(demo):
+    out, _ = demo
+    page = soup(out / "reports" / "agents" / "alice.html")
+    assert len(page.select("figure.chart svg")) == 2
+    areas = page.select("ol.focus > li")
+    titles = [a.h3.contents[0].strip() for a in areas]
+    assert titles == ["apology description", "greeting description"]
+    greeting = areas[1]
+    assert greeting.find("p", class_="rate").get_text() == "Passed 2 of 4 (50%); team 40%."
+    assert greeting.find("p", class_="tip").get_text() == \
+        "Coaching tip: Open with a greeting and your name."
+    links = [a["href"] for a in greeting.select("ul.quotes a.when")]
+    assert links == ["../calls/chat-3.html#turn-0", "../calls/chat-2.html#turn-0"]
+    apology = areas[0]
+    assert apology.select_one("ul.quotes a.when").get_text() == "2026-01-14 at 0:04"
+    assert str(apology.select_one("blockquote mark")) == '<mark class="neg">Dunno</mark>'
+    convs = page.select("table.conversations tbody tr")
+    assert [r.find_all("td")[1].get_text() for r in convs] == \
+        ["../evil/id", "chat-3", "chat-2", "chat-1"]
+    assert convs[0].find("a")["href"] == f"../calls/{safe_name('../evil/id')}.html"
+
+
+def test_agent_page_strengths_and_auto_fails(demo):
+    out, _ = demo
+    bob = soup(out / "reports" / "agents" / "bob.html")
+    autofail = bob.select(".scorecard > div")[3].get_text(" ", strip=True)
+    assert autofail == "Auto-fails 1 no_profanity ×1"
+    evil = soup(out / "reports" / "agents" / f"{safe_name(EVIL)}.html")
+    assert evil.h1.get_text(" ", strip=True) == EVIL
+    assert evil.title.string == f"{EVIL}: coaching report"
+
+
+def test_call_page_transcript_evidence_and_audio(demo):
+    out, _ = demo
+    page = soup(out / "reports" / "calls" / "call-1.html")
+    turns = page.select("ol.transcript > li")
+    assert [t["id"] for t in turns] == ["turn-0", "turn-1", "turn-2"]
+    # the <script> a customer typed is text, not an element
+    assert turns[1].find("span", class_="text").get_text() == EVIL + " my bill is wrong"
+    assert len(page.find_all("script")) == 1
+    # the evidence match is marked inside the turn, and the criteria table links to it
+    assert str(turns[2].find("mark")) == '<mark class="neg">Damn</mark>'
+    links = [a["href"] for a in page.select("table.criteria a.evlink")]
+    assert links == ["#turn-0", "#turn-2"]
+    seek = turns[2].find("a", class_="seek")
+    assert (seek["data-t"], seek.get_text()) == ("7.25", "0:07")
+    audio = page.find("audio", id="player")
+    assert audio["src"] == "../audio/call-1.wav"
+    assert (out / "reports" / "audio" / "call-1.wav").read_bytes() == \
+        (out / "recordings" / "call-1.wav").read_bytes()
+    assert page.find("p", class_="roles-inferred") is not None
+    assert "Auto-fail: no_profanity." in page.find("p", class_="attention-box").get_text()
+
+
+def test_call_page_without_transcript_still_renders(demo):
+    out, summary = demo
+    page = soup(out / "reports" / "calls" / f"{safe_name('../evil/id')}.html")
+    assert page.find("p", class_="transcript-missing").get_text() == \
+        "The transcript file is missing; scores and quotes are shown without it."
+    assert page.find("audio") is None
+    assert [p.file for p in summary.problems] == [
+        str(out / "transcripts" / f"{safe_name('../evil/id')}.json")]
+    chat = soup(out / "reports" / "calls" / "chat-1.html")
+    assert chat.find("p", class_="roles-inferred") is None
+    assert "customer Maria Lopez" in chat.find("p", class_="lead").get_text()
+
+
+def test_redact_masks_personal_data(tmp_path):
+    out = build_demo_results(tmp_path, audio=False)
+    render_reports(out, redact=True, jobs=1)
+    page = soup(out / "reports" / "calls" / "chat-1.html")
+    text = page.find("ol", class_="transcript").get_text()
+    assert "maria@example.com" not in text and "[email]" in text
+    assert "customer [customer]" in page.find("p", class_="lead").get_text()
+
+
+def test_filters_and_linked_call_pages(tmp_path):
+    out = build_demo_results(tmp_path, audio=False)
+    s = render_reports(out, team="south", jobs=1)
+    assert (s.agents, s.calls) == (1, 1)
+    s = render_reports(out, date_from=date(2026, 1, 13), date_to=date(2026, 1, 14), jobs=1)
+    assert (s.agents, s.calls) == (1, 2)
+    # old pages of the previous run are gone: the folder was replaced as a whole
+    assert sorted(p.name for p in (out / "reports" / "calls").iterdir()) == \
+        ["chat-2.html", "chat-3.html"]
+    s = render_reports(out, call_pages="linked", recent_calls=1, jobs=1)
+    assert s.call_pages == "linked"
+    written = sorted(p.name for p in (out / "reports" / "calls").iterdir())
+    # alice's latest (../evil/id) and the two her focus areas quote (not chat-1);
+    # bob's and <script>'s only conversation
+    assert written == sorted([f"{safe_name('../evil/id')}.html", "chat-2.html",
+                              "chat-3.html", "call-1.html", "evil-1.html"])
+    alice = soup(out / "reports" / "agents" / "alice.html")
+    assert [a.get_text() for a in alice.select("table.conversations a")] == \
+        ["../evil/id", "chat-3", "chat-2"]
+    s = render_reports(out, call_pages="none", jobs=1)
+    assert s.calls == 0 and not list((out / "reports" / "calls").iterdir())
+    alice = soup(out / "reports" / "agents" / "alice.html")
+    assert alice.select("table.conversations a") == []
+    with pytest.raises(ReportError, match="no conversations match"):
+        render_reports(out, team="nobody", jobs=1)
+
+
+def test_template_override(tmp_path):
+    out = build_demo_results(tmp_path, audio=False)
+    tdir = tmp_path / "tpl"
+    tdir.mkdir()
+    (tdir / "report.css").write_text("body { color: rebeccapurple; }")
+    render_reports(out, templates_dir=tdir, jobs=1)
+    page = soup(out / "reports" / "index.html")
+    assert page.style.string.strip() == "body { color: rebeccapurple; }"
+    with pytest.raises(ReportError, match="templates folder not found"):
+        render_reports(out, templates_dir=tmp_path / "missing", jobs=1)
+
+
+def test_worker_processes_write_the_same_pages(tmp_path, monkeypatch):
+    from qa import render
+
+    out = build_demo_results(tmp_path, audio=False)
+    render_reports(out, jobs=1)
+    pages = lambda: {p.relative_to(out / "reports"): re.sub(r"generated [^<]*", "", p.read_text())  # noqa: E731
+                     for p in (out / "reports").rglob("*.html")}
+    serial = pages()
+    monkeypatch.setattr(render, "POOL_MIN_PAGES", 0)
+    s = render_reports(out, jobs=2)
+    assert (s.agents, s.calls, len(s.problems)) == (3, 6, 1)
+    assert pages() == serial
+
+
+# ---------------------------------------------------------------- the command
+def test_cli_report_writes_pages_and_records_problems(tmp_path):
+    out = build_demo_results(tmp_path / "out", audio=False)
+    result = CliRunner().invoke(main, ["report", str(out), "-q"])
+    assert result.exit_code == 1, result.output
+    missing = out / "transcripts" / f"{safe_name('../evil/id')}.json"
+    assert f"error: {missing}: transcript file missing" in result.output
+    with open(out / "results" / "failures.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["file"], r["stage"]) for r in rows] == [(str(missing), "report")]
+    assert (out / "reports" / "index.html").is_file()
+
+
+def test_cli_report_other_out_and_errors(tmp_path):
+    out = build_demo_results(tmp_path / "out", audio=False)
+    dest = tmp_path / "monthly"
+    r = CliRunner().invoke(main, ["report", str(out / "results"), "--out", str(dest),
+                                  "--period", "month", "--team", "south"])
+    assert r.exit_code == 0, r.output
+    assert (dest / "reports" / "agents" / f"{safe_name(EVIL)}.html").is_file()
+    assert "1 agent pages, 1 call pages, 0 problems" in r.output
+    r = CliRunner().invoke(main, ["report", str(out), "--team", "nobody"])
+    assert r.exit_code == 1
+    assert r.output.strip().endswith(
+        f"Error: {out / 'results' / 'conversations.parquet'}: no conversations match "
+        "(team nobody) Fix: Widen --from/--to, or check the --team name.")
+    r = CliRunner().invoke(main, ["report", str(tmp_path), "--out", str(dest)])
+    assert r.exit_code == 1 and "no results here" in r.output
+    r = CliRunner().invoke(main, ["report", str(out), "--from", "01/02/2026"])
+    assert r.exit_code == 2 and "use YYYY-MM-DD" in r.output
