@@ -113,6 +113,11 @@ def test_luhn():
     assert luhn_ok("4111111111111111")
     assert not luhn_ok("4111111111111112")
     assert luhn_ok("378282246310005")
+    assert luhn_ok("٤١١١١١١١١١١١١١١١")        # Arabic-Indic digits
+
+
+def test_card_in_arabic_indic_digits_is_masked():
+    assert redact_text("card ٤١١١ ١١١١ ١١١١ ١١١١ ok").text == "card [CARD] ok"
 
 
 def test_brand_handle_kept_customer_handle_masked():
@@ -323,6 +328,8 @@ ADVERSARIAL = {
     "ssn-like": "123-45-" * 140_000,
     "handles": "@a" * 500_000,
     "spoken digits": "one  two , " * 90_000 + "x",
+    "domain labels": "a." * 500_000 + "/",
+    "urls": "http://x " * 110_000,
     "real pii, repeated": "4111 1111 1111 1111 call (415) 555-0132 a@b.co 12 Oak St @x " * 16_400,
 }
 
