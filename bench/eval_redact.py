@@ -6,7 +6,10 @@
 2. the synthetic cases in tests/data/redact/synthetic.txt (hand-written, invented values;
    qa.redact was tuned on them), and
 3. the held-out synthetic cases in tests/data/redact/synthetic_heldout.txt (written after
-   tuning, not tuned on).
+   tuning, not tuned on),
+
+and lists what it masks in the politeness corpus's Wikipedia requests (no labels: a
+false-positive check on ordinary text), then times redaction against baselines.
 
 Span-level scores, two ways: *overlap* (a predicted span is a true positive when it overlaps
 a gold span of the same kind; each gold span is matched once) and *exact* (same kind, same
@@ -185,6 +188,24 @@ def speed(texts: list[str]) -> None:
           f"redaction adds {t_redact / t_spacy:.1%} of it")
 
 
+POLITENESS = ROOT.parent / "shared" / "data" / "politeness" / "wikipedia.annotated.csv"
+
+
+def unlabelled_check(path: Path = POLITENESS) -> None:
+    """Every span masked in the 4,353 Wikipedia requests of the politeness corpus (text
+    with many numbers and no expected PII), printed for the reader to judge."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as fh:
+        texts = [row["Request"] for row in csv.DictReader(fh)]
+    with_numbers = sum(1 for t in texts if re.search(r"\d{3,}", t))
+    found = [(k, t, s, e) for t in texts for k, s, e in find_pii(t)]
+    print(f"\nUnlabelled check: {len(texts)} Wikipedia requests ({with_numbers} with 3+ digit "
+          f"numbers): {len(found)} spans masked")
+    for k, t, s, e in found:
+        print(f"  {k:8s} {t[max(0, s - 30):s]!r} [{t[s:e]!r}] {t[e:e + 15]!r}")
+
+
 def main() -> None:
     if IBM.exists():
         report("Real sample (IBM Twitter customer care, hand-labelled)", load_ibm_sample())
@@ -193,6 +214,8 @@ def main() -> None:
     report("Synthetic cases, development set (tests/data/redact/synthetic.txt)", load_synthetic())
     report("Synthetic cases, held out (tests/data/redact/synthetic_heldout.txt)",
            load_synthetic(HELDOUT))
+    if POLITENESS.exists():
+        unlabelled_check()
     if IBM.exists():
         speed([m["text"] for m in ibm_messages().values()])
 

@@ -219,8 +219,9 @@ _ADDRESS_SUFFIX_LOOSE = frozenset({"street", "avenue", "ave", "road", "rd", "bou
 ("St", "Dr", "Way", "Drive"…) must be capitalised, or the street name must be."""
 
 # Digits read aloud, as a transcript writes them: "four one five, five five five, oh one
-# three two", "double five". Six or more digit words (seven or more digits); each separator is spaces, or one
-# comma / dot / dash with optional spaces, so a run splits one way only.
+# three two", "double five". Six or more digit words (seven or more digits); each
+# separator is spaces, or one comma / dot / dash with optional spaces, so a run splits one
+# way only.
 _DIGIT_WORD_VALUES = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
                       "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 _DIGIT_WORD = r"(?:(?:double|triple)[ \t]+)?(?:" + "|".join(_DIGIT_WORD_VALUES) + r")"
