@@ -1,0 +1,78 @@
+"""qa export: CSV / XLSX tables, and formula-injection neutralisation."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from qa.cli import main
+from qa.errors import ReportError
+from qa.export import export_tables, neutralise
+from report_helpers import conv_row, crit_row, dt, ev, write_results
+
+
+@pytest.fixture
+def results(tmp_path):
+    c1 = conv_row("c1", "=HYPERLINK(\"http://x\")", "north", dt("2026-01-05"), 80.0,
+                  agent_name="@SUM(1+1)")
+    c2 = conv_row("c2", "bob", None, dt("2026-01-06"), 60.0, agent_name="-Bob")
+    crits = [crit_row(c1, "greeting", "pass", evidence=[ev(0, "+1 555 call me", None,
+                                                           polarity="positive")]),
+             crit_row(c2, "greeting", "fail", reason="-no greeting")]
+    return write_results(tmp_path / "out", [c1, c2], crits)
+
+
+def test_neutralise():
+    assert [neutralise(v) for v in ("=1+1", "+1", "-2", "@x", "\tx", "\rx", "ok", "a=b", "")] == \
+        ["'=1+1", "'+1", "'-2", "'@x", "'\tx", "'\rx", "ok", "a=b", ""]
+
+
+def test_csv_tables_are_neutralised(results, tmp_path):
+    s = export_tables(results, tmp_path / "x", "csv")
+    assert [p.name for p in s.files] == ["agent_summary.csv", "agent_criteria.csv", "criteria.csv"]
+    assert s.rows == {"agent_summary": 2, "agent_criteria": 2, "criteria": 2}
+    with open(tmp_path / "x" / "exports" / "agent_summary.csv", newline="") as fh:
+        rows = {r["agent_name"]: r for r in csv.DictReader(fh)}
+    assert set(rows) == {"'@SUM(1+1)", "'-Bob"}
+    evil = rows["'@SUM(1+1)"]
+    assert evil["agent_id"] == "'=HYPERLINK(\"http://x\")"
+    assert (evil["overall"], evil["team"], evil["first_at"]) == ("80.0", "north", "2026-01-05T09:00:00Z")
+    assert rows["'-Bob"]["team"] == ""  # no team: empty, not a made-up name
+    assert rows["'-Bob"]["delta_overall"] == "0.0"
+    with open(tmp_path / "x" / "exports" / "criteria.csv", newline="") as fh:
+        crit = list(csv.DictReader(fh))
+    assert [(r["conversation_id"], r["outcome"], r["evidence_count"], r["first_quote"], r["reason"])
+            for r in crit] == [("c1", "pass", "1", "'+1 555 call me", "because"),
+                               ("c2", "fail", "0", "", "'-no greeting")]
+
+
+def test_xlsx_keeps_text_as_text(results, tmp_path):
+    s = export_tables(results, tmp_path, "xlsx")
+    assert s.files == [tmp_path / "exports" / "qa-export.xlsx"]
+    wb = load_workbook(s.files[0])
+    assert wb.sheetnames == ["agent_summary", "agent_criteria", "criteria"]
+    ws = wb["agent_summary"]
+    header = [c.value for c in ws[1]]
+    rows = [{h: c for h, c in zip(header, r)} for r in ws.iter_rows(min_row=2)]
+    assert [r["agent_name"].value for r in rows] == ["-Bob", "@SUM(1+1)"]  # no team sorts first
+    first = rows[1]
+    assert first["agent_id"].value == "=HYPERLINK(\"http://x\")"
+    assert first["agent_id"].data_type == "s"  # a string, never a formula
+    assert first["overall"].value == 80.0 and first["n_conversations"].value == 1
+    assert first["first_at"].value.isoformat() == "2026-01-05T09:00:00"
+
+
+def test_cli_export(results, tmp_path):
+    r = CliRunner().invoke(main, ["export", str(results), "--format", "xlsx", "--team", "north"])
+    assert r.exit_code == 0, r.output
+    assert f"wrote {results / 'exports' / 'qa-export.xlsx'} (rows: agent_summary 1, " \
+           "agent_criteria 1, criteria 1)" in r.output
+    r = CliRunner().invoke(main, ["export", str(results), "--format", "ods"])
+    assert r.exit_code == 2 and "'ods' is not one of 'csv', 'xlsx'" in r.output
+    r = CliRunner().invoke(main, ["export", str(results), "--team", "nobody"])
+    assert r.exit_code == 1 and "no conversations match (team nobody)" in r.output
+    with pytest.raises(ReportError, match="unknown export format 'pdf'"):
+        export_tables(results, tmp_path, "pdf")
