@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Sequence
 
 from . import __version__
 from .conversation import Conversation
-from .errors import IngestError, QAError, ReportError
+from .errors import IngestError, QAError, ReportError, ScoreError
 from .inputs import AUDIO_EXTS, TEXT_EXTS, discover, is_audio
 from .store import Failure, OutDir, record_failures, write_conversation, write_json
 
@@ -202,9 +202,27 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
         def on_error(conv: Conversation, exc: QAError) -> None:
             fail(conv.source.path, "score", exc)
 
-        for _, res in scorer.score(convs, transcript_paths=paths, on_error=on_error):
+        def keep(res) -> None:
             results.append(res)
             agents.add(res.agent_id)
+
+        try:
+            for _, res in scorer.score(convs, transcript_paths=paths, on_error=on_error):
+                keep(res)
+        except Exception:  # noqa: BLE001 - one odd conversation must not sink the chunk
+            log.debug("batch scoring failed; scoring one conversation at a time", exc_info=True)
+            done = {r.conversation_id for r in results}
+            for conv, path in zip(convs, paths):
+                if conv.id in done:
+                    continue
+                try:
+                    for _, res in scorer.score([conv], transcript_paths=[path], on_error=on_error):
+                        keep(res)
+                except Exception as exc:  # noqa: BLE001 - recorded as this input's failure
+                    fail(conv.source.path, "score", ScoreError(
+                        f"conversation {conv.id!r} could not be scored: {type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:300]}", path=conv.source.path,
+                        fix="Check the conversation's text; report it if it looks ordinary."))
         pending.clear()
         timings["score"] = timings.get("score", 0.0) + time.perf_counter() - t0
 
