@@ -174,6 +174,10 @@ def _audio_path(conv: Conversation) -> str | None:
     return None
 
 
+_PLURAL = {"voice": "calls", "chat": "chats", "email": "e-mails"}
+_SINGULAR = {"voice": "a call", "chat": "a chat", "email": "an e-mail"}
+
+
 class Scorer:
     """A rubric compiled for scoring: one check object per criterion, one spaCy pipeline.
 
@@ -193,7 +197,8 @@ class Scorer:
         crit_results: list[CriterionResult] = []
         for crit, check in self.checks:
             if not crit.applies_to(conv.channel):
-                out = na(f"applies to {' and '.join(crit.channels or ())} only; this is a {conv.channel}")
+                kinds = " and ".join(_PLURAL.get(c, c) for c in crit.channels or ())
+                out = na(f"applies to {kinds} only; this is {_SINGULAR.get(conv.channel, conv.channel)}")
             else:
                 try:
                     out = check.run(ctx)

@@ -362,4 +362,4 @@ def test_politeness_weights_can_be_overridden_and_are_validated():
 
 def test_channels_not_applying_are_na_with_reason():
     c = run(make_conv([("agent", "hi")]), check="phrases", any=["hi"], channels=["voice"])
-    assert (c.outcome, c.reason) == ("na", "applies to voice only; this is a chat")
+    assert (c.outcome, c.reason) == ("na", "applies to calls only; this is a chat")

@@ -1,0 +1,295 @@
+"""Scoring rules, pairs of conversations that differ in one behaviour, the Parquet
+results contract, the parse cache, and `qa score`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from qa.cli import main
+from qa.errors import ScoreError
+from qa.rubric import CATEGORIES, load_rubric, parse_rubric
+from qa.score import (CriterionResult, Scorer, category_scores, overall_score, score_conversations,
+                      write_results)
+from qa.store import OutDir, write_conversation
+
+from conftest import ROOT, make_conv
+
+DEFAULT = load_rubric()
+
+
+def cr(cid, category, outcome, score, weight=1.0, auto_fail=False) -> CriterionResult:
+    return CriterionResult(cid, category, "", None, outcome, score, weight, auto_fail,
+                           "n/a" if outcome == "na" else None, "r", [])
+
+
+# ---------------------------------------------------------------- the rules
+def test_category_is_weighted_mean_without_na():
+    got = category_scores([cr("a", "politeness", "pass", 1.0, 3), cr("b", "politeness", "fail", 0.0, 1),
+                           cr("c", "politeness", "na", None, 5), cr("d", "empathy", "na", None, 1)])
+    assert got == {"promptness": None, "politeness": 75.0, "professionalism": None,
+                   "personalization": None, "empathy": None}
+
+
+def test_overall_renormalises_over_non_null_categories():
+    weights = {"promptness": 25, "politeness": 20, "professionalism": 20, "personalization": 15, "empathy": 20}
+    cats = {"promptness": 100.0, "politeness": 50.0, "professionalism": None, "personalization": None,
+            "empathy": None}
+    assert overall_score(cats, weights) == pytest.approx((25 * 100 + 20 * 50) / 45)
+    assert overall_score({c: None for c in CATEGORIES}, weights) is None
+
+
+RUBRIC = parse_rubric(json.dumps({
+    "rubric": "t", "version": 2,
+    "categories": {"politeness": {"weight": 30}, "professionalism": {"weight": 10}},
+    "criteria": [
+        {"id": "greeting", "category": "politeness", "check": "phrases", "any": ["hello"], "weight": 3},
+        {"id": "closing", "category": "politeness", "check": "phrases", "any": ["bye"], "weight": 1},
+        {"id": "no_swearing", "category": "professionalism", "check": "phrases", "none": ["damn"],
+         "auto_fail": True},
+    ]}))
+
+
+def test_scores_and_auto_fail():
+    ok = make_conv([("agent", "Hello!"), ("agent", "Sorted.")], id="ok")
+    bad = make_conv([("agent", "Hello!"), ("agent", "damn, bye")], id="bad")
+    r_ok, r_bad = score_conversations([ok, bad], RUBRIC)
+    assert r_ok.categories["politeness"] == 75.0 and r_ok.categories["professionalism"] == 100.0
+    assert r_ok.overall == pytest.approx((30 * 75 + 10 * 100) / 40)
+    assert (r_ok.auto_fail, r_ok.auto_fail_criteria) == (False, [])
+    assert r_bad.categories["politeness"] == 100.0 and r_bad.categories["professionalism"] == 0.0
+    assert (r_bad.overall, r_bad.auto_fail, r_bad.auto_fail_criteria) == (0.0, True, ["no_swearing"])
+    assert [c.auto_fail for c in r_bad.criteria] == [False, False, True]
+    assert (r_ok.rubric_id, r_ok.rubric_version, r_ok.rubric_hash) == ("t", "2", RUBRIC.hash)
+
+
+def test_everything_na_gives_null_overall():
+    [res] = score_conversations([make_conv([("customer", "hello?")])], RUBRIC)
+    assert res.overall is None and all(v is None for v in res.categories.values())
+    assert {c.outcome for c in res.criteria} == {"na"}
+
+
+# ---------------------------------------------------------------- pairs: better behaviour scores higher
+def _pair(better, worse, category):
+    b, w = score_conversations([better, worse], DEFAULT)
+    assert b.categories[category] is not None and w.categories[category] is not None
+    assert b.categories[category] > w.categories[category], (b.categories, w.categories)
+    return b, w
+
+
+def _chat(agent_open, agent_second="Let me check your order for you.", *, reply_at=30, customer_name=None,
+          first="Hi, my order has not arrived.", **kw):
+    return make_conv([("customer", first, 0), ("agent", agent_open, reply_at),
+                      ("customer", "It was order 123.", reply_at + 20),
+                      ("agent", agent_second, reply_at + 40),
+                      ("agent", "Is there anything else I can help with? Have a great day!", reply_at + 60)],
+                     customer_name=customer_name, **kw)
+
+
+def test_pair_greeting():
+    _pair(_chat("Hello, thanks for contacting Acme. How can I help?"), _chat("Order number?"), "politeness")
+
+
+def test_pair_customer_name():
+    _pair(_chat("Hi Dana, I can help with that.", customer_name="Dana Lee"),
+          _chat("Hi, I can help with that.", customer_name="Dana Lee"), "personalization")
+
+
+def test_pair_apology_after_complaint():
+    first = "This is ridiculous, my order is two weeks late and I'm really frustrated."
+    _pair(_chat("I'm so sorry to hear that, I understand how frustrating that is.", first=first),
+          _chat("Ok. What's the order number?", first=first), "empathy")
+
+
+def test_pair_six_minute_chat_reply():
+    b, w = _pair(_chat("Hello, let me check.", reply_at=30), _chat("Hello, let me check.", reply_at=362),
+                 "promptness")
+    first = next(c for c in w.criteria if c.criterion_id == "first_response")
+    assert first.reason == "first agent reply after 6 min 2 s (turn 2 at 6:02), target 1 min"
+
+
+def test_pair_curse_is_auto_fail():
+    b, w = _pair(_chat("Hello, let me check that for you."), _chat("Hello, damn, let me check that."),
+                 "professionalism")
+    assert w.overall == 0.0 and w.auto_fail_criteria == ["no_profanity"]
+    assert b.overall > 0
+
+
+def test_default_rubric_on_a_call_scores_the_voice_criteria():
+    from test_checks import voice
+
+    call = voice([("agent", "Thank you for calling Acme, this is Sam, how can I help", 0.5, 4),
+                  ("customer", "hi this is Dana, my internet keeps dropping and I'm so frustrated", 5, 10),
+                  ("agent", "I'm sorry to hear that Dana, let me put you on a brief hold", 11, 14),
+                  ("agent", "thank you for holding, I have reset your line", 60, 64),
+                  ("customer", "great thanks", 65, 66),
+                  ("agent", "is there anything else I can help with today", 66.5, 69)])
+    [res] = score_conversations([call], DEFAULT)
+    by_id = {c.criterion_id: c for c in res.criteria}
+    for cid in ("first_response_voice", "response_gap_voice", "dead_air", "interruptions", "talk_ratio",
+                "greeting", "closing", "name_usage", "empathy_response", "no_profanity"):
+        assert by_id[cid].outcome == "pass", (cid, by_id[cid].reason)
+    assert by_id["filler_words"].outcome == "pass"
+    for cid in ("first_response", "reply_time", "longest_wait"):
+        assert by_id[cid].outcome == "na"
+        assert by_id[cid].reason in ("applies to chats and e-mails only; this is a call",
+                                     "applies to chats only; this is a call")
+    assert by_id["dead_air"].reason == "no silence over 10 s; 1 announced hold (46 s) not counted"
+    assert res.overall is not None and res.overall > 80
+
+
+# ---------------------------------------------------------------- results contract
+SCHEMA_CONV = {
+    "conversation_id": pl.String, "agent_id": pl.String, "agent_name": pl.String, "team": pl.String,
+    "channel": pl.String, "started_at": pl.Datetime("us", "UTC"), "duration_s": pl.Float64,
+    "n_turns": pl.Int64, "overall": pl.Float64, "promptness": pl.Float64, "politeness": pl.Float64,
+    "professionalism": pl.Float64, "personalization": pl.Float64, "empathy": pl.Float64,
+    "auto_fail": pl.Boolean, "auto_fail_criteria": pl.List(pl.String), "rubric_id": pl.String,
+    "rubric_version": pl.String, "rubric_hash": pl.String, "roles_inferred": pl.Boolean,
+    "transcript_path": pl.String, "audio_path": pl.String, "source_path": pl.String,
+    "scored_at": pl.Datetime("us", "UTC")}
+EVIDENCE = pl.List(pl.Struct({
+    "turn_index": pl.Int64, "speaker": pl.String, "start_s": pl.Float64, "end_s": pl.Float64,
+    "quote": pl.String, "match": pl.String, "match_start": pl.Int64, "match_end": pl.Int64,
+    "polarity": pl.String}))
+SCHEMA_CRIT = {
+    "conversation_id": pl.String, "agent_id": pl.String, "team": pl.String, "channel": pl.String,
+    "started_at": pl.Datetime("us", "UTC"), "criterion_id": pl.String, "category": pl.String,
+    "description": pl.String, "coaching": pl.String, "outcome": pl.String, "score": pl.Float64,
+    "weight": pl.Float64, "auto_fail": pl.Boolean, "na_reason": pl.String, "reason": pl.String,
+    "evidence": EVIDENCE}
+
+
+def test_parquet_files_follow_the_schema(tmp_path):
+    convs = [_chat("Hello Dana, sorry about that.", customer_name="Dana", id="c1", team="blue",
+                   started_at=datetime(2026, 5, 4, 9, 0, tzinfo=timezone.utc)),
+             _chat("damn", id="c2")]
+    results = score_conversations(convs, DEFAULT)
+    conv_path, crit_path = write_results(results, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["conversations.parquet", "criteria.parquet"]
+    conv = pl.read_parquet(conv_path)
+    crit = pl.read_parquet(crit_path)
+    assert dict(conv.schema) == SCHEMA_CONV
+    assert dict(crit.schema) == SCHEMA_CRIT
+    assert conv.height == 2 and crit.height == 2 * len(DEFAULT.criteria)
+    row = conv.row(0, named=True)
+    assert row["transcript_path"] == "transcripts/c1.json" and row["team"] == "blue"
+    assert row["started_at"] == datetime(2026, 5, 4, 9, 0, tzinfo=timezone.utc)
+    assert conv["auto_fail_criteria"].to_list() == [[], ["no_profanity"]]
+    greet = crit.filter((pl.col("conversation_id") == "c1") & (pl.col("criterion_id") == "greeting")).row(0, named=True)
+    assert greet["outcome"] == "pass" and greet["reason"] == "'hello' said in turn 2"
+    assert greet["evidence"] == [{"turn_index": 1, "speaker": "agent", "start_s": 30.0, "end_s": 30.0,
+                                  "quote": "Hello Dana, sorry about that.", "match": "Hello",
+                                  "match_start": 0, "match_end": 5, "polarity": "positive"}]
+    na = crit.filter(pl.col("outcome") == "na")
+    assert na.height > 0 and na["na_reason"].null_count() == 0 and na["score"].null_count() == na.height
+    assert crit.filter(pl.col("outcome") != "na")["na_reason"].null_count() == crit.filter(pl.col("outcome") != "na").height
+
+
+def test_empty_results_still_write_typed_files(tmp_path):
+    conv_path, crit_path = write_results([], tmp_path)
+    assert dict(pl.read_parquet(conv_path).schema) == SCHEMA_CONV
+    assert dict(pl.read_parquet(crit_path).schema) == SCHEMA_CRIT
+
+
+# ---------------------------------------------------------------- cache
+def test_rescoring_after_a_rubric_edit_reads_the_cache(tmp_path):
+    convs = [_chat("Hello, sorry!", id=f"c{i}") for i in range(3)]
+    s1 = Scorer(DEFAULT, cache_dir=tmp_path)
+    first = [r for _, r in sorted(s1.score(convs), key=lambda x: x[0])]
+    assert (s1.analyzer.parsed, s1.analyzer.cached) == (3, 0)
+    edited = parse_rubric(json.dumps({**DEFAULT.data, "version": 9}))
+    s2 = Scorer(edited, cache_dir=tmp_path)
+    again = [r for _, r in sorted(s2.score(convs), key=lambda x: x[0])]
+    assert (s2.analyzer.parsed, s2.analyzer.cached) == (0, 3)
+    assert [r.overall for r in again] == [r.overall for r in first]
+    assert [[(c.outcome, c.reason) for c in r.criteria] for r in again] == \
+        [[(c.outcome, c.reason) for c in r.criteria] for r in first]
+    # a changed turn is a new cache entry
+    convs[0].turns[1].text = "Hello there, sorry!"
+    s3 = Scorer(edited, cache_dir=tmp_path)
+    list(s3.score(convs))
+    assert (s3.analyzer.parsed, s3.analyzer.cached) == (1, 2)
+
+
+def test_damaged_cache_entry_is_parsed_again(tmp_path):
+    conv = _chat("Hello!")
+    s = Scorer(DEFAULT, cache_dir=tmp_path)
+    [(_, r1)] = list(s.score([conv]))
+    for p in tmp_path.rglob("*.spacy"):
+        p.write_bytes(b"garbage")
+    s2 = Scorer(DEFAULT, cache_dir=tmp_path)
+    [(_, r2)] = list(s2.score([conv]))
+    assert s2.analyzer.parsed == 1 and r2.overall == r1.overall
+
+
+def test_a_check_that_breaks_is_a_score_error_for_that_conversation(monkeypatch):
+    from qa.checks.text import Phrases
+
+    def boom(self, ctx):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(Phrases, "run", boom)
+    errors = []
+    out = list(Scorer(RUBRIC).score([make_conv([("agent", "hi")])], on_error=lambda c, e: errors.append(e)))
+    assert out == []
+    [e] = errors
+    assert isinstance(e, ScoreError)
+    assert e.message == "criterion 'greeting' (phrases) could not be scored: ZeroDivisionError: division by zero"
+
+
+# ---------------------------------------------------------------- CLI
+def test_cli_scores_conversation_json_and_chat_exports(tmp_path):
+    out = tmp_path / "out"
+    src = tmp_path / "convs"
+    for c in (_chat("Hello!", id="j1"), _chat("Hi there", id="j2")):
+        write_conversation(OutDir.at(src), c)
+    chats = ROOT / "examples" / "chats" / "demo_chats.jsonl"
+    res = CliRunner().invoke(main, ["score", str(src / "transcripts"), str(chats), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    conv = pl.read_parquet(out / "results" / "conversations.parquet")
+    assert set(conv["conversation_id"]) >= {"j1", "j2", "demo-c1"}
+    assert (out / "transcripts" / "demo-c1.json").is_file() and (out / "transcripts" / "j1.json").is_file()
+    assert (out / "results" / "failures.csv").read_text() == "file,stage,reason\n"
+    assert f"score: {conv.height} conversations scored with rubric qa-default v1 (default)" in res.stderr
+    # second run: everything from the cache
+    res = CliRunner().invoke(main, ["score", str(out / "transcripts"), "--out", str(out)])
+    assert res.exit_code == 0
+    assert f"0 parsed, {conv.height} from cache" in res.stderr
+
+
+def test_cli_bad_file_is_recorded_and_the_rest_scored(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "broken.json").write_text('{"schema_version": 1, "turns": [')
+    write_conversation(OutDir.at(tmp_path / "x"), _chat("Hello", id="fine"))
+    (src / "fine.json").write_text((tmp_path / "x" / "transcripts" / "fine.json").read_text())
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["score", str(src), "--out", str(out), "-q"])
+    assert res.exit_code == 1
+    assert pl.read_parquet(out / "results" / "conversations.parquet")["conversation_id"].to_list() == ["fine"]
+    rows = (out / "results" / "failures.csv").read_text().splitlines()
+    assert rows[0] == "file,stage,reason" and len(rows) == 2
+    assert rows[1].startswith(f"{src / 'broken.json'},score,")
+
+
+def test_cli_bad_rubric_lists_problems_and_scores_nothing(tmp_path):
+    rub = tmp_path / "r.yaml"
+    rub.write_text("rubric: r\ncriteria:\n  - id: a\n    category: empathy\n    check: phrase\n")
+    conv_dir = tmp_path / "c"
+    write_conversation(OutDir.at(conv_dir), _chat("Hello"))
+    res = CliRunner().invoke(main, ["score", str(conv_dir), "--rubric", str(rub), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert f"{rub}:5 criteria[0].check: Unknown check 'phrase'. Known checks: phrases," in res.output
+    assert not (tmp_path / "o" / "results" / "conversations.parquet").exists()
+
+
+def test_cli_no_inputs_is_usage_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(main, ["score", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "no conversation files" in res.output
