@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -56,6 +57,12 @@ def default_files(workdir: Path) -> list[Path]:
     return files
 
 
+def _cpu() -> float:
+    """CPU seconds used by this process so far (all threads)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def _plain_file(model, path: Path, opts: TranscribeOptions) -> int:
     import av
     from faster_whisper import decode_audio
@@ -78,9 +85,9 @@ def plain(files: list[Path], opts: TranscribeOptions, threads: int) -> tuple[flo
     ref = resolve_model(opts.model)
     model = WhisperModel(str(ref.path), device=opts.resolved_device(),
                          compute_type=opts.resolved_compute_type(), cpu_threads=threads)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     words = sum(_plain_file(model, f, opts) for f in files)
-    return time.perf_counter() - t, words
+    return time.perf_counter() - t, words, _cpu() - c
 
 
 _PROC_MODEL = None
@@ -93,9 +100,11 @@ def _proc_init(path: str, device: str, compute_type: str) -> None:
     _PROC_MODEL = WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=1)
 
 
-def _proc_run(args) -> int:
+def _proc_run(args) -> tuple[int, float]:
     path, opts = args
-    return _plain_file(_PROC_MODEL, path, opts)
+    c = _cpu()
+    n = _plain_file(_PROC_MODEL, path, opts)
+    return n, _cpu() - c
 
 
 def plain_processes(files: list[Path], opts: TranscribeOptions, procs: int) -> tuple[float, int]:
@@ -104,8 +113,8 @@ def plain_processes(files: list[Path], opts: TranscribeOptions, procs: int) -> t
                              initargs=(str(ref.path), opts.resolved_device(), opts.resolved_compute_type())) as ex:
         list(ex.map(_proc_init_done, range(procs)))  # models loaded before the clock starts
         t = time.perf_counter()
-        words = sum(ex.map(_proc_run, [(f, opts) for f in files]))
-        return time.perf_counter() - t, words
+        got = list(ex.map(_proc_run, [(f, opts) for f in files]))
+        return time.perf_counter() - t, sum(n for n, _ in got), sum(c for _, c in got)
 
 
 def _proc_init_done(_: int) -> int:
@@ -113,20 +122,20 @@ def _proc_init_done(_: int) -> int:
     return 0
 
 
-def qa_path(files: list[Path], opts: TranscribeOptions) -> tuple[float, int, float]:
+def qa_path(files: list[Path], opts: TranscribeOptions) -> tuple[float, int, float, float]:
     load_model(resolve_model(opts.model), opts)  # warm: loaded once per process
     out = Path(tempfile.mkdtemp(prefix="qa-bench-"))
     try:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu()
         results = list(transcribe_paths(files, out, opts, agent_id="bench"))
-        wall = time.perf_counter() - t
+        wall, cpu = time.perf_counter() - t, _cpu() - c
     finally:
         shutil.rmtree(out, ignore_errors=True)
     bad = [r for r in results if not r.ok]
     if bad:
         raise SystemExit(f"qa failed on {bad[0].path}: {bad[0].error}")
     words = sum(len(w.words) for r in results for w in r.conversation.turns)
-    return wall, words, sum(r.audio_s for r in results)
+    return wall, words, cpu, sum(r.audio_s for r in results)
 
 
 def main() -> None:
@@ -161,18 +170,18 @@ def main() -> None:
                 got = run()
                 if name not in best or got[0] < best[name][0]:
                     best[name] = got
-        audio_s = next(v[2] for v in best.values() if len(v) == 3)
-        rows = [(name, best[name][0], best[name][1]) for name, _ in variants]
+        audio_s = next(v[3] for v in best.values() if len(v) == 4)
+        rows = [(name, *best[name][:3]) for name, _ in variants]
         plain_wall, qa_wall = rows[0][1], rows[1][1]
     print(f"best of {max(1, args.repeat)} interleaved runs each; load average now "
           f"{os.getloadavg()[0]:.1f} on {cores} cores")
     print(f"{len(files)} files, {audio_s:.1f} s of audio ({audio_s / 60:.1f} min, every stereo file = 2 "
           f"channels); device {opts.resolved_device()}, compute {opts.resolved_compute_type()}, {cores} cores")
-    print(f"{'':64} {'wall s':>8} {'x real time':>12} {'words':>7}")
-    for name, wall, words in rows:
-        print(f"{name:64} {wall:8.2f} {audio_s / wall:12.1f} {words:7d}")
-    ratio = plain_wall / qa_wall
-    print(f"qa speed / plain faster-whisper speed = {ratio:.2f} (target >= 0.95)")
+    print(f"{'':64} {'wall s':>8} {'x real time':>12} {'CPU s':>7} {'words':>7}")
+    for name, wall, words, cpu in rows:
+        print(f"{name:64} {wall:8.2f} {audio_s / wall:12.1f} {cpu:7.1f} {words:7d}")
+    print(f"qa speed / plain faster-whisper speed = {plain_wall / qa_wall:.2f} (target >= 0.95); "
+          f"CPU seconds plain / qa = {rows[0][3] / rows[1][3]:.2f}")
 
 
 if __name__ == "__main__":

@@ -177,7 +177,7 @@ def decode(path: str | Path, info: AudioInfo | None = None) -> list[np.ndarray]:
 
 def is_silent(samples: np.ndarray) -> bool:
     """True when the channel is digital silence (peak below :data:`SILENCE_PEAK`)."""
-    return samples.size == 0 or float(np.max(np.abs(samples))) < SILENCE_PEAK
+    return samples.size == 0 or max(float(samples.max()), -float(samples.min())) < SILENCE_PEAK
 
 
 FRAME_S = 0.02
@@ -195,11 +195,37 @@ def voiced_frames(samples: np.ndarray, frame_s: float = FRAME_S) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=bool)
     frames = samples[: n * hop].reshape(n, hop)
-    db = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+    energy = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / hop  # no copy of the audio
+    db = 10 * np.log10(energy + 1e-12)
     floor = float(np.percentile(db, 10))
     loud = float(np.percentile(db, 98))
     threshold = max(floor + 10.0, loud - 35.0, -70.0)
     return db > threshold
+
+
+def window_cuts(voiced: np.ndarray, total_s: float, window_s: float, frame_s: float = FRAME_S,
+                search_s: float = 60.0) -> list[float]:
+    """Where to cut a long channel into windows of at most ``window_s`` seconds.
+
+    Each cut is placed in the middle of the longest unvoiced stretch within the last
+    ``search_s`` seconds before the window limit, so no word is cut in two. Returns the
+    window start times (the first is 0.0).
+    """
+    starts = [0.0]
+    while total_s - starts[-1] > window_s:
+        limit = starts[-1] + window_s
+        lo, hi = int(max(starts[-1] + 1.0, limit - search_s) / frame_s), int(limit / frame_s)
+        seg = voiced[lo:hi]
+        best, best_len, run_start = hi, 0, None
+        for i, v in enumerate(np.append(seg, True)):
+            if not v and run_start is None:
+                run_start = i
+            elif v and run_start is not None:
+                if i - run_start > best_len:
+                    best_len, best = i - run_start, lo + (run_start + i) // 2
+                run_start = None
+        starts.append(round(best * frame_s, 3))
+    return starts
 
 
 def _short(exc: BaseException) -> str:

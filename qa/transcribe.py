@@ -255,20 +255,40 @@ class Recognition:
                              for c in d["channels"]])
 
 
-def transcribe_channel(model, samples: np.ndarray, options: TranscribeOptions) -> ChannelWords:
+WINDOW_S = 600.0
+"""Channels longer than this are transcribed in windows cut at pauses, so the recogniser's
+feature matrix (about 0.7 GB per 10 minutes of audio at once) stays bounded on
+multi-hour recordings."""
+
+
+def transcribe_channel(model, samples: np.ndarray, options: TranscribeOptions,
+                       window_s: float = WINDOW_S) -> ChannelWords:
     """Run faster-whisper on one channel (16 kHz float32) with word timestamps, then tighten
-    the word timings to the channel's voiced frames."""
+    the word timings to the channel's voiced frames. Long channels go in windows of at most
+    ``window_s`` seconds, cut in pauses (:func:`qa.audio.window_cuts`)."""
     if qaudio.is_silent(samples):
         return ChannelWords(words=[])
-    segments, info = model.transcribe(samples, language=options.language, beam_size=options.beam_size,
-                                      word_timestamps=True, vad_filter=options.vad,
-                                      condition_on_previous_text=False)
-    words = [Word(word=w.word, start=round(float(w.start), 3), end=round(float(w.end), 3),
-                  probability=round(float(w.probability), 4))
-             for seg in segments for w in (seg.words or []) if w.word.strip()]
-    words = refine_word_times(words, qaudio.voiced_frames(samples))
-    return ChannelWords(words=words, language=info.language,
-                        language_probability=round(float(info.language_probability), 4))
+    voiced = qaudio.voiced_frames(samples)
+    total = len(samples) / qaudio.SAMPLE_RATE
+    starts = qaudio.window_cuts(voiced, total, window_s)
+    bounds = list(zip(starts, starts[1:] + [total]))
+    words: list[Word] = []
+    language, probability = None, None
+    for start, end in bounds:
+        piece = samples[int(start * qaudio.SAMPLE_RATE):int(end * qaudio.SAMPLE_RATE)]
+        if len(bounds) > 1 and qaudio.is_silent(piece):
+            continue
+        segments, info = model.transcribe(piece, language=options.language, beam_size=options.beam_size,
+                                          word_timestamps=True, vad_filter=options.vad,
+                                          condition_on_previous_text=False)
+        got = [Word(word=w.word, start=round(float(w.start) + start, 3), end=round(float(w.end) + start, 3),
+                    probability=round(float(w.probability), 4))
+               for seg in segments for w in (seg.words or []) if w.word.strip()]
+        if got and language is None:
+            language, probability = info.language, round(float(info.language_probability), 4)
+        words += got
+    return ChannelWords(words=refine_word_times(words, voiced), language=language,
+                        language_probability=probability)
 
 
 def refine_word_times(words: list[Word], voiced: np.ndarray, frame_s: float = qaudio.FRAME_S) -> list[Word]:

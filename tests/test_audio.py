@@ -131,3 +131,16 @@ def test_voiced_frames_find_the_tone():
     on = np.flatnonzero(v) * 0.02
     assert on.min() == pytest.approx(1.0, abs=0.03) and on.max() == pytest.approx(1.98, abs=0.03)
 
+
+
+def test_window_cuts_fall_in_the_longest_pause():
+    from qa.audio import window_cuts
+
+    voiced = np.ones(int(100 / 0.02), dtype=bool)  # 100 s of "speech" ...
+    voiced[int(20 / 0.02):int(22 / 0.02)] = False   # ... a 2 s pause at 20-22 s
+    voiced[int(27 / 0.02):int(27.5 / 0.02)] = False  # a shorter one at 27 s
+    voiced[int(55 / 0.02):int(58 / 0.02)] = False   # a 3 s pause at 55-58 s
+    # no pause in the search span (36-51 s): cut at the window limit
+    assert window_cuts(voiced, 100.0, window_s=30.0, search_s=15.0) == [0.0, 21.0, 51.0, 81.0]
+    assert window_cuts(voiced, 100.0, window_s=40.0, search_s=15.0) == [0.0, 27.24, 56.5, 96.5]
+    assert window_cuts(voiced, 100.0, window_s=200.0) == [0.0]

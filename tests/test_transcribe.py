@@ -227,3 +227,18 @@ def test_real_call_stereo(tmp_path):
     assert 10 <= agent_n <= 80 and 10 <= customer_n <= 80, (agent_n, customer_n)
     starts = [t.start_s for t in conv.turns]
     assert starts == sorted(starts)
+
+
+def test_long_channels_are_transcribed_in_windows_cut_at_pauses(batch):
+    """Windowing (for bounded memory on multi-hour calls) gives the same turns on the
+    agent's channel as one pass: the cuts fall in pauses and times are offset back."""
+    from qa.audio import decode
+    from qa.transcribe import load_model, resolve_model, split_turns, transcribe_channel
+
+    opts = TranscribeOptions()
+    model = load_model(resolve_model(None), opts)
+    left, _ = decode(batch["calls"] / "sam_20260501_c1.wav")
+    whole = transcribe_channel(model, left, opts)
+    windowed = transcribe_channel(model, left, opts, window_s=8.0)  # cuts at 6.62 s and 12.92 s
+    spans = lambda cw: [(round(t.start_s), round(t.end_s)) for t in split_turns(cw.words, "agent", 1.0)]
+    assert spans(windowed) == spans(whole) == [(1, 5), (9, 12), (14, 16)]
