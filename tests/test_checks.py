@@ -336,9 +336,15 @@ def test_politeness():
     crit = dict(check="politeness", threshold=0.5)
     c = run(make_conv([("agent", "Thanks so much for waiting! Could you please confirm your email?")]), **crit)
     assert c.outcome == "pass" and c.score == 1.0
-    assert c.reason.startswith("politeness 0.")
-    assert "polite: thanks the other person" in c.reason
+    assert c.reason.startswith("politeness ")
+    assert "over 1 agent turn (threshold 0.50); polite: thanks the other person; asks indirectly" in c.reason
     assert {e.polarity for e in c.evidence} == {"positive"}
+    # plain statements of fact do not dilute the politeness of the turns that show it
+    mixed = make_conv([("agent", "Thanks so much for waiting!"), ("agent", "The parcel left on Monday."),
+                       ("agent", "It is in Leeds."), ("agent", "Delivery is at noon.")])
+    c = run(mixed, **crit)
+    assert c.outcome == "pass" and " over 1 agent turn " in c.reason
+    assert run(mixed, include_plain_turns=True, **crit).outcome == "fail"
     c = run(make_conv([("agent", "Why did you not read the email? Obviously it says no.")]), **crit)
     assert c.outcome == "fail" and c.score < 1
     assert "impolite:" in c.reason and {e.polarity for e in c.evidence} == {"negative"}

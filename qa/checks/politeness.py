@@ -78,21 +78,52 @@ FEATURES: dict[str, tuple[str, str, list[str], str]] = {
                               "damn", "hell", "crap", "dumb", "pathetic", "whatever", "seriously",
                               "ignorant", "lazy", "absurd"],
              "uses rude or dismissive words"),
+    "conditional": ("any", "exact", ["if you could", "if you can", "if you have time", "if possible",
+                                     "if you don't mind", "if you wouldn't mind", "if that's ok",
+                                     "when you have a moment", "when you get a chance", "no rush",
+                                     "at your convenience", "in advance"],
+                    "leaves the other person room (\"if you have time\", \"no rush\")"),
+    "obligation": ("any", "exact", ["you need to", "you have to", "you must", "you should",
+                                    "you ought to", "i need you to", "i want you to", "you better",
+                                    "you'd better", "make sure you", "stop", "don't"],
+                   "orders (\"you need to\", \"you must\", \"don't\")"),
+    "opinion_request": ("any", "exact", ["what do you think", "what are your thoughts", "your thoughts",
+                                         "your opinion", "any thoughts", "any suggestions", "any ideas",
+                                         "what would you suggest", "would you agree", "do you think"],
+                        "asks for the other person's view (\"what do you think?\")"),
+    "reassurance": ("any", "exact", ["don't worry", "do not worry", "not to worry", "no worries",
+                                     "no problem", "no rush", "take your time", "not a problem",
+                                     "that's fine", "that's ok", "that's okay", "sounds good", "sounds fine"],
+                    "reassures (\"no worries\", \"take your time\")"),
+    "offer_help": ("any", "exact", ["happy to help", "glad to help", "happy to", "glad to", "i'd be happy",
+                                    "i would be happy", "i can help", "let me know", "hope this helps",
+                                    "hope that helps", "i'll have a look", "i will have a look",
+                                    "i'll take a look", "feel free", "you're welcome", "you are welcome"],
+                   "offers help (\"happy to help\", \"let me know\")"),
+    "challenge": ("any", "exact", ["aren't you", "isn't it", "isn't that", "don't you", "didn't you",
+                                   "shouldn't", "why not", "are you sure", "did you even", "how come",
+                                   "what's wrong with", "what is wrong with", "do you even", "why would you",
+                                   "why are you", "why did you", "why do you", "why is it", "you keep"],
+                  "challenges (\"why did you …\", \"aren't you …\", \"are you sure\")"),
+    "question": ("any", "exact", ["?"], "asks a question"),
     "exclamation": ("any", "exact", ["!"], "exclaims (\"!\")"),
 }
 
-# fitted on the training split of the Stanford Politeness Corpus (bench/eval_politeness.py)
-DEFAULT_BIAS = 0.0
-DEFAULT_WEIGHTS: dict[str, float] = {name: 0.0 for name in FEATURES}
-DEFAULT_WEIGHTS.update({
-    "gratitude": 1.0, "deference": 0.8, "greeting": 0.8, "apologizing": 0.8, "please": 0.4,
-    "please_start": -0.3, "by_the_way": 0.4, "indirect_modal": 0.6, "direct_modal": 0.1,
-    "hedges": 0.3, "first_person_plural": 0.2, "first_person": 0.1, "first_person_start": 0.2,
-    "second_person": 0.0, "second_person_start": -0.5, "direct_question": -0.8, "direct_start": -0.5,
-    "factuality": -0.5, "positive_words": 0.3, "negative_words": -0.4, "rude": -1.5,
-    "exclamation": 0.0,
-})
-
+# Fitted (L2 logistic regression) on the training split of the Stanford Politeness Corpus:
+# `python bench/eval_politeness.py --fit` prints these. Positive: more polite. One change by
+# hand: "please" inside a request fitted slightly negative (-0.23; on Wikipedia it often sits
+# in demands); it is set to 0 so that no agent is told "please" is impolite.
+DEFAULT_BIAS = -1.08
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "gratitude": 3.62, "deference": 1.13, "greeting": 1.73, "apologizing": 1.93, "please": 0.0,
+    "please_start": -0.61, "by_the_way": 0.17, "indirect_modal": 1.36, "direct_modal": 0.73,
+    "hedges": 0.28, "first_person_plural": 0.28, "first_person": 0.23, "first_person_start": 0.81,
+    "second_person": 0.36, "second_person_start": -0.63, "direct_question": -0.67,
+    "direct_start": -1.43, "factuality": -1.09, "positive_words": 1.3, "negative_words": -0.6,
+    "rude": -1.17, "conditional": 1.56, "obligation": -0.85, "opinion_request": 1.81,
+    "reassurance": 2.19, "offer_help": 0.66, "challenge": -2.46, "question": 0.0, "exclamation": 0.38,
+}
+assert set(DEFAULT_WEIGHTS) == set(FEATURES)
 
 
 class PolitenessOptions(BaseOptions):
@@ -104,6 +135,9 @@ class PolitenessOptions(BaseOptions):
     bias: float | None = None
     """Override the score of a turn with no feature at all (log-odds; 0 = 0.5)."""
     min_turns: int = Field(default=1, ge=1)
+    """N/A when the speaker has fewer turns with words."""
+    include_plain_turns: bool = False
+    """Count turns with no politeness marker either way in the mean (they score low)."""
 
     @field_validator("weights")
     @classmethod
@@ -132,7 +166,7 @@ class PolitenessModel:
         self.bias = DEFAULT_BIAS if bias is None else bias
         self.sets: dict[str, PhraseSet] = {}
         for name, (where, match, phrases, _) in FEATURES.items():
-            if name == "exclamation":
+            if name in ("exclamation", "question"):
                 continue
             self.sets[name] = PhraseSet(phrases, analyzer, match,
                                         sentence_start=[where == "start"] * len(phrases))
@@ -147,9 +181,10 @@ class PolitenessModel:
                     continue
                 found[h.turn_index].setdefault(name, (h.start, h.end))
         for i in turns:
-            k = cnlp.texts[i].find("!")
-            if k >= 0:
-                found[i]["exclamation"] = (k, k + 1)
+            for name, ch in (("exclamation", "!"), ("question", "?")):
+                k = cnlp.texts[i].find(ch)
+                if k >= 0:
+                    found[i][name] = (k, k + 1)
         return found
 
     def score(self, feats: dict[str, tuple[int, int]]) -> tuple[float, list[FeatureHit]]:
@@ -182,7 +217,8 @@ class Politeness(Check):
         return (f"Scores each {self.options.speaker} turn 0..1 from politeness strategies. Raises it: "
                 + ", ".join(f"{FEATURES[k][3]} ({w[k]:+.1f})" for k in pos[:8])
                 + ". Lowers it: " + ", ".join(f"{FEATURES[k][3]} ({w[k]:+.1f})" for k in neg[:6])
-                + f". Passes when the mean is at least {self.options.threshold:.2f}.")
+                + f". Passes when the mean over the turns that show any of these is at least "
+                f"{self.options.threshold:.2f}.")
 
     def run(self, ctx: Context) -> Outcome:
         o = self.options
@@ -193,17 +229,20 @@ class Politeness(Check):
         if len(idx) < o.min_turns:
             return na(f"no {o.speaker} turns with words" if not idx else
                       f"only {len(idx)} {o.speaker} turn(s), fewer than {o.min_turns}")
-        scores = []
+        scores, plain = [], []
         best: list[tuple[float, int, FeatureHit]] = []
         feats = self.model.features(ctx.nlp, idx)
         for i in idx:
             p, hits = self.model.score(feats[i])
-            scores.append(p)
+            (scores if hits or o.include_plain_turns else plain).append(p)
             for h in hits:
                 best.append((h.weight, i, h))
-        mean = sum(scores) / len(scores)
-        pos = sorted((b for b in best if b[0] > 0), key=lambda b: -b[0])[:3]
-        neg = sorted((b for b in best if b[0] < 0), key=lambda b: b[0])[:3]
+        # turns with no marker either way (plain statements of fact) do not dilute the mean
+        n_scored = len(scores) if scores else len(plain)
+        mean = sum(scores or plain) / n_scored
+        # evidence and reason name the strong markers (|weight| >= 0.5); weaker ones still count
+        pos = sorted((b for b in best if b[0] >= 0.5), key=lambda b: -b[0])[:3]
+        neg = sorted((b for b in best if b[0] <= -0.5), key=lambda b: b[0])[:3]
         ev = [evidence(conv, i, "positive", (h.start, h.end)) for _, i, h in pos]
         ev += [evidence(conv, i, "negative", (h.start, h.end)) for _, i, h in neg]
 
@@ -220,7 +259,7 @@ class Politeness(Check):
             detail.append(f"polite: {names(pos)}")
         if neg:
             detail.append(f"impolite: {names(neg)}")
-        reason = (f"politeness {mean:.2f} over {len(idx)} {o.speaker} turn{'s' if len(idx) > 1 else ''} "
+        reason = (f"politeness {mean:.2f} over {n_scored} {o.speaker} turn{'s' if n_scored > 1 else ''} "
                   f"(threshold {o.threshold:.2f})" + (f"; {' / '.join(detail)}" if detail else
                                                        "; no politeness markers either way"))
         if mean >= o.threshold:
