@@ -127,6 +127,8 @@ def at(t: "Turn") -> str:
     if t.start_s is None:
         return ""
     s = int(t.start_s)
+    if s >= 3600:
+        return f" at {s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
     return f" at {s // 60}:{s % 60:02d}"
 
 

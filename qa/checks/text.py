@@ -247,9 +247,8 @@ class NameUsageOptions(BaseOptions):
     """Where the agent must use the name (after it is known)."""
 
 
-_CUE_RE = re.compile(r"\b(?:my name(?:'s| is)|name is|this is|it's|it is|i am|i'm|call me)\s+"
-                     r"((?:(?:mr|mrs|ms|miss|dr|mister)\.?\s+)?[A-Z][\w'\-]+(?:\s+[A-Z][\w'\-]+)?)",
-                     re.IGNORECASE)
+_CUE_RE = re.compile(r"\b(?i:my name(?:'s| is)|name is|this is|it's|it is|i am|i'm|call me)\s+"
+                     r"((?:(?i:mr|mrs|ms|miss|dr|mister)\.?\s+)?[A-Z][\w'\-]+(?:\s+[A-Z][\w'\-]+)?)")
 
 
 def customer_name(ctx: Context, use_entities: bool = True) -> tuple[str | None, int | None, tuple | None]:

@@ -228,10 +228,11 @@ class DeadAir(Check):
         total = sum(d[1] for d in dead)
         start, length, before, after, ann, thk = max(dead, key=lambda d: d[1])
         m, s = divmod(int(start), 60)
+        clock = f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
         why = "" if not (ann or thk) else (" (hold announced but not thanked)" if ann else
                                            " (thanked, but the hold was not announced)")
         reason = (f"{len(dead)} silence{'s' if len(dead) > 1 else ''} over {fmt_s(o.threshold_s)}, "
-                  f"longest {fmt_s(length)} at {m}:{s:02d} after turn {before + 1}{why}{hold_note}")
+                  f"longest {fmt_s(length)} at {clock} after turn {before + 1}{why}{hold_note}")
         score = max(0.0, 1 - total / o.zero_at_total_s)
         if len(dead) <= o.max_events:
             return passed(reason, ev, score)
