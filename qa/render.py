@@ -213,83 +213,121 @@ def _nan(values):
 class Charts:
     """The two agent-page charts, drawn by matplotlib as SVG.
 
-    Each figure is built once (axes, ticks, legend) and only its data changes from one
-    agent to the next: drawing 500 agents' charts then costs a fraction of building 1000
-    figures. The trend chart's x axis is every period of the selection, the same on every
-    agent page. Output is deterministic (``svg.hashsalt``, no date) and small
-    (``svg.fonttype = none``: text stays text). matplotlib escapes every label it writes
-    into the SVG, so a name like ``<script>`` is drawn as text.
+    Each chart is two SVG layers of one matplotlib figure, stacked by CSS: the *frame*
+    (axes, ticks, labels, grid and the team's bars or line, with the team legend) and the
+    *agent* layer (the agent's bars or line and values, axes hidden). The frame depends
+    only on the team, so it is drawn once per team and reused on every agent page of that
+    team; an agent page then costs only its own data layer, a fraction of a full figure.
+    The trend chart's x axis is every period of the selection, the same on every page.
+    Output is deterministic (``svg.hashsalt``, no date) and small (``svg.fonttype =
+    none``: text stays text). matplotlib escapes every label it writes into the SVG, so a
+    name like ``<script>`` is drawn as text.
     """
 
     def __init__(self, period_labels: list[str]):
         import matplotlib
         import numpy as np
         from matplotlib.figure import Figure
+        from matplotlib.legend import Legend
 
         self._rc = matplotlib.rc_context
+        self._frames: dict[tuple, Markup] = {}
         with matplotlib.rc_context(_SVG_RC):
             # categories: agent bars against team bars
-            self.cat_fig = Figure(figsize=(6.0, 2.6))
-            ax = self.cat_fig.add_subplot()
-            self.cat_fig.subplots_adjust(left=0.19, right=0.97, top=0.86, bottom=0.17)
+            fig = self.cat_fig = Figure(figsize=(6.0, 2.6))
+            fig.patch.set_visible(False)
+            ax = self.cat_ax = fig.add_subplot()
+            fig.subplots_adjust(left=0.19, right=0.97, top=0.86, bottom=0.17)
+            ax.patch.set_visible(False)
             y = np.arange(len(CATEGORIES))
-            self.agent_bars = ax.barh(y - 0.2, [0] * len(y), 0.38, color=AGENT_COLOR, label="Agent")
-            self.team_bars = ax.barh(y + 0.2, [0] * len(y), 0.38, color=TEAM_COLOR,
-                                     label="Team average")
+            self.agent_bars = ax.barh(y - 0.2, [0] * len(y), 0.38, color=AGENT_COLOR)
+            self.team_bars = ax.barh(y + 0.2, [0] * len(y), 0.38, color=TEAM_COLOR)
             self.bar_texts = [ax.text(0, yi - 0.2, "", va="center", fontsize=8) for yi in y]
             ax.set_yticks(y, [CATEGORY_LABELS[c] for c in CATEGORIES])
-            ax.invert_yaxis()
+            ax.set_ylim(len(y) - 0.4, -0.6)
             ax.set_xlim(0, 108)
             ax.set_xlabel("score (0–100)")
-            self.cat_legend = ax.legend(loc="lower right", fontsize=8, frameon=False,
-                                        bbox_to_anchor=(1.0, 1.0), ncols=2)
+            self.cat_team_legend = Legend(ax, [self.team_bars], ["Team average"],
+                                          loc="lower right", fontsize=8, frameon=False,
+                                          bbox_to_anchor=(1.0, 1.0))
+            self.cat_agent_legend = Legend(ax, [self.agent_bars], ["Agent"], loc="lower left",
+                                           fontsize=8, frameon=False, bbox_to_anchor=(0.0, 1.0))
+            ax.add_artist(self.cat_team_legend)
+            ax.add_artist(self.cat_agent_legend)
             # trend: the agent's overall per period against the team's
-            self.trend_fig = Figure(figsize=(6.0, 2.4))
-            ax2 = self.trend_fig.add_subplot()
-            self.trend_fig.subplots_adjust(left=0.1, right=0.97, top=0.86, bottom=0.14)
+            fig2 = self.trend_fig = Figure(figsize=(6.0, 2.4))
+            fig2.patch.set_visible(False)
+            ax2 = self.trend_ax = fig2.add_subplot()
+            fig2.subplots_adjust(left=0.1, right=0.97, top=0.86, bottom=0.14)
+            ax2.patch.set_visible(False)
             x = list(range(len(period_labels)))
-            self.n_periods = len(x)
             self.team_line, = ax2.plot(x, [float("nan")] * len(x), color=TEAM_COLOR,
-                                       linestyle="--", marker="o", markersize=3,
-                                       label="Team average")
+                                       linestyle="--", marker="o", markersize=3)
             self.agent_line, = ax2.plot(x, [float("nan")] * len(x), color=AGENT_COLOR,
-                                        marker="o", markersize=4, label="Agent")
+                                        marker="o", markersize=4)
             step = max(1, math.ceil(len(x) / 8))
             ax2.set_xticks(x[::step], [_chart_text(lb, 12) for lb in period_labels[::step]])
             ax2.set_xlim(-0.5, max(len(x) - 0.5, 0.5))
             ax2.set_ylim(0, 105)
             ax2.set_ylabel("overall")
             ax2.grid(axis="y", color="#e5e5e5")
-            self.trend_legend = ax2.legend(loc="lower left", fontsize=8, frameon=False,
-                                           bbox_to_anchor=(0.0, 1.0), ncols=2)
+            self.trend_team_legend = Legend(ax2, [self.team_line], ["Team average"],
+                                            loc="lower right", fontsize=8, frameon=False,
+                                            bbox_to_anchor=(1.0, 1.0))
+            self.trend_agent_legend = Legend(ax2, [self.agent_line], ["Agent"], loc="lower left",
+                                             fontsize=8, frameon=False, bbox_to_anchor=(0.0, 1.0))
+            ax2.add_artist(self.trend_team_legend)
+            ax2.add_artist(self.trend_agent_legend)
 
-    def _svg(self, fig) -> Markup:
+    def _svg(self, fig) -> str:
         buf = io.StringIO()
         with self._rc(_SVG_RC):
             fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
         text = buf.getvalue()
         # drop the XML declaration and DOCTYPE (the <svg> element goes inline in HTML) and
         # matplotlib's document-wide `*{stroke-…}` style (report.css scopes it to charts)
-        text = _SVG_STYLE.sub("", text[text.find("<svg"):], count=1)
-        return Markup(text.strip())
+        return _SVG_STYLE.sub("", text[text.find("<svg"):], count=1).strip()
+
+    def _layers(self, fig, ax, frame_artists, agent_artists, key) -> Markup:
+        frame = self._frames.get(key)
+        if frame is None:
+            ax.set_axis_on()
+            for a in frame_artists:
+                a.set_visible(True)
+            for a in agent_artists:
+                a.set_visible(False)
+            frame = self._frames[key] = self._svg(fig)
+        ax.set_axis_off()
+        for a in frame_artists:
+            a.set_visible(False)
+        for a in agent_artists:
+            a.set_visible(True)
+        # the SVG is matplotlib's output, which escapes every text it draws
+        return Markup(f'<div class="layers">{frame}{self._svg(fig)}</div>')
 
     def categories(self, agent: dict, team: dict, agent_label: str) -> Markup:
+        team_values = tuple(team.get(c) for c in CATEGORIES)
+        for bar, v in zip(self.team_bars, team_values):
+            bar.set_width(v or 0)
         for bar, text, c in zip(self.agent_bars, self.bar_texts, CATEGORIES):
             v = agent.get(c)
             bar.set_width(v or 0)
             text.set_x((v or 0) + 1)
             text.set_text(fmt_score(v))
-        for bar, c in zip(self.team_bars, CATEGORIES):
-            bar.set_width(team.get(c) or 0)
-        self.cat_legend.get_texts()[0].set_text(_chart_text(agent_label))
-        return self._svg(self.cat_fig)
+        self.cat_agent_legend.get_texts()[0].set_text(_chart_text(agent_label))
+        return self._layers(self.cat_fig, self.cat_ax, [*self.team_bars, self.cat_team_legend],
+                            [*self.agent_bars, *self.bar_texts, self.cat_agent_legend],
+                            ("categories", team_values))
 
     def trend(self, agent_values: list[float | None], team_values: list[float | None],
               agent_label: str) -> Markup:
-        self.agent_line.set_ydata(_nan(agent_values))
         self.team_line.set_ydata(_nan(team_values))
-        self.trend_legend.get_texts()[1].set_text(_chart_text(agent_label))
-        return self._svg(self.trend_fig)
+        self.agent_line.set_ydata(_nan(agent_values))
+        self.trend_agent_legend.get_texts()[0].set_text(_chart_text(agent_label))
+        return self._layers(self.trend_fig, self.trend_ax,
+                            [self.team_line, self.trend_team_legend],
+                            [self.agent_line, self.trend_agent_legend],
+                            ("trend", tuple(team_values)))
 
 
 # ---------------------------------------------------------------- Jinja2 environment
@@ -634,7 +672,7 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
                    date_to: date | None = None, team: str | None = None,
                    templates_dir: str | Path | None = None, redact: bool = False,
                    call_pages: str = "auto", recent_calls: int = RECENT_CALLS,
-                   jobs: int | None = None, chunk: int = 2000) -> ReportSummary:
+                   jobs: int | None = None, chunk: int = 10_000) -> ReportSummary:
     """Aggregate the results in ``results_dir`` (an output folder holding ``results/``,
     or that ``results/`` folder) and write the HTML reports to ``out_dir/reports``
     (``out_dir`` defaults to the output folder of the results).

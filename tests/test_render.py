@@ -74,11 +74,16 @@ def test_charts_escape_text_and_are_deterministic():
     agent = {c: 50.0 for c in ("promptness", "politeness", "professionalism", "personalization",
                                "empathy")}
     svg = str(charts.categories(agent, agent, EVIL))
-    assert svg.startswith("<svg") and "<script" not in svg
-    assert ">&lt;script&gt;alert('x')&lt;/script&gt;<" in svg
-    assert svg == str(charts.categories(agent, agent, EVIL))
+    layers = BeautifulSoup(svg, "html.parser").select("div.layers > svg")
+    assert len(layers) == 2 and "<script" not in svg
+    frame, mine = (str(x) for x in layers)
+    assert ">Team average<" in frame and ">Promptness<" in frame and EVIL not in frame
+    assert ">&lt;script&gt;alert('x')&lt;/script&gt;<" in svg and ">Promptness<" not in mine
+    assert svg == str(charts.categories(agent, agent, EVIL))  # deterministic
+    other = str(charts.categories({**agent, "empathy": 90.0}, agent, "Bob"))
+    assert other.split("<svg")[1] == svg.split("<svg")[1]  # same team: the same frame layer
     trend = str(charts.trend([80.0, None], [70.0, 75.0], "Alice"))
-    assert trend.startswith("<svg") and ">2026-W03<" in trend and "Alice" in trend
+    assert ">2026-W03<" in trend and ">Alice<" in trend
 
 
 # ---------------------------------------------------------------- the pages
@@ -122,7 +127,8 @@ def test_index_lists_agents_against_team(demo):
 def test_agent_page_focus_areas_quotes_and_charts(demo):
     out, _ = demo
     page = soup(out / "reports" / "agents" / "alice.html")
-    assert len(page.select("figure.chart svg")) == 2
+    # two charts, each a team frame layer and the agent's own layer
+    assert len(page.select("figure.chart div.layers > svg")) == 4
     areas = page.select("ol.focus > li")
     titles = [a.h3.contents[0].strip() for a in areas]
     assert titles == ["apology description", "greeting description"]
