@@ -33,7 +33,7 @@ import time as _time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import polars as pl
 from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined,
@@ -126,18 +126,25 @@ def score_class(value: float | None, team: float | None, margin: float = 5.0) ->
 
 
 # ---------------------------------------------------------------- redaction
-_REDACTIONS = [
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[email]"),
-    (re.compile(r"(?<![\w@])@\w{2,}"), "[handle]"),
-    (re.compile(r"(?<!\w)(?:\+?\d[\d ().-]{6,}\d)(?!\w)"), "[number]"),
-]
+Fix = Callable[[str], str] | None
+"""A text filter applied to every piece of user text shown (``None``: shown as is)."""
 
 
-def redact_text(text: str) -> str:
-    """Mask e-mail addresses, @handles and long digit runs (phone, card, account numbers)."""
-    for pattern, repl in _REDACTIONS:
-        text = pattern.sub(repl, text)
-    return text
+def pattern_redactor() -> Callable[[str], str]:
+    """Mask PII found by pattern (cards, phones, e-mail, ids, addresses, handles) with
+    :mod:`qa.redact`; used where the conversation (and so the customer's name) is not at
+    hand, e.g. quotes on agent pages."""
+    from .redact import redact_text as _redact
+
+    return lambda text: _redact(text).text
+
+
+def conversation_fix(conv: Conversation) -> Callable[[str], str]:
+    """Mask PII in text of ``conv`` as :func:`qa.redact.redact_conversation` does, the
+    customer's name included."""
+    from .redact import conversation_redactor
+
+    return conversation_redactor(conv)
 
 
 # ---------------------------------------------------------------- highlighting
@@ -155,14 +162,15 @@ def _span_in(text: str, quote: str | None, match: str | None, ms: int | None,
     return None
 
 
-def highlight(text: str, spans: Iterable[tuple[int, int, str]], *, redact: bool = False) -> Markup:
+def highlight(text: str, spans: Iterable[tuple[int, int, str]], *, fix: Fix = None) -> Markup:
     """``text`` with each (start, end, css class) span wrapped in ``<mark>``.
 
     Built by escaping every piece of ``text`` separately and joining them with literal
     ``<mark>`` tags, so nothing in ``text`` can ever become markup. Overlapping spans merge
-    (a negative class wins over a positive one).
+    (a negative class wins over a positive one). ``fix`` (redaction) is applied to each
+    piece before it is escaped.
     """
-    fix = redact_text if redact else (lambda s: s)
+    fix = fix or (lambda s: s)
     merged: list[list[Any]] = []
     for s, e, cls in sorted((max(0, s), min(len(text), e), c) for s, e, c in spans):
         if s >= e:
@@ -183,11 +191,11 @@ def highlight(text: str, spans: Iterable[tuple[int, int, str]], *, redact: bool 
     return Markup("").join(out)
 
 
-def highlight_quote(ev: dict, *, redact: bool = False) -> Markup:
+def highlight_quote(ev: dict, *, fix: Fix = None) -> Markup:
     quote = ev.get("quote") or ""
     span = _span_in(quote, quote, ev.get("match"), ev.get("match_start"), ev.get("match_end"))
     cls = "pos" if ev.get("polarity") == "positive" else "neg"
-    return highlight(quote, [(*span, cls)] if span else [], redact=redact)
+    return highlight(quote, [(*span, cls)] if span else [], fix=fix)
 
 
 # ---------------------------------------------------------------- charts (matplotlib → SVG)
@@ -410,7 +418,7 @@ def _audio_name(cid: str, audio_path: str) -> str:
     return f"{safe_name(cid)}{ext}"
 
 
-def _turn_rows(conv: Conversation, crit_rows: list[dict], redact: bool) -> list[dict]:
+def _turn_rows(conv: Conversation, crit_rows: list[dict], fix: Fix) -> list[dict]:
     spans: dict[int, list[tuple[int, int, str]]] = {}
     cites: dict[int, list[str]] = {}
     for row in crit_rows:
@@ -428,28 +436,28 @@ def _turn_rows(conv: Conversation, crit_rows: list[dict], redact: bool) -> list[
                 spans.setdefault(i, []).append((*span, cls))
     return [{"index": i, "speaker": t.speaker, "author": t.author, "start_s": t.start_s,
              "time": fmt_time(t.start_s),
-             "html": highlight(t.text, spans.get(i, ()), redact=redact),
+             "html": highlight(t.text, spans.get(i, ()), fix=fix),
              "criteria": cites.get(i, ())}
             for i, t in enumerate(conv.turns)]
 
 
-def _criteria_for_page(crit_rows: list[dict], redact: bool) -> list[dict]:
+def _criteria_for_page(crit_rows: list[dict], fix: Fix) -> list[dict]:
     order = {c: i for i, c in enumerate(CATEGORIES)}
     out = []
     for row in sorted(crit_rows, key=lambda r: (order.get(r.get("category"), 99),
                                                 r.get("criterion_id") or "")):
-        evs = [{**e, "html": highlight_quote(e, redact=redact), "time": fmt_time(e.get("start_s"))}
+        evs = [{**e, "html": highlight_quote(e, fix=fix), "time": fmt_time(e.get("start_s"))}
                for e in (row.get("evidence") or [])]
         reason = row.get("reason") or ""
-        out.append({**row, "evidence": evs, "reason_text": redact_text(reason) if redact else reason})
+        out.append({**row, "evidence": evs, "reason_text": fix(reason) if fix else reason})
     return out
 
 
-def _quotes(ev_rows: list[dict], redact: bool) -> list[dict]:
+def _quotes(ev_rows: list[dict], fix: Fix) -> list[dict]:
     out = []
     for e in ev_rows:
         page = f"../calls/{safe_name(e['conversation_id'])}.html"
-        out.append({**e, "html": highlight_quote(e, redact=redact), "time": fmt_time(e.get("start_s")),
+        out.append({**e, "html": highlight_quote(e, fix=fix), "time": fmt_time(e.get("start_s")),
                     "href": page if e.get("turn_index") is None else f"{page}#turn-{e['turn_index']}"})
     return out
 
@@ -465,6 +473,7 @@ class _Writer:
         self.root = Path(root)
         self.env = make_env(templates_dir)
         self.redact = redact
+        self.fix = pattern_redactor() if redact else None
         self.common = {**common, **_assets(self.env)}
         self.period_labels = period_labels
         self._charts: Charts | None = None
@@ -492,8 +501,8 @@ class _Writer:
             "trend": self.charts.trend(ctx["trend_agent"], ctx["trend_team"], ctx["label"])
             if self.period_labels else None,
         }
-        ctx["focus"] = [{**f, "quotes": _quotes(f["quotes"], self.redact)} for f in ctx["focus"]]
-        ctx["strengths"] = [{**s, "quotes": _quotes(s["quotes"], self.redact)}
+        ctx["focus"] = [{**f, "quotes": _quotes(f["quotes"], self.fix)} for f in ctx["focus"]]
+        ctx["strengths"] = [{**s, "quotes": _quotes(s["quotes"], self.fix)}
                             for s in ctx["strengths"]]
         self.write(f"agents/{safe_name(a['agent_id'])}.html", "agent.html", ctx)
 
@@ -524,8 +533,11 @@ class _Writer:
         customer = transcript.customer_name if transcript else None
         if customer and self.redact:
             customer = "[customer]"
-        ctx = {"conv": c, "criteria": _criteria_for_page(crit_rows, self.redact),
-               "turns": _turn_rows(transcript, crit_rows, self.redact) if transcript else [],
+        fix = self.fix
+        if self.redact and transcript is not None:
+            fix = conversation_fix(transcript)
+        ctx = {"conv": c, "criteria": _criteria_for_page(crit_rows, fix),
+               "turns": _turn_rows(transcript, crit_rows, fix) if transcript else [],
                "notice": notice, "audio_src": audio_src, "audio_notice": audio_notice,
                "agent_href": f"../agents/{safe_name(c['agent_id'])}.html",
                "customer": customer, "team": team}
@@ -679,8 +691,9 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
 
     The pages are written into a fresh folder beside ``reports/`` that replaces it when
     every page is done: an interrupted run leaves the previous reports whole.
-    ``redact`` masks e-mail addresses, @handles and long digit runs in every quote and
-    transcript, and the customer's name in the page header.
+    ``redact`` masks personal data (:mod:`qa.redact`: cards, phone numbers, e-mail
+    addresses, ids, street addresses, handles) in every quote, reason and transcript, and
+    the customer's name on call pages.
 
     ``call_pages``: ``all`` writes a page for every conversation; ``linked`` only for the
     conversations an agent page quotes (focus areas, strengths) and each agent's
