@@ -670,6 +670,26 @@ def _swap_in(staging: Path, reports: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove the half-written folders of a report run that was killed (its process is
+    gone): ``.reports.tmp-<pid>-*`` and ``.reports.old-<pid>``."""
+    for p in out.glob(".reports.*-*"):
+        m = re.fullmatch(r"\.reports\.(?:tmp|old)-(\d+)(?:-.*)?", p.name)
+        if m and p.is_dir() and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            log.info("removing %s, left by an interrupted report run", p)
+            shutil.rmtree(p, ignore_errors=True)
+
+
 def _pool(jobs: int, init_args: tuple):
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
@@ -720,7 +740,8 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
                           fix="Widen --from/--to, or check the --team name.")
     reports = out / "reports"
     out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".reports.tmp-", dir=out))
+    _remove_stale(out)
+    staging = Path(tempfile.mkdtemp(prefix=f".reports.tmp-{os.getpid()}-", dir=out))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; reports are to be shared

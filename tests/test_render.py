@@ -285,3 +285,27 @@ def test_cli_report_other_out_and_errors(tmp_path):
     assert r.exit_code == 1 and "no results here" in r.output
     r = CliRunner().invoke(main, ["report", str(out), "--from", "01/02/2026"])
     assert r.exit_code == 2 and "use YYYY-MM-DD" in r.output
+
+
+def test_interrupted_run_keeps_the_previous_reports(tmp_path, monkeypatch):
+    from qa import render
+
+    out = build_demo_results(tmp_path, audio=False)
+    render_reports(out, jobs=1)
+    before = (out / "reports" / "index.html").read_text()
+
+    def boom(self, *a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render._Writer, "call", boom)
+    with pytest.raises(KeyboardInterrupt):
+        render_reports(out, period="month", jobs=1)
+    assert (out / "reports" / "index.html").read_text() == before
+    assert len(list((out / "reports" / "calls").iterdir())) == 6
+    assert not list(out.glob(".reports.*"))
+    # a run killed outright leaves its folder; the next run removes it (its process is gone)
+    stale = out / ".reports.tmp-999999999-abc"
+    (stale / "calls").mkdir(parents=True)
+    monkeypatch.undo()
+    render_reports(out, jobs=1)
+    assert not stale.exists()

@@ -41,8 +41,8 @@ def report_options(fn):
                      help="Folder of templates overriding the built-in ones by name "
                           "(index.html, agent.html, call.html, base.html, report.css)."),
         click.option("--redact", is_flag=True,
-                     help="Mask e-mail addresses, @handles and long numbers in quotes and "
-                          "transcripts."),
+                     help="Mask personal data (cards, phones, e-mail, ids, addresses, handles, "
+                          "the customer's name) in quotes and transcripts."),
         click.option("--call-pages", type=click.Choice(CALL_PAGE_MODES), default="auto",
                      show_default=True,
                      help="Pages per conversation: all, linked (quoted + 20 latest per agent), "
