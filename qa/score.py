@@ -470,40 +470,60 @@ def run_examples(rubric: Rubric, scorer: Scorer | None = None) -> list[ExampleRe
 
 def explain_rubric(rubric: Rubric, scorer: Scorer | None = None) -> str:
     """The rubric in plain words for a trainer: what each criterion looks for, its weight as
-    a share of its category and of the total, and the auto-fail items."""
+    a share of its category and of the total (for calls and for chats: criteria limited to
+    one channel are N/A on the other), and the auto-fail items."""
     scorer = scorer or Scorer(rubric, n_process=1)
+    channels = [ch for ch in ("chat", "voice", "email")
+                if ch != "email" or any(c.channels and "email" in c.channels for c in rubric.criteria)]
+    label = {"chat": "chats", "voice": "calls", "email": "e-mails"}
+
+    def shares(channel: str) -> tuple[dict[str, float], dict[str, float]]:
+        """Category share of the total, and criterion share of its category, on a channel."""
+        crits = [c for c in rubric.criteria if c.applies_to(channel)]
+        cat_w = {cat: rubric.categories.get(cat, 0.0) for cat in CATEGORIES
+                 if any(c.category == cat for c in crits) and rubric.categories.get(cat, 0.0) > 0}
+        total = sum(cat_w.values())
+        cat_share = {cat: w / total for cat, w in cat_w.items()} if total else {}
+        crit_share = {}
+        for c in crits:
+            in_cat = sum(k.weight for k in crits if k.category == c.category)
+            crit_share[c.id] = c.weight / in_cat if in_cat else 0.0
+        return cat_share, crit_share
+
+    per = {ch: shares(ch) for ch in channels}
     lines = [f"Rubric '{rubric.id}', version {rubric.version} (content hash {rubric.hash[:12]})"]
     if rubric.description:
         lines.append(rubric.description)
-    cat_total = sum(w for c, w in rubric.categories.items()
-                    if w > 0 and any(k.category == c for k in rubric.criteria))
     lines += ["", "How the score is made: each criterion gives 0-100% (or N/A when it cannot apply);",
               "a category is the weighted mean of its criteria; the overall score is the weighted",
-              "mean of the categories. Shares below assume every criterion applies; N/A ones are",
-              "left out and the others share their weight.", ""]
-    lines.append("Categories (share of the overall score):")
+              "mean of the categories. Shares below are for a conversation where every criterion",
+              "of that channel applies; N/A criteria are left out and the others share their weight.",
+              ""]
+    lines.append("Categories (share of the overall score): " + ", ".join(f"on {label[ch]}" for ch in channels))
     for cat in CATEGORIES:
         n = sum(1 for k in rubric.criteria if k.category == cat)
-        w = rubric.categories.get(cat, 0.0)
-        share = (w / cat_total) if cat_total and n and w > 0 else 0.0
-        lines.append(f"  {cat:<16} {share:>4.0%}   {n} criteri{'a' if n != 1 else 'on'}")
+        cells = "  ".join(f"{per[ch][0].get(cat, 0.0):>4.0%}" for ch in channels)
+        lines.append(f"  {cat:<16} {cells}   {n} criteri{'a' if n != 1 else 'on'}")
     for cat in CATEGORIES:
         crits = [(c, ch) for c, ch in scorer.checks if c.category == cat]
         if not crits:
             continue
-        w = rubric.categories.get(cat, 0.0)
-        cshare = (w / cat_total) if cat_total and w > 0 else 0.0
-        lines += ["", f"{cat.upper()} — {cshare:.0%} of the overall score"]
-        total_w = sum(c.weight for c, _ in crits)
-        for c, ch in crits:
-            share = c.weight / total_w if total_w else 0.0
-            where = f" [{', '.join(c.channels)} only]" if c.channels else ""
+        cat_sh = [f"{per[ch][0].get(cat, 0.0):.0%}" for ch in channels]
+        head = (f"{cat_sh[0]} of the overall score" if len(set(cat_sh)) == 1 else ", ".join(
+            f"{v} of the overall score on {label[ch]}" for v, ch in zip(cat_sh, channels)))
+        lines += ["", f"{cat.upper()} — {head}"]
+        for c, check in crits:
+            where = f" [{', '.join(label[x] for x in c.channels)} only]" if c.channels else ""
             af = "  AUTO-FAIL" if c.auto_fail else ""
-            lines.append(f"  {c.id}{where}{af}: weight {c.weight:g} = {share:.0%} of {cat}, "
-                         f"{share * cshare:.1%} of the total")
+            parts = []
+            for ch in channels:
+                if c.applies_to(ch):
+                    cs = per[ch][1].get(c.id, 0.0)
+                    parts.append(f"{cs:.0%} of {cat} on {label[ch]} ({cs * per[ch][0].get(cat, 0.0):.1%} of the total)")
+            lines.append(f"  {c.id}{where}{af}: weight {c.weight:g} = " + "; ".join(parts))
             if c.description:
                 lines.append(f"      {c.description}")
-            lines.append(f"      Looks for: {ch.explain()}")
+            lines.append(f"      Looks for: {check.explain()}")
             if c.coaching:
                 lines.append(f"      Coaching: {c.coaching}")
     af = [c for c in rubric.criteria if c.auto_fail]

@@ -27,7 +27,8 @@ SCORE_EXTS = tuple(dict.fromkeys((".json",) + TEXT_EXTS))
               default=None, help="Rubric YAML (default: the shipped rubrics/default.yaml).")
 @out_option
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
-              help="spaCy worker processes for new text (default: 2 on a multi-core machine).")
+              help="spaCy worker processes for new text (default: 1; 2 when a rubric's patterns "
+                   "need the tagger and there is a lot of new text).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the parsed-text cache in OUT/.cache/spacy.")
 @click.option("--agent-id", "agent_id", metavar="ID",
               help="Agent id for chat exports whose file and metadata name none.")
