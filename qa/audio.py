@@ -203,6 +203,29 @@ def voiced_frames(samples: np.ndarray, frame_s: float = FRAME_S) -> np.ndarray:
     return db > threshold
 
 
+def pitch_hz(samples: np.ndarray, frame: int = 640, hop: int = 160) -> float | None:
+    """Median voice pitch (Hz, 60-400) of a short stretch of speech, or None if it has no
+    clearly periodic frames. Autocorrelation over 40 ms frames of the louder half."""
+    n = (len(samples) - frame) // hop + 1
+    if n < 1:
+        return None
+    idx = np.arange(frame)[None, :] + hop * np.arange(n)[:, None]
+    fr = samples[idx].astype(np.float64)
+    fr -= fr.mean(axis=1, keepdims=True)
+    energy = (fr ** 2).sum(axis=1)
+    fr = fr[energy >= np.median(energy)]
+    if not len(fr) or energy.max() < 1e-6:
+        return None
+    ac = np.fft.irfft(np.abs(np.fft.rfft(fr, 2 * frame)) ** 2)[:, :frame]
+    ac /= ac[:, :1] + 1e-12
+    lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 60
+    lag = lo + np.argmax(ac[:, lo:hi], axis=1)
+    periodic = ac[np.arange(len(ac)), lag] > 0.5
+    if periodic.sum() < 1:
+        return None
+    return round(float(np.median(SAMPLE_RATE / lag[periodic])), 1)
+
+
 def window_cuts(voiced: np.ndarray, total_s: float, window_s: float, frame_s: float = FRAME_S,
                 search_s: float = 60.0) -> list[float]:
     """Where to cut a long channel into windows of at most ``window_s`` seconds.

@@ -38,7 +38,7 @@ from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Sequence
 
 import numpy as np
 
@@ -228,6 +228,8 @@ class ChannelWords:
     words: list[Word]
     language: str | None = None
     language_probability: float | None = None
+    pitch_hz: list[float | None] | None = None
+    """Mono only: each word's voice pitch (median F0), used to tell the two voices apart."""
 
 
 @dataclass
@@ -242,7 +244,8 @@ class Recognition:
     def to_dict(self) -> dict:
         return {"duration_s": self.duration_s, "audio": self.audio, "language": self.language,
                 "channels": [{"language": c.language, "language_probability": c.language_probability,
-                              "words": [[w.word, w.start, w.end, w.probability] for w in c.words]}
+                              "words": [[w.word, w.start, w.end, w.probability] for w in c.words],
+                              "pitch_hz": c.pitch_hz}
                              for c in self.channels]}
 
     @classmethod
@@ -251,21 +254,22 @@ class Recognition:
                    channels=[ChannelWords(words=[Word(word=w[0], start=w[1], end=w[2], probability=w[3])
                                                  for w in c["words"]],
                                           language=c.get("language"),
-                                          language_probability=c.get("language_probability"))
+                                          language_probability=c.get("language_probability"),
+                                          pitch_hz=c.get("pitch_hz"))
                              for c in d["channels"]])
 
 
 WINDOW_S = 600.0
 """Channels longer than this are transcribed in windows cut at pauses, so the recogniser's
-feature matrix (about 0.7 GB per 10 minutes of audio at once) stays bounded on
-multi-hour recordings."""
+feature matrices stay bounded on multi-hour recordings (measured in the README)."""
 
 
 def transcribe_channel(model, samples: np.ndarray, options: TranscribeOptions,
-                       window_s: float = WINDOW_S) -> ChannelWords:
+                       window_s: float = WINDOW_S, pitch: bool = False) -> ChannelWords:
     """Run faster-whisper on one channel (16 kHz float32) with word timestamps, then tighten
     the word timings to the channel's voiced frames. Long channels go in windows of at most
-    ``window_s`` seconds, cut in pauses (:func:`qa.audio.window_cuts`)."""
+    ``window_s`` seconds, cut in pauses (:func:`qa.audio.window_cuts`). With ``pitch``
+    (mono recordings), each word's voice pitch is measured too."""
     if qaudio.is_silent(samples):
         return ChannelWords(words=[])
     voiced = qaudio.voiced_frames(samples)
@@ -287,8 +291,14 @@ def transcribe_channel(model, samples: np.ndarray, options: TranscribeOptions,
         if got and language is None:
             language, probability = info.language, round(float(info.language_probability), 4)
         words += got
-    return ChannelWords(words=refine_word_times(words, voiced), language=language,
-                        language_probability=probability)
+    words = refine_word_times(words, voiced)
+    pitches = None
+    if pitch:
+        sr = qaudio.SAMPLE_RATE
+        pitches = [qaudio.pitch_hz(samples[max(0, int((w.start - 0.05) * sr)):int((w.end + 0.05) * sr)])
+                   for w in words]
+    return ChannelWords(words=words, language=language, language_probability=probability,
+                        pitch_hz=pitches)
 
 
 def refine_word_times(words: list[Word], voiced: np.ndarray, frame_s: float = qaudio.FRAME_S) -> list[Word]:
@@ -349,19 +359,97 @@ def merge_turns(*channels: Sequence[Turn]) -> list[Turn]:
     return merged
 
 
-MONO_RULE = ("mono: the recording is cut into turns at pauses longer than --pause-split; "
-             "the first turn is the agent's and the speaker alternates at every turn")
+MONO_CHUNK_GAP_S = 0.5
+"""Mono: words are grouped into chunks at pauses longer than this before roles are given."""
+MIN_PITCH_RATIO = 2 ** (3 / 12)
+"""Mono: the two voice groups must differ by at least 3 semitones to be told apart by pitch."""
 
 
-def assign_mono_roles(turns: list[Turn]) -> list[Turn]:
-    """Mono recordings have no channel per party. Rule: the first turn is the agent's (the
-    agent answers the call) and the speaker alternates at every pause-delimited turn."""
-    roles = ("agent", "customer")
-    return [t.model_copy(update={"speaker": roles[i % 2]}) for i, t in enumerate(turns)]
+class TurnsResult(NamedTuple):
+    turns: list[Turn]
+    roles_inferred: bool
+    roles_rule: str
+    """How roles were given, in words (recorded in the conversation's metadata)."""
 
 
-def build_turns(rec: Recognition, options: TranscribeOptions, path: str | Path) -> tuple[list[Turn], bool]:
-    """Turns from a recognition result: ``(turns, roles_inferred)``.
+def _two_means(values: np.ndarray, iterations: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    centres = np.percentile(values, [25, 75]).astype(float)
+    labels = np.zeros(len(values), dtype=int)
+    for _ in range(iterations):
+        labels = np.abs(values[:, None] - centres[None, :]).argmin(axis=1)
+        new = np.array([values[labels == k].mean() if (labels == k).any() else centres[k] for k in (0, 1)])
+        if np.allclose(new, centres):
+            break
+        centres = new
+    return labels, centres
+
+
+def assign_mono_roles(words: Sequence[Word], pitch_hz: Sequence[float | None] | None,
+                      pause_split_s: float) -> tuple[list[Turn], str]:
+    """Roles for a mono recording, which has no channel per party. Returns (turns, rule).
+
+    1. Words are grouped into chunks at pauses longer than 0.5 s.
+    2. Voice pitch: each chunk's pitch is the median of its words' pitch; the chunks are
+       split into two groups by two-means on log pitch. If the groups differ by at least
+       3 semitones and each holds at least 10% of the chunks, each group is one speaker;
+       the group of the first chunk is the agent (the agent answers the call). A chunk
+       without a measurable pitch keeps the previous chunk's speaker.
+    3. Otherwise (two similar voices, or one voice): alternation. Chunks are re-cut at
+       pauses longer than ``pause_split_s``; the first is the agent's, then the speaker
+       alternates at every chunk.
+
+    Consecutive chunks of one speaker are one turn unless a pause longer than
+    ``pause_split_s`` separates them. On the shared real call mixed to mono, voice pitch
+    gives 96% of words the right role against 78% for alternation (README).
+    """
+    words = list(words)
+    if not words:
+        return [], "mono: no words"
+    pitches = list(pitch_hz) if pitch_hz is not None and len(pitch_hz) == len(words) else [None] * len(words)
+    chunks: list[list[int]] = [[0]]
+    for i in range(1, len(words)):
+        if words[i].start - max(words[j].end for j in chunks[-1]) > MONO_CHUNK_GAP_S:
+            chunks.append([i])
+        else:
+            chunks[-1].append(i)
+    chunk_pitch = np.array([np.nanmedian([pitches[i] if pitches[i] else np.nan for i in c])
+                            if any(pitches[i] for i in c) else np.nan for c in chunks])
+    known = ~np.isnan(chunk_pitch)
+    speakers: list[str] | None = None
+    rule = ""
+    if known.sum() >= 4:
+        labels, centres = _two_means(np.log(chunk_pitch[known]))
+        share = min((labels == 0).mean(), (labels == 1).mean())
+        if np.exp(abs(centres[1] - centres[0])) >= MIN_PITCH_RATIO and share >= 0.1:
+            full = np.full(len(chunks), -1)
+            full[known] = labels
+            for i in range(len(full)):
+                if full[i] < 0:
+                    full[i] = full[i - 1] if i else full[known][0]
+            agent_group = full[0]
+            speakers = ["agent" if g == agent_group else "customer" for g in full]
+            hz = np.exp(centres)
+            rule = (f"mono: roles from voice pitch (two voices, about {hz[agent_group]:.0f} Hz = agent, "
+                    f"{hz[1 - agent_group]:.0f} Hz = customer); the first speaker is the agent")
+    if speakers is None:
+        turns = split_turns(words, "agent", pause_split_s)
+        roles = ("agent", "customer")
+        turns = [t.model_copy(update={"speaker": roles[i % 2]}) for i, t in enumerate(turns)]
+        return turns, ("mono: roles alternate at pauses longer than "
+                       f"{pause_split_s:g} s, the first speaker is the agent (voices not told apart by pitch)")
+    turns: list[Turn] = []
+    for chunk, speaker in zip(chunks, speakers):
+        part = split_turns([words[i] for i in chunk], speaker, pause_split_s)
+        if turns and turns[-1].speaker == speaker and part[0].start_s - turns[-1].end_s <= pause_split_s:
+            last = turns.pop()
+            merged = split_turns(last.words + part[0].words, speaker, float("inf"))[0]
+            part = [merged] + part[1:]
+        turns += part
+    return turns, rule
+
+
+def build_turns(rec: Recognition, options: TranscribeOptions, path: str | Path) -> TurnsResult:
+    """Turns from a recognition result.
 
     Raises :class:`AudioDecodeError` when there is no speech at all, or (stereo) when one
     party's channel holds no speech: such a recording cannot be scored as a two-party call.
@@ -370,7 +458,9 @@ def build_turns(rec: Recognition, options: TranscribeOptions, path: str | Path) 
         raise AudioDecodeError("no speech found in the recording", path=str(path),
                                fix="Check that the file is the call recording and not silence.")
     if len(rec.channels) == 1:
-        return assign_mono_roles(split_turns(rec.channels[0].words, "agent", options.pause_split_s)), True
+        ch = rec.channels[0]
+        turns, rule = assign_mono_roles(ch.words, ch.pitch_hz, options.pause_split_s)
+        return TurnsResult(turns, True, rule)
     agent_idx = 0 if options.agent_channel == "left" else 1
     roles = {agent_idx: "agent", 1 - agent_idx: "customer"}
     for i, ch in enumerate(rec.channels):
@@ -380,7 +470,7 @@ def build_turns(rec: Recognition, options: TranscribeOptions, path: str | Path) 
                 fix="A stereo call needs one party per channel; check the recorder's channel set-up, "
                     "or mix it to mono (`sox in.wav out.wav remix 1-2`) to transcribe it as one stream.")
     per_channel = [split_turns(ch.words, roles[i], options.pause_split_s) for i, ch in enumerate(rec.channels)]
-    return merge_turns(*per_channel), False
+    return TurnsResult(merge_turns(*per_channel), False, f"stereo: {options.agent_channel} channel = agent")
 
 
 # ------------------------------------------------------------------------ cache
@@ -425,7 +515,7 @@ def make_conversation(path: str | Path, sha256: str, rec: Recognition, options: 
     import faster_whisper
 
     p = Path(path)
-    turns, inferred = build_turns(rec, options, p)
+    turns, inferred, rule = build_turns(rec, options, p)
     row = metadata.for_file(p) if metadata else None
     conv_id = (row.conversation_id if row and row.conversation_id else None) or p.stem
     conv = Conversation(
@@ -442,7 +532,7 @@ def make_conversation(path: str | Path, sha256: str, rec: Recognition, options: 
                 **options.recognition_key(),
                 "agent_channel": options.agent_channel if len(rec.channels) == 2 else None,
                 "pause_split_s": options.pause_split_s,
-                "roles": MONO_RULE if inferred else f"stereo: {options.agent_channel} channel = agent",
+                "roles": rule,
             },
         },
     )
@@ -458,7 +548,7 @@ def _recognise(path: Path, model, options: TranscribeOptions) -> Recognition:
     info = qaudio.probe(path)
     chans = qaudio.decode(path, info)
     duration = len(chans[0]) / qaudio.SAMPLE_RATE
-    results = [transcribe_channel(model, c, options) for c in chans]
+    results = [transcribe_channel(model, c, options, pitch=len(chans) == 1) for c in chans]
     return _recognition(duration, info, results)
 
 
@@ -615,7 +705,8 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
                             queue.clear()
                             continue
                     arrays = got.channels
-                    got.channels = [pool.submit(transcribe_channel, model, a, options) for a in arrays]
+                    got.channels = [pool.submit(transcribe_channel, model, a, options, WINDOW_S,
+                                                len(arrays) == 1) for a in arrays]
                     del arrays
                     active.append(got)
             for job in [j for j in active if all(f.done() for f in j.channels)]:

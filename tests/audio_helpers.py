@@ -150,3 +150,14 @@ def make_speech_file(tmp_path: Path, text: str, *, name: str = "speech", fmt: st
                      rate: int | None = 16000, voice: str = AGENT_VOICE, lead_s: float = 0.3) -> Path:
     """One line of mono speech, ``lead_s`` seconds of silence first."""
     return make_mono_call(tmp_path, [(lead_s, text, voice)], name=name, fmt=fmt, rate=rate)
+
+
+def back_to_back(lines: Sequence[tuple[str, str]], *, gap_s: float = 0.7,
+                 start_s: float = 0.3) -> list[tuple[float, str, str]]:
+    """Place ``(voice, text)`` lines one after another, ``gap_s`` seconds apart; returns
+    ``(start_s, text, voice)`` lines for :func:`make_mono_call`."""
+    placed, t = [], start_s
+    for voice, text in lines:
+        placed.append((round(t, 3), text, voice))
+        t += len(synth(text, voice=voice)) / SYNTH_RATE + gap_s
+    return placed

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from audio_helpers import CUSTOMER_VOICE, make_mono_call, make_silence, make_speech_file, make_stereo_call
+from audio_helpers import (AGENT_VOICE, CUSTOMER_VOICE, back_to_back, make_mono_call, make_silence,
+                           make_speech_file, make_stereo_call)
 from conftest import SHARED_DATA, need_tool
 from qa.cli import main
 from qa.conversation import Conversation, sha256_file
@@ -40,9 +41,13 @@ def batch(tmp_path_factory):
     need_tool("espeak-ng", "sox", "ffmpeg")
     calls = tmp_path_factory.mktemp("calls")
     make_stereo_call(calls, AGENT_LINES, CUSTOMER_LINES, name="sam_20260501_c1", rate=8000)
-    make_mono_call(calls, [(0.3, "Good morning, this is Acme support."),
-                           (3.8, "Hello, I need a new key for my car.", CUSTOMER_VOICE),
-                           (7.6, "Sure, I can order one for you.")], name="sam_20260501_mono")
+    # a mono call whose turns are only 0.7 s apart: too close for a pause split, told
+    # apart by the two voices' pitch
+    make_mono_call(calls, back_to_back([(AGENT_VOICE, "Good morning, this is Acme support."),
+                                        (CUSTOMER_VOICE, "Hello, I need a new key for my car."),
+                                        (AGENT_VOICE, "Sure, I can order one for you."),
+                                        (CUSTOMER_VOICE, "How long will it take?"),
+                                        (AGENT_VOICE, "About three days.")]), name="sam_20260501_mono")
     for fmt in ("mp3", "ogg", "m4a"):
         make_speech_file(calls, "Thank you for calling.", name=f"sam_20260501_{fmt}", fmt=fmt, rate=8000)
     make_silence(calls, channels=2, name="sam_20260501_silence")
@@ -132,8 +137,9 @@ def test_stereo_metadata_records_model_and_options(batch):
 def test_mono_roles_are_inferred(batch):
     conv = load(batch, "mono")
     assert conv.roles_inferred is True
-    assert [t.speaker for t in conv.turns] == ["agent", "customer", "agent"]
-    assert "new key" in conv.turns[1].text.lower()
+    assert [t.speaker for t in conv.turns] == ["agent", "customer", "agent", "customer", "agent"]
+    assert "new key" in conv.turns[1].text.lower() and "three days" in conv.turns[4].text.lower()
+    assert conv.metadata["transcription"]["roles"].startswith("mono: roles from voice pitch (two voices")
     assert conv.metadata["transcription"]["agent_channel"] is None
 
 

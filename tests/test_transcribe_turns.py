@@ -58,24 +58,46 @@ def test_refine_shrinks_words_to_voiced_frames():
     assert [t.text for t in split_turns(out, "customer", 1.0)] == ["Okay,", "great, thanks.", "hm"]
 
 
-def test_mono_roles_alternate_from_agent():
-    turns = split_turns(words((" Hello", 0.0, 0.5), (" Hi", 2.0, 2.4), (" Help?", 4.0, 4.5)), "agent", 1.0)
-    assert [t.speaker for t in assign_mono_roles(turns)] == ["agent", "customer", "agent"]
+def test_mono_roles_from_voice_pitch():
+    # agent ~220 Hz, customer ~120 Hz; the turns are only 0.6 s apart (no pause split)
+    ws = words((" Hello,", 0.0, 0.4), (" Acme.", 0.45, 0.9),       # agent
+               (" Hi,", 1.5, 1.8), (" my", 1.85, 2.0), (" car.", 2.05, 2.4),  # customer
+               (" Sure.", 3.0, 3.4),                                # agent
+               (" Thanks.", 4.0, 4.5), (" Bye.", 6.0, 6.3))        # customer, then a 1.5 s pause
+    pitch = [220, 230, 120, 118, 125, 215, 122, 119]
+    turns, rule = assign_mono_roles(ws, pitch, pause_split_s=1.0)
+    assert [(t.speaker, t.text) for t in turns] == [
+        ("agent", "Hello, Acme."), ("customer", "Hi, my car."), ("agent", "Sure."), ("customer", "Thanks."),
+        ("customer", "Bye.")]
+    assert rule == ("mono: roles from voice pitch (two voices, about 220 Hz = agent, 120 Hz = customer); "
+                    "the first speaker is the agent")
+
+
+def test_mono_roles_alternate_when_voices_sound_alike():
+    ws = words((" Hello", 0.0, 0.5), (" there", 0.6, 0.9), (" Hi", 2.0, 2.4), (" Help?", 4.0, 4.5),
+               (" Yes", 6.0, 6.4))
+    turns, rule = assign_mono_roles(ws, [150, 152, 149, 151, 150], pause_split_s=1.0)
+    assert [(t.speaker, t.text) for t in turns] == [("agent", "Hello there"), ("customer", "Hi"),
+                                                    ("agent", "Help?"), ("customer", "Yes")]
+    assert rule == ("mono: roles alternate at pauses longer than 1 s, the first speaker is the agent "
+                    "(voices not told apart by pitch)")
+    # no pitch at all (e.g. an old cache entry): the same rule
+    assert assign_mono_roles(ws, None, 1.0)[0] == turns
 
 
 def test_build_turns_stereo_channel_roles():
     left = words((" Hello", 0.5, 1.0))
     right = words((" Hi", 1.5, 2.0))
-    turns, inferred = build_turns(rec(left, right), TranscribeOptions(), "c.wav")
+    turns, inferred, rule = build_turns(rec(left, right), TranscribeOptions(), "c.wav")
     assert [(t.speaker, t.text) for t in turns] == [("agent", "Hello"), ("customer", "Hi")]
-    assert inferred is False
-    swapped, _ = build_turns(rec(left, right), TranscribeOptions(agent_channel="right"), "c.wav")
+    assert (inferred, rule) == (False, "stereo: left channel = agent")
+    swapped, _, _ = build_turns(rec(left, right), TranscribeOptions(agent_channel="right"), "c.wav")
     assert [(t.speaker, t.text) for t in swapped] == [("customer", "Hello"), ("agent", "Hi")]
 
 
 def test_build_turns_mono_is_inferred():
-    turns, inferred = build_turns(rec(words((" Hello", 0.5, 1.0), (" Hi", 3.0, 3.5))), TranscribeOptions(),
-                                  "m.wav")
+    turns, inferred, _ = build_turns(rec(words((" Hello", 0.5, 1.0), (" Hi", 3.0, 3.5))),
+                                     TranscribeOptions(), "m.wav")
     assert inferred is True
     assert [t.speaker for t in turns] == ["agent", "customer"]
 
