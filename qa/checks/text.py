@@ -276,7 +276,13 @@ def customer_name(ctx: Context, use_entities: bool = True) -> tuple[str | None, 
                 cands.append((i, m.start(1), m.end(1), first))
         if cands:
             confirmed = None
-            if use_entities:
+            # "my name is X" / "call me X" need no confirmation; "this is X" / "I'm X" do
+            for i, s, e, text in cands:
+                head = conv.turns[i].text[max(0, s - 15):s].lower()
+                if "name" in head or "call me" in head:
+                    confirmed = (i, s, e, text)
+                    break
+            if confirmed is None and use_entities:
                 from ..nlp import entities
 
                 # spaCy's entity recogniser confirms the first candidate that is a PERSON
@@ -287,14 +293,7 @@ def customer_name(ctx: Context, use_entities: bool = True) -> tuple[str | None, 
                             break
                     if confirmed:
                         break
-                if confirmed is None:
-                    # spaCy did not see a person: accept only a cue that is unambiguous
-                    for i, s, e, text in cands:
-                        head = conv.turns[i].text[max(0, s - 15):s].lower()
-                        if "name" in head or "call me" in head:
-                            confirmed = (i, s, e, text)
-                            break
-            else:
+            elif confirmed is None:
                 confirmed = cands[0]
             if confirmed:
                 i, s, e, text = confirmed
