@@ -516,10 +516,8 @@ def make_conversation(path: str | Path, sha256: str, rec: Recognition, options: 
 
     p = Path(path)
     turns, inferred, rule = build_turns(rec, options, p)
-    row = metadata.for_file(p) if metadata else None
-    conv_id = (row.conversation_id if row and row.conversation_id else None) or p.stem
     conv = Conversation(
-        id=conv_id, channel="voice", agent_id="", duration_s=round(rec.duration_s, 3),
+        id=conversation_id(p, metadata), channel="voice", agent_id="", duration_s=round(rec.duration_s, 3),
         language=rec.language, source=Source(path=str(path), sha256=sha256, format="audio"),
         turns=turns, roles_inferred=inferred,
         metadata={
@@ -542,6 +540,13 @@ def make_conversation(path: str | Path, sha256: str, rec: Recognition, options: 
         conv.agent_id = agent_id
     require_agent(conv, p)
     return conv
+
+
+def conversation_id(path: str | Path, metadata: Metadata | None = None) -> str:
+    """A recording's conversation id: ``call_id`` / ``conversation_id`` from ``--meta`` or
+    ``--name-pattern``, else the file name without its extension."""
+    row = metadata.for_file(path) if metadata else None
+    return (row.conversation_id if row and row.conversation_id else None) or Path(path).stem
 
 
 def _recognise(path: Path, model, options: TranscribeOptions) -> Recognition:
@@ -634,25 +639,29 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
     """
     options = options or TranscribeOptions()
     outdir = OutDir.at(out) if out is not None and not isinstance(out, OutDir) else out
-    queue = deque(Path(p) for p in paths)
     ref = resolve_model(options.model)  # a missing model stops the batch with one message
     model = None
-    seen_ids: dict[str, Path] = {}
     workers = options.resolved_workers()
+    queue: deque[Path] = deque()
+    duplicates: list[FileResult] = []
+    owner: dict[str, Path] = {}
+    for p in map(Path, paths):
+        # ids are known before anything is transcribed: the later file of two that would
+        # write the same OUT/transcripts/<id>.json fails, whatever finishes first
+        cid = conversation_id(p, metadata)
+        if cid in owner:
+            err = AudioDecodeError(
+                f"conversation id {cid!r} is also the id of {owner[cid]}; it would overwrite it",
+                path=str(p), fix="Give the recordings distinct file names, or distinct call_id "
+                "values with --meta / --name-pattern.")
+            duplicates.append(FileResult(p, error=err))
+        else:
+            owner[cid] = p
+            queue.append(p)
 
     def finish(res: FileResult) -> FileResult:
-        conv = res.conversation
-        if conv is not None and outdir is not None:
-            other = seen_ids.get(conv.id)
-            if other is not None and other != res.path:
-                res.conversation, res.error = None, QAError(
-                    f"conversation id {conv.id!r} is also the id of {other}; it would overwrite it",
-                    path=str(res.path), fix="Give the recordings distinct file names, or distinct "
-                    "call_id values with --meta / --name-pattern.")
-                res.error.stage = "transcribe"
-            else:
-                seen_ids[conv.id] = res.path
-                res.transcript_path = write_conversation(outdir, conv)
+        if res.conversation is not None and outdir is not None:
+            res.transcript_path = write_conversation(outdir, res.conversation)
         if progress:
             progress(res)
         return res
@@ -677,6 +686,8 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
         except QAError as exc:
             return FileResult(path, error=exc)
 
+    for res in duplicates:
+        yield finish(res)
     with ThreadPoolExecutor(1, thread_name_prefix="qa-decode") as prep_pool, \
             ThreadPoolExecutor(workers, thread_name_prefix="qa-whisper") as pool:
         preparing: Future | None = None

@@ -248,3 +248,17 @@ def test_long_channels_are_transcribed_in_windows_cut_at_pauses(batch):
     windowed = transcribe_channel(model, left, opts, window_s=8.0)  # cuts at 6.62 s and 12.92 s
     spans = lambda cw: [(round(t.start_s), round(t.end_s)) for t in split_turns(cw.words, "agent", 1.0)]
     assert spans(windowed) == spans(whole) == [(1, 5), (9, 12), (14, 16)]
+
+
+def test_two_recordings_with_one_id_later_one_fails(tmp_path):
+    need_tool("espeak-ng", "sox")
+    first = make_speech_file(tmp_path / "monday", "Good morning.", name="call7")
+    second = make_speech_file(tmp_path / "tuesday", "Good evening.", name="call7")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["transcribe", str(first), str(second), "--out", str(out),
+                                       "--agent-id", "sam", "-q"])
+    assert result.exit_code == 1
+    assert failures(out) == {"call7.wav": f"conversation id 'call7' is also the id of {first}; it would "
+                                          "overwrite it Fix: Give the recordings distinct file names, or "
+                                          "distinct call_id values with --meta / --name-pattern."}
+    assert "good morning" in Conversation.load(out / "transcripts" / "call7.json").turns[0].text.lower()
