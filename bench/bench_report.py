@@ -181,7 +181,10 @@ def _phase(name: str, out: str) -> dict:
     # this process plus its largest worker (Linux reports KiB)
     rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
            + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    return {"phase": name, "wall_s": round(wall, 2), "peak_mib": round(rss, 1), **extra}
+    cpu = sum(getattr(resource.getrusage(who), f) for who in
+              (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
+    return {"phase": name, "wall_s": round(wall, 2), "cpu_s": round(cpu, 1),
+            "peak_mib": round(rss, 1), **extra}
 
 
 def main() -> None:
@@ -220,14 +223,17 @@ def main() -> None:
                 print(f"generated {args.conversations} conversations for {args.agents} agents in "
                       f"{results.pop(phase)['wall_s']} s ({work})")
         base = results["baseline"]
-        print(f"{'phase':<18}{'wall s':>9}{'peak MiB':>10}{'x wall':>9}{'x mem':>8}  detail")
+        print(f"{'phase':<18}{'wall s':>9}{'CPU s':>8}{'peak MiB':>10}{'x wall':>9}{'x mem':>8}  detail")
         for name, r in results.items():
-            detail = {k: v for k, v in r.items() if k not in ("phase", "wall_s", "peak_mib")}
-            print(f"{name:<18}{r['wall_s']:>9.2f}{r['peak_mib']:>10.0f}"
+            detail = {k: v for k, v in r.items()
+                      if k not in ("phase", "wall_s", "cpu_s", "peak_mib")}
+            print(f"{name:<18}{r['wall_s']:>9.2f}{r['cpu_s']:>8.1f}{r['peak_mib']:>10.0f}"
                   f"{r['wall_s'] / max(base['wall_s'], 1e-6):>9.1f}"
                   f"{r['peak_mib'] / max(base['peak_mib'], 1e-6):>8.1f}  {detail}")
         rep = results["report"]
-        print("peak memory is this process plus its largest worker process (ru_maxrss)")
+        print("peak memory: the process plus its largest worker (ru_maxrss); CPU s: user + "
+              "system time of the process and its workers")
+        print(f"load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         ok = rep["wall_s"] <= 60 and rep["peak_mib"] <= 2048
         print(f"target report <= 60 s and <= 2048 MiB: {'met' if ok else 'NOT met'}")
     finally:

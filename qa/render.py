@@ -258,10 +258,9 @@ class Charts:
             self.cat_team_legend = Legend(ax, [self.team_bars], ["Team average"],
                                           loc="lower right", fontsize=8, frameon=False,
                                           bbox_to_anchor=(1.0, 1.0))
-            self.cat_agent_legend = Legend(ax, [self.agent_bars], ["Agent"], loc="lower left",
-                                           fontsize=8, frameon=False, bbox_to_anchor=(0.0, 1.0))
             ax.add_artist(self.cat_team_legend)
-            ax.add_artist(self.cat_agent_legend)
+            # the agent's key: a swatch and a text (a Legend costs ~5x more to draw)
+            self.cat_agent_legend = self._key(ax, AGENT_COLOR)
             # trend: the agent's overall per period against the team's
             fig2 = self.trend_fig = Figure(figsize=(6.0, 2.4))
             fig2.patch.set_visible(False)
@@ -282,10 +281,19 @@ class Charts:
             self.trend_team_legend = Legend(ax2, [self.team_line], ["Team average"],
                                             loc="lower right", fontsize=8, frameon=False,
                                             bbox_to_anchor=(1.0, 1.0))
-            self.trend_agent_legend = Legend(ax2, [self.agent_line], ["Agent"], loc="lower left",
-                                             fontsize=8, frameon=False, bbox_to_anchor=(0.0, 1.0))
             ax2.add_artist(self.trend_team_legend)
-            ax2.add_artist(self.trend_agent_legend)
+            self.trend_agent_legend = self._key(ax2, AGENT_COLOR)
+
+    @staticmethod
+    def _key(ax, color):
+        from matplotlib.patches import Rectangle
+
+        swatch = Rectangle((0.0, 1.065), 0.035, 0.05, transform=ax.transAxes, color=color,
+                           clip_on=False)
+        ax.add_patch(swatch)
+        text = ax.text(0.05, 1.09, "", transform=ax.transAxes, fontsize=8, va="center",
+                       ha="left", clip_on=False)
+        return swatch, text
 
     def _svg(self, fig) -> str:
         buf = io.StringIO()
@@ -322,19 +330,19 @@ class Charts:
             bar.set_width(v or 0)
             text.set_x((v or 0) + 1)
             text.set_text(fmt_score(v))
-        self.cat_agent_legend.get_texts()[0].set_text(_chart_text(agent_label))
+        self.cat_agent_legend[1].set_text(_chart_text(agent_label))
         return self._layers(self.cat_fig, self.cat_ax, [*self.team_bars, self.cat_team_legend],
-                            [*self.agent_bars, *self.bar_texts, self.cat_agent_legend],
+                            [*self.agent_bars, *self.bar_texts, *self.cat_agent_legend],
                             ("categories", team_values))
 
     def trend(self, agent_values: list[float | None], team_values: list[float | None],
               agent_label: str) -> Markup:
         self.team_line.set_ydata(_nan(team_values))
         self.agent_line.set_ydata(_nan(agent_values))
-        self.trend_agent_legend.get_texts()[0].set_text(_chart_text(agent_label))
+        self.trend_agent_legend[1].set_text(_chart_text(agent_label))
         return self._layers(self.trend_fig, self.trend_ax,
                             [self.team_line, self.trend_team_legend],
-                            [self.agent_line, self.trend_agent_legend],
+                            [self.agent_line, *self.trend_agent_legend],
                             ("trend", tuple(team_values)))
 
 
@@ -605,10 +613,12 @@ def _agent_contexts(agg: Aggregates, teams: dict[str, dict]) -> list[dict]:
         convs = []
         if aid in conv_by:
             for c in conv_by[aid].sort("started_at", descending=True, nulls_last=True).to_dicts():
-                convs.append({k: c[k] for k in ("conversation_id", "started_at", "channel",
-                                                "overall", *CATEGORIES, "auto_fail",
-                                                "auto_fail_criteria")}
-                             | {"href": f"../calls/{safe_name(c['conversation_id'])}.html"})
+                convs.append({"conversation_id": c["conversation_id"], "channel": c["channel"],
+                              "when": fmt_datetime(c["started_at"]),
+                              "scores": [fmt_score(c[k]) for k in ("overall", *CATEGORIES)],
+                              "auto_fail": c["auto_fail"],
+                              "auto_fail_criteria": c["auto_fail_criteria"],
+                              "href": f"../calls/{safe_name(c['conversation_id'])}.html"})
         out.append({
             "agent": a, "label": label, "team": teams.get(a["team"], {}),
             "focus": [{**w, "quotes": quotes.get((w["criterion_id"], "worst"), [])}
