@@ -2,7 +2,7 @@
 
 Both sides use the same model (the bundled tiny.en unless --model), the same recognition
 options (compute type, beam size 5, VAD on, word timestamps, no conditioning on previous
-text) and the same files; each stereo file is split into its two channels in both. Model
+text, temperature 0 without fallback) and the same files; each stereo file is split into its two channels in both. Model
 loading is done before the clock starts on both sides.
 
 * plain: ``decode_audio(split_stereo=True)`` then ``WhisperModel.transcribe`` on each
@@ -74,7 +74,8 @@ def _plain_file(model, path: Path, opts: TranscribeOptions) -> int:
     for ch in chans:
         segments, _ = model.transcribe(ch, language=opts.language, beam_size=opts.beam_size,
                                        word_timestamps=True, vad_filter=opts.vad,
-                                       condition_on_previous_text=False)
+                                       condition_on_previous_text=False,
+                                       temperature=opts.temperatures())
         n += sum(len(s.words or []) for s in segments)
     return n
 

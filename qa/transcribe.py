@@ -73,6 +73,10 @@ class TranscribeOptions:
     vad: bool = True
     """Skip non-speech with faster-whisper's Silero VAD (faster on call audio, fewer
     hallucinations on silent stretches)."""
+    temperature_fallback: bool = False
+    """Whisper's retry at higher sampling temperatures when a window decodes badly. Off by
+    default: sampling is random, so the same audio could give different words (and
+    scores) from run to run; off, transcription is deterministic."""
     agent_channel: Literal["left", "right"] = "left"
     """Stereo: which channel is the agent; the other is the customer."""
     pause_split_s: float = 1.0
@@ -109,10 +113,14 @@ class TranscribeOptions:
             return self.cpu_threads
         return max(1, (os.cpu_count() or 1) // self.resolved_workers())
 
+    def temperatures(self) -> list[float]:
+        return [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if self.temperature_fallback else [0.0]
+
     def recognition_key(self) -> dict[str, Any]:
         """The options that change what the recogniser outputs (part of the cache key)."""
         return {"device": self.resolved_device(), "compute_type": self.resolved_compute_type(),
-                "language": self.language, "beam_size": self.beam_size, "vad": self.vad}
+                "language": self.language, "beam_size": self.beam_size, "vad": self.vad,
+                "temperature": self.temperatures()}
 
 
 # ------------------------------------------------------------------------ model
@@ -284,7 +292,8 @@ def transcribe_channel(model, samples: np.ndarray, options: TranscribeOptions,
             continue
         segments, info = model.transcribe(piece, language=options.language, beam_size=options.beam_size,
                                           word_timestamps=True, vad_filter=options.vad,
-                                          condition_on_previous_text=False)
+                                          condition_on_previous_text=False,
+                                          temperature=options.temperatures())
         got = [Word(word=w.word, start=round(float(w.start) + start, 3), end=round(float(w.end) + start, 3),
                     probability=round(float(w.probability), 4))
                for seg in segments for w in (seg.words or []) if w.word.strip()]

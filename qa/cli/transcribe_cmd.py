@@ -95,6 +95,10 @@ class _Progress:
 @inputs_argument
 @out_option
 @model_options
+@click.option("--temperature-fallback/--no-temperature-fallback", "temperature_fallback",
+              default=False, show_default=True,
+              help="Retry badly decoded windows at higher sampling temperatures (random: the same "
+                   "audio may then give different words from run to run).")
 @click.option("--agent-channel", "agent_channel", type=click.Choice(["left", "right"]), default="left",
               show_default=True, help="Stereo: the channel that holds the agent; the other is the customer.")
 @click.option("--pause-split", "pause_split", type=click.FloatRange(0.05, 30.0), default=1.0,
@@ -107,7 +111,8 @@ class _Progress:
 @quiet_option
 @click.pass_context
 def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, model: str | None, device: str,
-            compute_type: str, language: str | None, beam_size: int, vad: bool, agent_channel: str,
+            compute_type: str, language: str | None, beam_size: int, vad: bool,
+            temperature_fallback: bool, agent_channel: str,
             pause_split: float, workers: int, cpu_threads: int, agent_id: str | None,
             meta: Path | None, name_pattern: str | None, quiet: bool) -> None:
     """Transcribe call recordings into conversation JSON files with faster-whisper.
@@ -144,7 +149,8 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, model: str 
         raise QAClickException(
             f"no recordings ({' '.join(AUDIO_EXTS)}) in {', '.join(str(p) for p in inputs)}", EXIT_USAGE)
     options = TranscribeOptions(model=model, device=device, compute_type=compute_type, language=language,
-                                beam_size=beam_size, vad=vad, agent_channel=agent_channel,
+                                beam_size=beam_size, vad=vad, temperature_fallback=temperature_fallback,
+                                agent_channel=agent_channel,
                                 pause_split_s=pause_split, workers=workers, cpu_threads=cpu_threads)
     outdir = OutDir.at(out)
     batch = Batch(outdir, ("transcribe",))
