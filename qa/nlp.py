@@ -452,6 +452,12 @@ class Analyzer:
         except OSError as exc:
             log.warning("could not write the spaCy cache (%s); scoring goes on", exc)
 
+    def count_uncached(self, texts_per_conv: Sequence[Sequence[str]]) -> int:
+        """How many of these conversations have no cache entry (all of them without a cache)."""
+        if self.cache_dir is None:
+            return len(texts_per_conv)
+        return sum(1 for texts in texts_per_conv if not self._path(self.key(texts)).exists())
+
     def analyze(self, texts_per_conv: Sequence[Sequence[str]]) -> Iterator[tuple[int, ConvNLP]]:
         """Yield ``(index, ConvNLP)`` for each list of turn texts: cached ones first,
         then freshly parsed ones as ``nlp.pipe`` produces them."""

@@ -18,6 +18,7 @@ score 0 and is listed in ``auto_fail_criteria``.
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -185,8 +186,13 @@ class Scorer:
     """
 
     def __init__(self, rubric: Rubric, *, analyzer: Analyzer | None = None,
-                 cache_dir: str | Path | None = None, n_process: int | None = None):
+                 cache_dir: str | Path | None = None, n_process: int | None = None,
+                 jobs: int | None = None):
         self.rubric = rubric
+        self.jobs = jobs
+        """Scoring processes (None or 1: this process only). Used when many conversations
+        need parsing and the operating system can fork (Linux): each process parses and
+        scores its share. Re-scoring from the cache stays in one process (faster)."""
         self.analyzer = analyzer or Analyzer(cache_dir, tagged="pos" in rubric.needs(), n_process=n_process)
         self.checks: list[tuple[Criterion, Check]] = [
             (c, REGISTRY[c.check](c.options, self.analyzer)) for c in rubric.criteria]
@@ -233,8 +239,19 @@ class Scorer:
         A conversation whose scoring raises :class:`ScoreError` is passed to ``on_error``
         (re-raised when there is none) and the batch goes on.
         """
-        texts = [[t.text for t in c.turns] for c in convs]
-        for i, conv_nlp in self.analyzer.analyze(texts):
+        jobs = self.jobs or 1
+        if jobs > 1 and len(convs) >= 2 * PARALLEL_CHUNK and "fork" in mp.get_all_start_methods() \
+                and self.analyzer.count_uncached([[t.text for t in c.turns] for c in convs]) >= 2 * PARALLEL_CHUNK:
+            # worth it only for parsing: reading the cache and scoring are faster in one process
+            # than the cost of sending the results back from workers
+            yield from self._score_parallel(convs, transcript_paths, on_error, progress, jobs)
+            return
+        yield from self._score_serial(convs, range(len(convs)), transcript_paths, on_error, progress)
+
+    def _score_serial(self, convs, indices, transcript_paths, on_error, progress):
+        texts = [[t.text for t in convs[i].turns] for i in indices]
+        for k, conv_nlp in self.analyzer.analyze(texts):
+            i = indices[k]
             conv = convs[i]
             try:
                 res = self.score_one(conv, conv_nlp,
@@ -249,6 +266,53 @@ class Scorer:
                     progress(1)
             yield i, res
 
+    def _score_parallel(self, convs, transcript_paths, on_error, progress, jobs):
+        """Fork ``jobs`` workers that inherit this scorer and the conversations; each scores
+        chunks of indices and sends back results (the conversations are never pickled)."""
+        global _FORKED
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        _FORKED = (self, convs, transcript_paths)
+        try:
+            chunks = [(a, min(a + PARALLEL_CHUNK, len(convs))) for a in range(0, len(convs), PARALLEL_CHUNK)]
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+                futures = [pool.submit(_score_chunk, a, b) for a, b in chunks]
+                for fut in as_completed(futures):
+                    results, errors, parsed, cached = fut.result()
+                    self.analyzer.parsed += parsed
+                    self.analyzer.cached += cached
+                    for i, (message, path, place, fix) in errors:
+                        exc = ScoreError(message, path=path, place=place, fix=fix)
+                        if on_error is None:
+                            raise exc
+                        on_error(convs[i], exc)
+                    if progress:
+                        progress(len(results) + len(errors))
+                    yield from results
+        finally:
+            _FORKED = None
+
+
+PARALLEL_CHUNK = 50
+_FORKED: tuple | None = None
+
+
+def _score_chunk(a: int, b: int):
+    """Worker side of :meth:`Scorer._score_parallel` (runs in a forked process)."""
+    assert _FORKED is not None
+    scorer, convs, paths = _FORKED
+    scorer.analyzer.n_process = 1
+    scorer.analyzer.parsed = scorer.analyzer.cached = 0
+    errors: list = []
+
+    conv_index = {id(convs[i]): i for i in range(a, b)}
+
+    def on_error(conv, exc):
+        errors.append((conv_index[id(conv)], (exc.message, exc.path, exc.place, exc.fix)))
+
+    results = list(scorer._score_serial(convs, range(a, b), paths, on_error, None))
+    return results, errors, scorer.analyzer.parsed, scorer.analyzer.cached
+
 
 def _criterion_result(crit: Criterion, out: Outcome) -> CriterionResult:
     score = None if out.outcome == "na" else (None if out.score is None else max(0.0, min(1.0, float(out.score))))
@@ -262,16 +326,17 @@ def _criterion_result(crit: Criterion, out: Outcome) -> CriterionResult:
 
 def score_conversations(convs: Iterable[Conversation], rubric: Rubric, *,
                         cache_dir: str | Path | None = None, scorer: Scorer | None = None,
-                        n_process: int | None = None) -> list[ConversationResult]:
+                        n_process: int | None = None, jobs: int | None = None) -> list[ConversationResult]:
     """Score conversations against a rubric, in input order.
 
     ``cache_dir`` (e.g. ``OUT/.cache/spacy``) keeps parsed turns so that scoring again
-    after a rubric edit does not parse again. Raises :class:`ScoreError` for a
+    after a rubric edit does not parse again. ``jobs`` > 1 scores large batches in that
+    many processes. Raises :class:`ScoreError` for a
     conversation that cannot be scored (use :meth:`Scorer.score` with ``on_error`` to go
     on past it).
     """
     convs = list(convs)
-    scorer = scorer or Scorer(rubric, cache_dir=cache_dir, n_process=n_process)
+    scorer = scorer or Scorer(rubric, cache_dir=cache_dir, n_process=n_process, jobs=jobs)
     out: list[ConversationResult | None] = [None] * len(convs)
     for i, res in scorer.score(convs):
         out[i] = res

@@ -293,3 +293,36 @@ def test_cli_no_inputs_is_usage_error(tmp_path):
     res = CliRunner().invoke(main, ["score", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "no conversation files" in res.output
+
+
+def test_parallel_scoring_gives_the_same_results(tmp_path, monkeypatch):
+    convs = [_chat(f"Hello, sorry about that! Ref {i}" if i % 2 else f"Order number {i}?", id=f"p{i}",
+                   reply_at=10 + i) for i in range(120)]
+    serial = score_conversations(convs, DEFAULT, jobs=1)
+    scorer = Scorer(DEFAULT, cache_dir=tmp_path, jobs=2)
+    parallel = score_conversations(convs, DEFAULT, scorer=scorer)
+    assert (scorer.analyzer.parsed, scorer.analyzer.cached) == (120, 0)
+    # re-scoring from the cache stays in this process and gives the same again
+    rescorer = Scorer(DEFAULT, cache_dir=tmp_path, jobs=2)
+    again = score_conversations(convs, DEFAULT, scorer=rescorer)
+    assert (rescorer.analyzer.parsed, rescorer.analyzer.cached) == (0, 120)
+    assert [r.overall for r in again] == [r.overall for r in serial]
+    assert [r.conversation_id for r in parallel] == [c.id for c in convs]
+    assert [(r.overall, r.categories) for r in parallel] == [(r.overall, r.categories) for r in serial]
+    assert [[(c.outcome, c.reason) for c in r.criteria] for r in parallel] == \
+        [[(c.outcome, c.reason) for c in r.criteria] for r in serial]
+    # a failing conversation in a worker comes back as a ScoreError for that conversation
+    from qa.checks.text import NameUsage
+
+    real = NameUsage.run
+
+    def flaky(self, ctx):
+        if ctx.conv.id == "p7":
+            raise ValueError("odd data")
+        return real(self, ctx)
+
+    monkeypatch.setattr(NameUsage, "run", flaky)
+    errors = []
+    out = list(Scorer(DEFAULT, jobs=2).score(convs, on_error=lambda c, e: errors.append((c.id, e.message))))
+    assert len(out) == 119
+    assert errors == [("p7", "criterion 'name_usage' (name_usage) could not be scored: ValueError: odd data")]

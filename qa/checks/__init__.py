@@ -225,7 +225,8 @@ class PhraseSet:
     """A list of phrases compiled once, matched on lemmas (``lemma``) or lower-cased
     words (``exact``), whole words only, punctuation ignored, never across two turns.
 
-    In ``lemma`` mode a phrase also matches its words exactly as written. Phrases are
+    In ``lemma`` mode with the tagger (context-dependent lemmas) a phrase also matches its
+    words exactly as written; lookup lemmas do not depend on context. Phrases are
     compared as sequences of keys, found in one pass over each conversation shared by
     every criterion (:meth:`qa.nlp.ConvNLP.phrase_hits`): no regular expressions, so no
     phrase can make matching slow. ``sentence_start`` phrases match only as the first
@@ -239,7 +240,8 @@ class PhraseSet:
         self.phrases = list(phrases)
         self.mode = match
         self.registry = analyzer.registry
-        self.modes = ("exact",) if match == "exact" else ("lemma", "exact")
+        self.modes = ("exact",) if match == "exact" else (
+            ("lemma", "exact") if analyzer.tagged else ("lemma",))
         self.by_key: dict[str, dict[tuple[str, ...], tuple[str, frozenset, int]]] = {m: {} for m in self.modes}
         keys = analyzer.phrase_keys(self.phrases) if self.phrases else []
         for k, (phrase, (kl, ke)) in enumerate(zip(self.phrases, keys)):

@@ -247,8 +247,8 @@ class NameUsageOptions(BaseOptions):
     """Where the agent must use the name (after it is known)."""
 
 
-_CUE_RE = re.compile(r"\b(?i:my name(?:'s| is)|name is|this is|it's|it is|i am|i'm|call me)\s+"
-                     r"((?:(?i:mr|mrs|ms|miss|dr|mister)\.?\s+)?[A-Z][\w'\-]+(?:\s+[A-Z][\w'\-]+)?)")
+_CUE_RE = re.compile(r"\b(?i:my name(?:'s| is)|name is|this is|it's|it is|i am|i'm|call me)[ \t]+"
+                     r"((?:(?i:mr|mrs|ms|miss|dr|mister)\.?[ \t]+)?[A-Z][\w'\-]+(?:[ \t]+[A-Z][\w'\-]+)?)")
 
 
 def customer_name(ctx: Context, use_entities: bool = True) -> tuple[str | None, int | None, tuple | None]:
@@ -263,17 +263,23 @@ def customer_name(ctx: Context, use_entities: bool = True) -> tuple[str | None, 
         result = (name.strip(), None, None)
     else:
         cands = []
-        for i, t in enumerate(conv.turns):
-            if t.speaker != "customer":
+        cust = [(i, t.text) for i, t in enumerate(conv.turns) if t.speaker == "customer"]
+        # one pass over all customer turns (joined by newlines; a name never spans two)
+        joined = "\n".join(text for _, text in cust)
+        bases, pos = [], 0
+        for _, text in cust:
+            bases.append(pos)
+            pos += len(text) + 1
+        for m in _CUE_RE.finditer(joined):
+            k = bisect.bisect_right(bases, m.start(1)) - 1
+            i, base = cust[k][0], bases[k]
+            first = m.group(1)
+            if not first[0].isupper():
                 continue
-            for m in _CUE_RE.finditer(t.text):
-                first = m.group(1)
-                if not first[0].isupper():
-                    continue
-                words = first.split()
-                if words[0].lower().rstrip(".") in _STOP_NAMES and words[0].lower().rstrip(".") not in _TITLE:
-                    continue
-                cands.append((i, m.start(1), m.end(1), first))
+            word = first.split()[0].lower().rstrip(".")
+            if word in _STOP_NAMES and word not in _TITLE:
+                continue
+            cands.append((i, m.start(1) - base, m.end(1) - base, first))
         if cands:
             confirmed = None
             # "my name is X" / "call me X" need no confirmation; "this is X" / "I'm X" do

@@ -3,6 +3,7 @@ OUT/results/conversations.parquet and criteria.parquet."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,8 +28,8 @@ SCORE_EXTS = tuple(dict.fromkeys((".json",) + TEXT_EXTS))
               default=None, help="Rubric YAML (default: the shipped rubrics/default.yaml).")
 @out_option
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
-              help="spaCy worker processes for new text (default: 1; 2 when a rubric's patterns "
-                   "need the tagger and there is a lot of new text).")
+              help="Scoring processes for large batches (default: 2 on a multi-core machine; "
+                   "1 scores in this process only).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the parsed-text cache in OUT/.cache/spacy.")
 @click.option("--agent-id", "agent_id", metavar="ID",
               help="Agent id for chat exports whose file and metadata name none.")
@@ -94,7 +95,8 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
             if not same:
                 write_conversation(outdir, conv)
             paths.append(str(target.relative_to(outdir.root)))
-        scorer = Scorer(rubric, cache_dir=None if no_cache else outdir.cache / "spacy", n_process=jobs)
+        scorer = Scorer(rubric, cache_dir=None if no_cache else outdir.cache / "spacy",
+                        jobs=jobs if jobs is not None else min(2, os.cpu_count() or 1))
         results: list = [None] * len(convs)
 
         def on_error(conv: Conversation, exc: QAError) -> None:
