@@ -709,6 +709,42 @@ def _pool(jobs: int, init_args: tuple):
                                initializer=_init_worker, initargs=init_args)
 
 
+def _render_pooled(jobs: int, init_args: tuple, contexts: list[dict], call_pages: bool,
+                   batches) -> ReportSummary:
+    acc = ReportSummary(reports=Path(), index=Path())
+    with _pool(jobs, init_args) as pool:
+        step = max(1, min(25, len(contexts) // (jobs * 4) or 1))
+        futures = [pool.submit(_do_agents, contexts[i:i + step])
+                   for i in range(0, len(contexts), step)]
+        if call_pages:
+            pending = []
+            for items in batches(acc):
+                for i in range(0, len(items), 250):
+                    pending.append(pool.submit(_do_calls, items[i:i + 250]))
+                acc.calls += len(items)
+                # a bounded number of batches in flight: bounded memory
+                while sum(1 for f in pending if not f.done()) > jobs * 8:
+                    acc.problems.extend(pending.pop(0).result())
+            for f in pending:
+                acc.problems.extend(f.result())
+        acc.agents = sum(f.result() for f in futures)
+    return acc
+
+
+def _render_serial(writer: _Writer, contexts: list[dict], call_pages: bool,
+                   batches) -> ReportSummary:
+    acc = ReportSummary(reports=Path(), index=Path())
+    for ctx in contexts:
+        writer.agent(ctx)
+    acc.agents = len(contexts)
+    if call_pages:
+        for items in batches(acc):
+            for item in items:
+                acc.problems.extend(writer.call(*item))
+            acc.calls += len(items)
+    return acc
+
+
 def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *,
                    period: str = "week", date_from: date | None = None,
                    date_to: date | None = None, team: str | None = None,
@@ -806,33 +842,18 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
         jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
         n_work = len(contexts) + (agg.conversations.height if call_pages else 0)
         use_pool = jobs > 1 and n_work >= POOL_MIN_PAGES
+        batches = lambda acc: _call_batches(agg, staging, teams, chunk, acc, paged)  # noqa: E731
+        done = None
         if use_pool:
-            with _pool(jobs, init_args) as pool:
-                step = max(1, min(25, len(contexts) // (jobs * 4) or 1))
-                futures = [pool.submit(_do_agents, contexts[i:i + step])
-                           for i in range(0, len(contexts), step)]
-                if call_pages:
-                    pending = []
-                    for items in _call_batches(agg, staging, teams, chunk, summary, paged):
-                        for i in range(0, len(items), 250):
-                            pending.append(pool.submit(_do_calls, items[i:i + 250]))
-                        summary.calls += len(items)
-                        # keep at most a few chunks in flight: bounded memory
-                        while len([f for f in pending if not f.done()]) > jobs * 8:
-                            pending[0].result()
-                            summary.problems.extend(pending.pop(0).result())
-                    for f in pending:
-                        summary.problems.extend(f.result())
-                summary.agents = sum(f.result() for f in futures)
-        else:
-            for ctx in contexts:
-                writer.agent(ctx)
-            summary.agents = len(contexts)
-            if call_pages:
-                for items in _call_batches(agg, staging, teams, chunk, summary, paged):
-                    for item in items:
-                        summary.problems.extend(writer.call(*item))
-                    summary.calls += len(items)
+            from concurrent.futures.process import BrokenProcessPool
+            try:
+                done = _render_pooled(jobs, init_args, contexts, call_pages, batches)
+            except (BrokenProcessPool, OSError) as exc:  # a worker died (memory?), or no fork
+                log.warning("worker processes failed (%s); rendering in this process", exc)
+        if done is None:
+            done = _render_serial(writer, contexts, call_pages, batches)
+        summary.agents, summary.calls = done.agents, done.calls
+        summary.audio, summary.problems = done.audio, done.problems
         log.info("wrote the index, %d agent pages and %d call pages", summary.agents,
                  summary.calls)
         _swap_in(staging, reports)

@@ -254,6 +254,17 @@ def test_worker_processes_write_the_same_pages(tmp_path, monkeypatch):
     assert (s.agents, s.calls, len(s.problems)) == (3, 6, 1)
     assert pages() == serial
 
+    # a worker that dies takes the pool down: the pages are then rendered in-process
+    from concurrent.futures.process import BrokenProcessPool
+
+    def broken(*a, **k):
+        raise BrokenProcessPool("a worker died")
+
+    monkeypatch.setattr(render, "_render_pooled", broken)
+    s = render_reports(out, jobs=2)
+    assert (s.agents, s.calls, len(s.problems)) == (3, 6, 1)
+    assert pages() == serial
+
 
 # ---------------------------------------------------------------- the command
 def test_cli_report_writes_pages_and_records_problems(tmp_path):
