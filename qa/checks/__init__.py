@@ -145,6 +145,20 @@ class Context:
     def n_words(self, i: int) -> int:
         return self.nlp.n_words(i)
 
+    @property
+    def has_timestamps(self) -> bool:
+        v = self.scratch.get("has_timestamps")
+        if v is None:
+            v = self.scratch["has_timestamps"] = self.conv.has_timestamps
+        return v
+
+    @property
+    def has_customer(self) -> bool:
+        v = self.scratch.get("has_customer")
+        if v is None:
+            v = self.scratch["has_customer"] = any(t.speaker == "customer" for t in self.conv.turns)
+        return v
+
 
 # ---------------------------------------------------------------- options shared by checks
 Speaker = Literal["agent", "customer", "any"]

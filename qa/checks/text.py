@@ -330,7 +330,7 @@ class NameUsage(Check):
 
     def run(self, ctx: Context) -> Outcome:
         o = self.options
-        if not ctx.conv.customer_turns() and not ctx.conv.customer_name:
+        if not ctx.has_customer and not ctx.conv.customer_name:
             return na("no customer turns")
         name, given_at, span = customer_name(ctx, o.use_entities)
         if not name:
@@ -423,7 +423,7 @@ class EmpathyResponse(Check):
     def run(self, ctx: Context) -> Outcome:
         o = self.options
         conv = ctx.conv
-        if not conv.customer_turns():
+        if not ctx.has_customer:
             return na("no customer turns")
         # moments: a customer turn with a trigger; consecutive ones with no agent turn between merge
         cust_idx = [i for i, t in enumerate(conv.turns) if t.speaker == "customer"]

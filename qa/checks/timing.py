@@ -62,7 +62,14 @@ class ResponseLatency(Check):
                 f"{fmt_s(zero)}. N/A without timestamps.")
 
     def gaps(self, ctx: Context) -> list[tuple[float, int, int]]:
-        """(seconds waited, customer turn, agent turn) for each reply."""
+        """(seconds waited, customer turn, agent turn) for each reply (computed once per
+        conversation, shared by every latency criterion)."""
+        cached = ctx.scratch.get("reply_gaps")
+        if cached is None:
+            cached = ctx.scratch["reply_gaps"] = self._gaps(ctx)
+        return cached
+
+    def _gaps(self, ctx: Context) -> list[tuple[float, int, int]]:
         conv = ctx.conv
         voice = conv.channel == "voice"
         out = []
@@ -86,9 +93,9 @@ class ResponseLatency(Check):
     def run(self, ctx: Context) -> Outcome:
         o = self.options
         conv = ctx.conv
-        if not conv.customer_turns():
+        if not ctx.has_customer:
             return na("no customer turns")
-        if not conv.has_timestamps:
+        if not ctx.has_timestamps:
             return na(f"the {conv.channel} has no timestamps, so response time cannot be measured")
         zero = o.zero_at_s or 4 * o.target_s
         gaps = self.gaps(ctx)
