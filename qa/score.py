@@ -254,6 +254,11 @@ class Scorer:
             i = indices[k]
             conv = convs[i]
             try:
+                if isinstance(conv_nlp, Exception):
+                    exc = conv_nlp
+                    raise ScoreError(exc.message if isinstance(exc, ScoreError) else str(exc),
+                                     path=conv.source.path, place=f"conversation {conv.id}",
+                                     fix=getattr(exc, "fix", None))
                 res = self.score_one(conv, conv_nlp,
                                      transcript_path=transcript_paths[i] if transcript_paths else None)
             except ScoreError as exc:

@@ -326,3 +326,10 @@ def test_parallel_scoring_gives_the_same_results(tmp_path, monkeypatch):
     out = list(Scorer(DEFAULT, jobs=2).score(convs, on_error=lambda c, e: errors.append((c.id, e.message))))
     assert len(out) == 119
     assert errors == [("p7", "criterion 'name_usage' (name_usage) could not be scored: ValueError: odd data")]
+
+
+def test_a_huge_message_is_scored():
+    conv = make_conv([("customer", "log line " * 170_000), ("agent", "Hello, thanks for sending the log, I can help.")])
+    [res] = score_conversations([conv], DEFAULT)
+    assert res.n_turns == 2 and res.overall is not None
+    assert next(c for c in res.criteria if c.criterion_id == "greeting").outcome == "pass"
