@@ -641,7 +641,7 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
     Channels are the unit of work: up to ``options.resolved_workers()`` channels (of the
     same or different calls) run at once on one shared model. Files are hashed, checked
     against the cache and decoded one at a time ahead of the workers, so at most
-    ``workers + 1`` decoded recordings are in memory. Each good conversation is written to
+    ``workers + 1`` decoded recordings are in memory at once. Each good conversation is written to
     ``OUT/transcripts/<id>.json``; the model is loaded only if something is not cached.
     A failure is a result with ``error`` set; the batch goes on. A model that cannot be
     found raises :class:`~qa.errors.ModelNotFoundError` before any file is read.
@@ -694,6 +694,11 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
             return job
         except QAError as exc:
             return FileResult(path, error=exc)
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+            log.debug("reading %s failed", path, exc_info=True)
+            return FileResult(path, error=AudioDecodeError(
+                f"cannot read the audio ({type(exc).__name__}: {str(exc)[:160]})", path=str(path),
+                fix="Check that the file plays in an audio player, or convert it to WAV and try again."))
 
     for res in duplicates:
         yield finish(res)
@@ -702,7 +707,7 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
         preparing: Future | None = None
         active: list[_Job] = []
         while queue or preparing is not None or active:
-            if preparing is None and queue and len(active) <= workers:
+            if preparing is None and queue and len(active) < workers:
                 preparing = prep_pool.submit(prepare, queue.popleft())
             waiting = [f for j in active for f in j.channels]
             if preparing is not None:

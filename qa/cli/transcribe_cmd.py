@@ -121,8 +121,9 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, model: str 
     start/end seconds, text and word timings, plus duration, language, model and options.
     Stereo recordings hold one party per channel (left = agent unless --agent-channel
     right); each channel is transcribed alone and cut into turns at pauses. Mono
-    recordings are one stream; roles are inferred (the first turn is the agent's, then
-    they alternate) and the conversation says so. Formats: wav flac mp3 ogg m4a …, any
+    recordings are one stream; roles are inferred (two voices told apart by pitch, the
+    first speaker is the agent; alternation at pauses when the voices sound alike) and
+    the conversation says so. Formats: wav flac mp3 ogg m4a …, any
     sample rate. Every recording needs an agent id: from --meta, --name-pattern or
     --agent-id.
 
