@@ -145,6 +145,15 @@ class Context:
     def n_words(self, i: int) -> int:
         return self.nlp.n_words(i)
 
+    def select(self, speaker: str, window: "Window | None") -> tuple[list[int] | None, str | None]:
+        """:func:`select_turns`, with the speaker's turns listed once per conversation."""
+        key = ("turns", speaker)
+        idx = self.scratch.get(key)
+        if idx is None:
+            idx = self.scratch[key] = [i for i, t in enumerate(self.conv.turns)
+                                       if speaker == "any" or t.speaker == speaker]
+        return _window(self.conv, idx, speaker, window)
+
     @property
     def has_timestamps(self) -> bool:
         v = self.scratch.get("has_timestamps")
@@ -202,6 +211,11 @@ def select_turns(conv: "Conversation", speaker: str, window: Window | None
                  ) -> tuple[list[int] | None, str | None]:
     """Indices of the turns a check looks at, or (None, why N/A)."""
     idx = [i for i, t in enumerate(conv.turns) if speaker == "any" or t.speaker == speaker]
+    return _window(conv, idx, speaker, window)
+
+
+def _window(conv: "Conversation", idx: list[int], speaker: str, window: Window | None
+            ) -> tuple[list[int] | None, str | None]:
     if not idx:
         return None, f"no {speaker} turns" if speaker != "any" else "the conversation has no turns"
     if window is None:
@@ -275,9 +289,11 @@ class PhraseSet:
     def __bool__(self) -> bool:
         return any(self.by_key.values())
 
-    def find(self, cnlp: "ConvNLP", turns: "list[int] | None" = None, limit: int | None = None) -> list[Hit]:
+    def find(self, cnlp: "ConvNLP", turns: "list[int] | None" = None, limit: int | None = None,
+             *, overlapping: bool = False) -> list[Hit]:
         """Hits in the given turns (all turns when None), in turn and text order; where
-        phrases overlap, the longest wins."""
+        phrases overlap, the longest wins (``overlapping``: every phrase found, each its
+        own hit)."""
         kturn, kstart, kend = cnlp.kturn, cnlp.kstart, cnlp.kend
         allowed = set(turns) if turns is not None else None
         if allowed is not None and not allowed:
@@ -302,7 +318,7 @@ class PhraseSet:
         last_end = -1
         for a, neg_n, phrase, labels in cands:
             b = a - neg_n - 1
-            if a <= last_end:
+            if a <= last_end and not overlapping:
                 if hits and a == hits[-1]._a:
                     hits[-1].labels = hits[-1].labels | labels
                 continue

@@ -164,22 +164,29 @@ class PolitenessModel:
         self.weights = dict(DEFAULT_WEIGHTS)
         self.weights.update(weights or {})
         self.bias = DEFAULT_BIAS if bias is None else bias
-        self.sets: dict[str, PhraseSet] = {}
-        for name, (where, match, phrases, _) in FEATURES.items():
-            if name in ("exclamation", "question"):
-                continue
-            self.sets[name] = PhraseSet(phrases, analyzer, match,
-                                        sentence_start=[where == "start"] * len(phrases))
+        # two phrase sets (lemma and exact features), each phrase labelled with its feature
+        self.sets: list[PhraseSet] = []
+        for mode in ("lemma", "exact"):
+            phrases, labels, starts = [], [], []
+            for name, (where, match, words, _) in FEATURES.items():
+                if match != mode or name in ("exclamation", "question"):
+                    continue
+                phrases += words
+                labels += [name] * len(words)
+                starts += [where == "start"] * len(words)
+            self.sets.append(PhraseSet(phrases, analyzer, mode, labels=labels, sentence_start=starts))
 
     def features(self, cnlp: ConvNLP, turns: list[int]) -> dict[int, dict[str, tuple[int, int]]]:
         """Turn → feature name → the character span of its first occurrence."""
         found: dict[int, dict[str, tuple[int, int]]] = {i: {} for i in turns}
-        for name, ps in self.sets.items():
-            inner = FEATURES[name][0] == "inner"
-            for h in ps.find(cnlp, turns):
-                if inner and h.at_start:
-                    continue
-                found[h.turn_index].setdefault(name, (h.start, h.end))
+        for ps in self.sets:
+            for h in ps.find(cnlp, turns, overlapping=True):
+                feats = found[h.turn_index]
+                for name in h.labels:
+                    if FEATURES[name][0] == "inner" and h.at_start:
+                        continue
+                    if name not in feats:
+                        feats[name] = (h.start, h.end)
         for i in turns:
             for name, ch in (("exclamation", "!"), ("question", "?")):
                 k = cnlp.texts[i].find(ch)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from . import (BaseOptions, Check, CheckOptionsError, Context, Hit, Outcome, PhraseSet, Window,
-               Speaker, evidence, failed, na, passed, register, select_turns, short_list)
+               Speaker, evidence, failed, na, passed, register, short_list)
 
 MAX_EVIDENCE = 5
 
@@ -82,7 +82,7 @@ class Phrases(Check):
 
     def run(self, ctx: Context) -> Outcome:
         o = self.options
-        idx, why = select_turns(ctx.conv, o.speaker, o.window)
+        idx, why = ctx.select(o.speaker, o.window)
         if idx is None:
             return na(why or "nothing to look at")
         where = o.window.describe(o.speaker) if o.window else (
@@ -209,7 +209,7 @@ class Patterns(Check):
 
     def run(self, ctx: Context) -> Outcome:
         o = self.options
-        idx, why = select_turns(ctx.conv, o.speaker, o.window)
+        idx, why = ctx.select(o.speaker, o.window)
         if idx is None:
             return na(why or "nothing to look at")
         docs = ctx.nlp.docs()
@@ -341,7 +341,7 @@ class NameUsage(Check):
         # first name, last name, or the whole name; whole words, any case
         rx = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in sorted(parts, key=len, reverse=True))
                         + r")(?!\w)", re.IGNORECASE)
-        idx, why = select_turns(ctx.conv, "agent", o.window)
+        idx, why = ctx.select("agent", o.window)
         if idx is None:
             return na(why or "no agent turns")
         start = given_at if given_at is not None else -1
