@@ -262,3 +262,23 @@ def test_two_recordings_with_one_id_later_one_fails(tmp_path):
                                           "overwrite it Fix: Give the recordings distinct file names, or "
                                           "distinct call_id values with --meta / --name-pattern."}
     assert "good morning" in Conversation.load(out / "transcripts" / "call7.json").turns[0].text.lower()
+
+
+def test_batched_pipeline(tmp_path):
+    """--batch-size uses faster-whisper's BatchedInferencePipeline; the turns are the same."""
+    need_tool("espeak-ng", "sox")
+    path = make_stereo_call(tmp_path, [(0.3, "Thank you for calling."), (5.0, "Is there anything else?")],
+                            [(2.5, "Hello, I have a question.")], name="batched")
+    conv = transcribe_file(path, options=TranscribeOptions(batch_size=4), agent_id="sam")
+    assert [t.speaker for t in conv.turns] == ["agent", "customer", "agent"]
+    assert "thank you for calling" in conv.turns[0].text.lower()
+    assert conv.metadata["transcription"]["batch_size"] == 4
+
+
+def test_batch_size_needs_vad(tmp_path):
+    wav = tmp_path / "x.wav"
+    wav.write_bytes(b"")
+    result = CliRunner().invoke(main, ["transcribe", str(wav), "--batch-size", "8", "--no-vad"])
+    assert result.exit_code == 2
+    assert ("Invalid value for '--batch-size': --batch-size needs --vad (the batches are VAD speech "
+            "segments)") in result.output
