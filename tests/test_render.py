@@ -320,3 +320,21 @@ def test_interrupted_run_keeps_the_previous_reports(tmp_path, monkeypatch):
     monkeypatch.undo()
     render_reports(out, jobs=1)
     assert not stale.exists()
+
+
+def test_undated_and_unscored_conversations(tmp_path):
+    from report_helpers import conv_row, crit_row, ev, write_results
+
+    c1 = conv_row("x1", "a", None, None, None, None)
+    c2 = conv_row("x2", "b", "t", None, 50.0, transcript_path="")
+    out = write_results(tmp_path, [c1, c2], [crit_row(c1, "g", "na"),
+                                             crit_row(c2, "g", "fail", evidence=[ev(99, "q", "q")])])
+    s = render_reports(out, jobs=1)
+    assert (s.agents, s.calls) == (2, 2)
+    a = soup(out / "reports" / "agents" / "a.html")
+    assert a.select("figure.chart") and len(a.select("figure.chart")) == 1  # no trend chart
+    assert a.select_one("table.trend tbody").get_text(strip=True) == "No dated conversations."
+    assert a.select(".scorecard .value")[0].get_text() == "—"
+    b = soup(out / "reports" / "calls" / "x2.html")
+    assert b.find("p", class_="transcript-missing").get_text() == \
+        "No transcript was recorded for this conversation."
