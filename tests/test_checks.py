@@ -302,6 +302,9 @@ def test_empathy_response():
     assert c.reason == "customer said 'third time' in turn 1; no acknowledgement in the next 2 agent turn(s)"
     c = run(make_conv([("customer", "I need a new password"), ("agent", "Sure")]), category="empathy", **crit)
     assert (c.outcome, c.reason) == ("na", "the customer voiced no frustration, loss or worry")
+    for text in ["No worries, take your time", "I'm not upset at all", "I don't worry about it"]:
+        c = run(make_conv([("customer", text), ("agent", "Great")]), category="empathy", **crit)
+        assert c.outcome == "na", text
     c = run(make_conv([("agent", "Hello")]), category="empathy", **crit)
     assert (c.outcome, c.reason) == ("na", "no customer turns")
 

@@ -333,3 +333,32 @@ def test_a_huge_message_is_scored():
     [res] = score_conversations([conv], DEFAULT)
     assert res.n_turns == 2 and res.overall is not None
     assert next(c for c in res.criteria if c.criterion_id == "greeting").outcome == "pass"
+
+
+def test_real_chats_are_scored_with_reasons_and_evidence(tmp_path, shared_data):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["score", str(shared_data / "chats" / "ibm_twitter_care_dev.json"),
+                                    str(shared_data / "chats" / "abcd_sample.json"), "--out", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    conv = pl.read_parquet(out / "results" / "conversations.parquet")
+    crit = pl.read_parquet(out / "results" / "criteria.parquet")
+    assert conv.height == 528 and crit.height == 528 * len(DEFAULT.criteria)
+    assert crit["reason"].null_count() == 0 and (crit["reason"].str.len_chars() > 0).all()
+    for cat in CATEGORIES:
+        vals = conv[cat].drop_nulls()
+        assert ((vals >= 0) & (vals <= 100)).all()
+    # every quote is the conversation's own text, every match sits where it says
+    texts = {}
+    for row in crit.filter(pl.col("evidence").list.len() > 0).head(2000).iter_rows(named=True):
+        cid = row["conversation_id"]
+        if cid not in texts:
+            data = json.loads((out / "transcripts" / f"{cid}.json").read_text())
+            texts[cid] = [t["text"] for t in data["turns"]]
+        for e in row["evidence"]:
+            assert e["quote"] in texts[cid][e["turn_index"]]
+            if e["match"] is not None:
+                assert e["quote"][e["match_start"]:e["match_end"]] == e["match"]
+    # ABCD gives the customer's name: name_usage is never N/A there
+    abcd = crit.filter(pl.col("criterion_id") == "name_usage",
+                       pl.col("conversation_id").is_in(["3592", "9489", "3695"]))
+    assert abcd.height == 3 and (abcd["outcome"] != "na").all()

@@ -384,6 +384,10 @@ DEFAULT_ACKS = [
 ]
 
 
+_NEGATIONS = {"no", "not", "n't", "never", "nothing", "without", "dont", "don't", "isn't", "wasn't",
+              "aren't", "nor", "hardly"}
+
+
 class EmpathyOptions(BaseOptions):
     triggers: list[str] = Field(default_factory=lambda: list(DEFAULT_TRIGGERS))
     """What the customer says that calls for empathy (frustration, loss, worry)."""
@@ -429,7 +433,12 @@ class EmpathyResponse(Check):
         cust_idx = [i for i, t in enumerate(conv.turns) if t.speaker == "customer"]
         agent_idx = [i for i, t in enumerate(conv.turns) if t.speaker == "agent"]
         first_trigger: dict[int, Hit] = {}
+        keys = ctx.nlp.seq("exact").keys
         for h in self.triggers.find(ctx.nlp, cust_idx):
+            # "no worries", "not upset", "I'm not worried": a negated trigger is no trigger
+            before = [k for k in keys[max(0, h._a - 3):h._a] if k not in ("^", "\x00")][-2:]
+            if any(k in _NEGATIONS for k in before):
+                continue
             first_trigger.setdefault(h.turn_index, h)
         first_ack: dict[int, Hit] = {}
         for h in self.acks.find(ctx.nlp, agent_idx):
