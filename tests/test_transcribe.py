@@ -282,3 +282,11 @@ def test_batch_size_needs_vad(tmp_path):
     assert result.exit_code == 2
     assert ("Invalid value for '--batch-size': --batch-size needs --vad (the batches are VAD speech "
             "segments)") in result.output
+
+
+def test_folder_without_recordings_is_a_usage_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("no audio here\n")
+    result = CliRunner().invoke(main, ["transcribe", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert result.output == (f"Error: no recordings (.wav .flac .mp3 .ogg .oga .opus .m4a .aac .wma .webm "
+                             f".mp4) in {tmp_path}\n")
