@@ -281,8 +281,10 @@ def _yaml_error(exc: Exception) -> tuple[int | None, str]:
     return line, f"YAML syntax error: {text}; check the indentation and quotes on this line"
 
 
-def _read_yaml(text: str, path: str) -> tuple[Any, list[str]]:
-    """Parse YAML safely. Returns (round-trip tree or None, problems)."""
+def _read_yaml(text: str, path: str, version_text: list[str] | None = None) -> tuple[Any, list[str]]:
+    """Parse YAML safely. Returns (round-trip tree or None, problems); the version's text
+    as written is appended to ``version_text``."""
+    version_text = version_text if version_text is not None else []
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
@@ -315,6 +317,12 @@ def _read_yaml(text: str, path: str) -> tuple[Any, list[str]]:
         line, msg = _yaml_error(exc)
         add(line, "(file)", msg)
         return None, problems
+    from ruamel.yaml.nodes import MappingNode, ScalarNode
+
+    if isinstance(node, MappingNode):  # the version exactly as written ("1.10", not 1.1)
+        for k, v in node.value:
+            if isinstance(k, ScalarNode) and k.value == "version" and isinstance(v, ScalarNode):
+                version_text.append(v.value)
     return tree, problems
 
 
@@ -431,7 +439,8 @@ def parse_rubric(text: str, path: str = "rubric.yaml") -> Rubric:
     """Validate rubric YAML text; ``path`` is only used in messages."""
     from .checks import REGISTRY, CheckOptionsError
 
-    tree, problems = _read_yaml(text, path)
+    version_text: list[str] = []
+    tree, problems = _read_yaml(text, path, version_text)
     if tree is None:
         raise RubricError(f"{len(problems)} problem(s) in the rubric", path=path,
                           problems=problems)
@@ -531,7 +540,8 @@ def parse_rubric(text: str, path: str = "rubric.yaml") -> Rubric:
     assert doc is not None
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return Rubric(id=doc.rubric, version=str(doc.version), description=doc.description,
+    version = version_text[0] if version_text and not isinstance(doc.version, str) else str(doc.version)
+    return Rubric(id=doc.rubric, version=version, description=doc.description,
                   categories=categories, criteria=criteria, hash=digest, path=path, data=data)
 
 

@@ -274,3 +274,22 @@ def test_json_is_valid_rubric_yaml():
     r = parse_rubric(json.dumps(data))
     assert r.categories["empathy"] == 20.0 and len(r.criteria) == 1
     assert Path(default_rubric_path()).name == "default.yaml"
+
+
+def test_readme_documents_every_check_and_its_options():
+    from conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("<!-- section:score -->"):text.index("<!-- /section:score -->")]
+    for name, cls in REGISTRY.items():
+        head = f"#### `{name}`"
+        assert head in section, f"README has no section for check {name}"
+        body = section[section.index(head):].split("\n#### ", 1)[0].split("\n### ", 1)[0]
+        for option in cls.Options.model_fields:
+            assert f"`{option}`" in body, f"README does not document {name}.{option}"
+
+
+def test_version_is_kept_as_written():
+    text = GOOD.replace("version: 3", "version: 1.10")
+    assert parse_rubric(text).version == "1.10"
+    assert parse_rubric(GOOD.replace("version: 3", 'version: "v2"')).version == "v2"
