@@ -15,8 +15,6 @@ Adding a check type is one registered class. ``REGISTRY`` maps names to classes.
 
 from __future__ import annotations
 
-import bisect
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
