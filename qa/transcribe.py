@@ -33,7 +33,6 @@ import json
 import logging
 import os
 import threading
-import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -776,9 +775,3 @@ def options_summary(options: TranscribeOptions) -> dict[str, Any]:
     d.update(device=options.resolved_device(), compute_type=options.resolved_compute_type(),
              workers=options.resolved_workers(), cpu_threads=options.resolved_cpu_threads())
     return d
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    t = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - t
