@@ -13,6 +13,8 @@ from . import (BaseOptions, Check, CheckOptionsError, Context, Hit, Outcome, Phr
                Speaker, evidence, failed, na, passed, register, short_list)
 
 MAX_EVIDENCE = 5
+_NER_WINDOW = 300
+"""Characters either side of a name candidate that the entity recogniser sees."""
 
 
 def _ev(ctx: Context, hits: list[Hit], polarity: str):
@@ -292,10 +294,15 @@ def customer_name(ctx: Context, use_entities: bool = True) -> tuple[str | None, 
                 from ..nlp import entities
 
                 # spaCy's entity recogniser confirms the first candidate that is a PERSON
+                # (on a window around the candidate: a pasted 5 MB message is not parsed whole)
                 for i, s, e, text in cands[:5]:
-                    for a, b, label in entities([conv.turns[i].text])[0]:
+                    turn_text = conv.turns[i].text
+                    w0 = max(0, s - _NER_WINDOW)
+                    window = turn_text[w0:e + _NER_WINDOW]
+                    for a, b, label in entities([window])[0]:
+                        a, b = a + w0, b + w0
                         if label == "PERSON" and a < e and b > s:
-                            confirmed = (i, max(a, s), min(b, e), conv.turns[i].text[max(a, s):min(b, e)])
+                            confirmed = (i, max(a, s), min(b, e), turn_text[max(a, s):min(b, e)])
                             break
                     if confirmed:
                         break
