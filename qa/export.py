@@ -21,6 +21,7 @@ Times are UTC (XLSX has no time zones: they are written as UTC wall-clock times)
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,12 +93,20 @@ def criteria_table(agg: Aggregates) -> pl.DataFrame:
             .collect())
 
 
+def _shareable(path: Path) -> None:
+    """Temporary files are private (0600); an export is meant to be opened by others."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def _write_csv(df: pl.DataFrame, path: Path) -> None:
     df = _neutralise_frame(df.with_columns(
         pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ") for c, dt in df.schema.items()
         if isinstance(dt, pl.Datetime)))
     with atomic_path(path) as tmp:
         df.write_csv(tmp)
+    _shareable(path)
 
 
 def _write_xlsx(tables: dict[str, pl.DataFrame], path: Path) -> None:
@@ -127,6 +136,7 @@ def _write_xlsx(tables: dict[str, pl.DataFrame], path: Path) -> None:
                         name, df.height, parts, XLSX_MAX_ROWS)
     with atomic_path(path) as tmp:
         wb.save(tmp)
+    _shareable(path)
 
 
 def export_tables(results_dir: str | Path, out_dir: str | Path, fmt: str = "csv", *,

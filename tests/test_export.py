@@ -33,6 +33,7 @@ def test_neutralise():
 def test_csv_tables_are_neutralised(results, tmp_path):
     s = export_tables(results, tmp_path / "x", "csv")
     assert [p.name for p in s.files] == ["agent_summary.csv", "agent_criteria.csv", "criteria.csv"]
+    assert all(p.stat().st_mode & 0o044 for p in s.files)  # readable by others (umask 022)
     assert s.rows == {"agent_summary": 2, "agent_criteria": 2, "criteria": 2}
     with open(tmp_path / "x" / "exports" / "agent_summary.csv", newline="") as fh:
         rows = {r["agent_name"]: r for r in csv.DictReader(fh)}
