@@ -173,7 +173,10 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
     summary.files = len(audio) + len(texts)
     model_ref = resolve_model(topts.model) if audio else None
 
-    scorer = Scorer(rubric, cache_dir=outdir.cache / "spacy", n_process=options.jobs)
+    import os
+
+    jobs = options.jobs if options.jobs is not None else min(2, os.cpu_count() or 1)
+    scorer = Scorer(rubric, cache_dir=outdir.cache / "spacy", n_process=options.jobs, jobs=jobs)
     pending: list[tuple[Conversation, str]] = []
     results: list = []
     owners: dict[str, str] = {}
@@ -249,9 +252,13 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
         for conv, written in zip(res.conversations, res.written):
             add(conv, written, res.path)
     timings["ingest"] = time.perf_counter() - t0 - timings.get("score", 0.0)
+    # chats are scored before Whisper starts its threads: the scorer may fork worker
+    # processes, which is safe only in a process without other threads
+    flush()
 
     # ---- recordings
     if audio:
+        scorer.jobs = 1
         stage("transcribe")
         t0 = time.perf_counter()
         score_before = timings.get("score", 0.0)
