@@ -1,26 +1,39 @@
-"""Reading recordings: probe with PyAV, decode with faster-whisper's ``decode_audio``.
+"""Reading recordings: probe with PyAV, decode in one streaming pass with PyAV.
 
 * :func:`probe` opens the file with PyAV and reads its first audio stream's channel count,
   sample rate, codec and the duration the header promises. A zero-byte file, a text file
   with an audio extension, an unknown container or a file with no audio stream is an
   :class:`~qa.errors.AudioDecodeError` with a one-line reason.
-* :func:`decode` decodes to 16 kHz float32, one array per channel (stereo is split with
-  ``decode_audio(split_stereo=True)``, so left and right are transcribed apart). Any input
-  sample rate works (8 kHz telephone audio included); a file that decodes to much less
-  than its header promises is reported as truncated.
+* :func:`decode` decodes to 16 kHz float32, one channel each (stereo is split, so left and
+  right are transcribed apart). Any input sample rate works (8 kHz telephone audio
+  included); a file that decodes to much less than its header promises is reported as
+  truncated. It resamples exactly as faster-whisper's ``decode_audio`` does (same PyAV
+  resampler, same frame grouping), so the samples are the same, but it writes each
+  resampled block straight into a preallocated array per channel instead of collecting
+  the whole file first.
+* Long recordings (``spill_after_s``): a channel longer than that is written, as 16-bit
+  PCM, to an unnamed temporary file (gone when closed, even after ``kill -9``) and comes
+  back as a :class:`DiskChannel`, which reads any stretch as float32 on demand. Memory then
+  stays the same whatever the length: the file lives in the page cache, not the heap.
 * :func:`voiced_frames` is a small energy detector used to tighten Whisper's word timings
-  to where the channel actually has sound.
+  to where the channel actually has sound; it reads a :class:`DiskChannel` a minute at a
+  time.
 
-Memory: ``decode_audio`` collects the whole file as 16-bit PCM in memory and then converts
-it to float32, so decoding peaks at about 6 bytes per sample per channel at 16 kHz
-(≈ 0.7 GB for one hour of stereo); see the README's transcribe section for measurements.
+Memory: decoding holds 4 bytes per sample per channel kept in memory (≈ 0.46 GB for one
+hour of stereo without ``spill_after_s``; a few MB with it); see the README's transcribe
+section for measurements.
 """
 
 from __future__ import annotations
 
+import gc
+import itertools
 import logging
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Union
 
 import numpy as np
 
@@ -147,20 +160,221 @@ def _wav_missing_bytes(p: Path, size: int, head: bytes) -> int:
     return 0
 
 
-def decode(path: str | Path, info: AudioInfo | None = None) -> list[np.ndarray]:
-    """Decode to 16 kHz float32 arrays, one per channel (``[mono]`` or ``[left, right]``)."""
+CHUNK_SAMPLES = 960_000
+"""A :class:`DiskChannel` is read a minute (16 kHz) at a time; a multiple of every frame hop."""
+
+
+class DiskChannel:
+    """One decoded 16 kHz channel kept on disk as 16-bit PCM (a long recording).
+
+    Behaves like a read-only 1-D float32 array for what transcription needs: ``len()``,
+    contiguous slices (``ch[a:b]`` reads those samples and returns float32, exactly the
+    values :func:`decode` would hold in memory) and :meth:`chunks`. The backing file is an
+    unnamed temporary file, removed when the channel is closed or garbage-collected.
+    """
+
+    def __init__(self, fh, n: int, peak: float):
+        self._fh = fh
+        self._lock = threading.Lock()
+        self.n = n
+        self.peak = peak
+        """Loudest sample, as a float in [0, 1] (for :func:`is_silent`)."""
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def size(self) -> int:
+        return self.n
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        if not isinstance(key, slice):
+            raise TypeError("a DiskChannel is read by slices: channel[start:stop]")
+        start, stop, step = key.indices(self.n)
+        if step != 1:
+            raise ValueError("a DiskChannel is read by contiguous slices")
+        return self.read(start, stop)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``start`` to ``stop`` as float32 (a fresh array)."""
+        count = max(0, min(stop, self.n) - start)
+        out = np.empty(count, dtype=np.float32)
+        pcm = np.empty(min(count, CHUNK_SAMPLES), dtype=np.int16)
+        with self._lock:
+            self._fh.seek(start * 2)
+            for a in range(0, count, pcm.size):  # a chunk at a time: no second copy of the window
+                part = pcm[: min(pcm.size, count - a)]
+                got = self._fh.readinto(memoryview(part).cast("B")) // 2
+                if got < part.size:
+                    raise OSError(f"the temporary audio file ended early ({a + got} of {count} samples)")
+                np.divide(part, np.float32(32768.0), out=out[a:a + part.size])
+        return out
+
+    def chunks(self, size: int = CHUNK_SAMPLES) -> Iterator[np.ndarray]:
+        """The whole channel, ``size`` samples at a time (float32)."""
+        for a in range(0, self.n, size):
+            yield self.read(a, min(self.n, a + size))
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __repr__(self) -> str:
+        return f"DiskChannel({self.n} samples, {self.n / SAMPLE_RATE:.1f} s)"
+
+
+Channel = Union[np.ndarray, DiskChannel]
+"""A decoded channel: a float32 array in memory, or a long one on disk."""
+
+
+class _SpillError(Exception):
+    """Writing a long channel to its temporary file failed (disk full …)."""
+
+
+class _Sink:
+    """Collects one channel's int16 blocks: into a preallocated float32 array, or (past
+    ``spill_n`` samples) into a temporary file."""
+
+    def __init__(self, expect_n: int, spill_n: int | None, spill_dir: Path | None):
+        self.n = 0
+        self.spill_n = spill_n
+        self.spill_dir = spill_dir
+        self.fh = None
+        self.peak_i = 0
+        if spill_n is not None and expect_n > spill_n:
+            self.buf = np.zeros(0, dtype=np.float32)
+            self._spill()
+        else:
+            self.buf = np.empty(max(expect_n, SAMPLE_RATE), dtype=np.float32)
+
+    def _spill(self) -> None:
+        try:
+            if self.spill_dir is not None:
+                self.spill_dir.mkdir(parents=True, exist_ok=True)
+            self.fh = tempfile.TemporaryFile(prefix="qa-audio-", dir=self.spill_dir)
+            if self.n:
+                head = self.buf[: self.n]
+                # float32 k/32768 -> int16 k is exact
+                self.fh.write((head * 32768.0).astype(np.int16).tobytes())
+                self.peak_i = max(self.peak_i, int(round(max(float(head.max()), -float(head.min())) * 32768)))
+        except OSError as exc:
+            raise _SpillError(exc.strerror or str(exc)) from None
+        self.buf = np.zeros(0, dtype=np.float32)
+
+    def write(self, block: np.ndarray) -> None:
+        if not block.size:
+            return
+        if self.fh is None and self.spill_n is not None and self.n + block.size > self.spill_n:
+            self._spill()
+        if self.fh is not None:
+            try:
+                self.fh.write(np.ascontiguousarray(block, dtype=np.int16).tobytes())
+            except OSError as exc:
+                raise _SpillError(exc.strerror or str(exc)) from None
+            self.peak_i = max(self.peak_i, int(block.max()), -int(block.min()))
+            self.n += block.size
+            return
+        end = self.n + block.size
+        if end > self.buf.size:  # the header under-promised: grow by half
+            grown = np.empty(max(end, self.buf.size + self.buf.size // 2), dtype=np.float32)
+            grown[: self.n] = self.buf[: self.n]
+            self.buf = grown
+        # the same arithmetic as decode_audio: astype(float32) / 32768.0
+        np.divide(block, np.float32(32768.0), out=self.buf[self.n:end], casting="unsafe")
+        self.n = end
+
+    def finish(self) -> Channel:
+        if self.fh is not None:
+            try:
+                self.fh.flush()
+            except OSError as exc:
+                raise _SpillError(exc.strerror or str(exc)) from None
+            return DiskChannel(self.fh, self.n, self.peak_i / 32768.0)
+        if self.buf.size - self.n > SAMPLE_RATE * 5:  # the header over-promised: give memory back
+            return self.buf[: self.n].copy()
+        return self.buf[: self.n]
+
+    def discard(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+
+
+def _ignore_invalid_frames(frames):
+    # as faster_whisper.audio: a damaged packet is skipped, not fatal
     import av
-    from faster_whisper import decode_audio
+
+    iterator = iter(frames)
+    while True:
+        try:
+            yield next(iterator)
+        except StopIteration:
+            break
+        except av.error.InvalidDataError:
+            continue
+
+
+def _group_frames(frames, num_samples: int):
+    import av
+
+    fifo = av.audio.fifo.AudioFifo()
+    for frame in frames:
+        frame.pts = None  # ignore timestamp checks
+        fifo.write(frame)
+        if fifo.samples >= num_samples:
+            yield fifo.read()
+    if fifo.samples > 0:
+        yield fifo.read()
+
+
+def _resample_frames(frames, resampler):
+    for frame in itertools.chain(frames, [None]):  # None flushes the resampler
+        yield from resampler.resample(frame)
+
+
+def decode(path: str | Path, info: AudioInfo | None = None, *, spill_after_s: float | None = None,
+           spill_dir: str | Path | None = None) -> list[Channel]:
+    """Decode to 16 kHz float32, one channel each (``[mono]`` or ``[left, right]``).
+
+    With ``spill_after_s``, a channel longer than that many seconds is kept on disk
+    (a :class:`DiskChannel` backed by an unnamed temporary file in ``spill_dir``, or the
+    system's temporary folder) instead of in memory; without it every channel is a
+    float32 array.
+    """
+    import av
 
     p = Path(path)
     info = info or probe(p)
+    channels = 2 if info.channels == 2 else 1
+    expect = int((info.duration_s or 0.0) * SAMPLE_RATE) + 2 * SAMPLE_RATE
+    spill_n = None if spill_after_s is None else int(spill_after_s * SAMPLE_RATE)
+    sdir = Path(spill_dir) if spill_dir is not None else None
+    sinks: list[_Sink] = []
     try:
-        if info.channels == 2:
-            # two strided views of one interleaved array: no extra copy
-            chans = list(decode_audio(str(p), sampling_rate=SAMPLE_RATE, split_stereo=True))
-        else:
-            chans = [decode_audio(str(p), sampling_rate=SAMPLE_RATE)]
+        sinks = [_Sink(expect, spill_n, sdir) for _ in range(channels)]
+        resampler = av.audio.resampler.AudioResampler(format="s16", layout="stereo" if channels == 2 else "mono",
+                                                      rate=SAMPLE_RATE)
+        with av.open(str(p), mode="r", metadata_errors="ignore") as container:
+            frames = _resample_frames(_group_frames(_ignore_invalid_frames(container.decode(audio=0)), 500000),
+                                      resampler)
+            for frame in frames:
+                block = frame.to_ndarray().reshape(-1)  # packed s16: L R L R … for stereo
+                if channels == 2:
+                    sinks[0].write(block[0::2])
+                    sinks[1].write(block[1::2])
+                else:
+                    sinks[0].write(block)
+        del resampler, frames
+        gc.collect()  # as decode_audio: PyAV's resampler graph is freed only by the collector
+        chans = [s.finish() for s in sinks]
+    except _SpillError as exc:
+        for s in sinks:
+            s.discard()
+        where = sdir if sdir is not None else Path(tempfile.gettempdir())
+        raise AudioDecodeError(f"cannot keep the decoded audio on disk in {where} ({exc})", path=str(p),
+                               fix="Free some disk space there (a long recording needs about 115 MB "
+                                   "per channel-hour) and try again.") from None
     except (av.error.FFmpegError, OSError, ValueError, TypeError) as exc:
+        for s in sinks:
+            s.discard()
         raise AudioDecodeError(f"corrupt audio: decoding failed ({_short(exc)})", path=str(p),
                                fix=FIX_RECORD) from None
     n = len(chans[0])
@@ -169,38 +383,56 @@ def decode(path: str | Path, info: AudioInfo | None = None) -> list[np.ndarray]:
                                fix=FIX_RECORD)
     got = n / SAMPLE_RATE
     if info.duration_s and info.duration_s > 1.0 and got < 0.9 * info.duration_s - 0.5:
+        for c in chans:
+            if isinstance(c, DiskChannel):
+                c.close()
         raise AudioDecodeError(
             f"truncated audio: the header promises {info.duration_s:.1f} s but only {got:.1f} s "
             "could be decoded", path=str(p), fix=FIX_RECORD)
     return chans
 
 
-def is_silent(samples: np.ndarray) -> bool:
+def is_silent(samples: Channel) -> bool:
     """True when the channel is digital silence (peak below :data:`SILENCE_PEAK`)."""
+    if isinstance(samples, DiskChannel):
+        return samples.n == 0 or samples.peak < SILENCE_PEAK
     return samples.size == 0 or max(float(samples.max()), -float(samples.min())) < SILENCE_PEAK
 
 
 FRAME_S = 0.02
 
 
-def voiced_frames(samples: np.ndarray, frame_s: float = FRAME_S) -> np.ndarray:
+def voiced_frames(samples: Channel, frame_s: float = FRAME_S) -> np.ndarray:
     """Energy detector: one bool per ``frame_s`` frame, True where the channel has sound.
 
     The threshold adapts to the channel: 10 dB above its noise floor (10th percentile of
     frame energy) and no more than 35 dB below its loud speech (98th percentile), so line
-    hiss on telephone audio is not taken for speech.
+    hiss on telephone audio is not taken for speech. A :class:`DiskChannel` is read a
+    chunk at a time (the same frames, the same result).
     """
     hop = int(SAMPLE_RATE * frame_s)
-    n = len(samples) // hop
-    if n == 0:
+    if isinstance(samples, DiskChannel):
+        step = hop * max(1, CHUNK_SAMPLES // hop)
+        parts = [_frame_db(c, hop) for c in samples.chunks(step)]
+        db = np.concatenate(parts) if parts else np.zeros(0)
+    else:
+        db = _frame_db(samples, hop)
+    if db.size == 0:
         return np.zeros(0, dtype=bool)
-    frames = samples[: n * hop].reshape(n, hop)
-    energy = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / hop  # no copy of the audio
-    db = 10 * np.log10(energy + 1e-12)
     floor = float(np.percentile(db, 10))
     loud = float(np.percentile(db, 98))
     threshold = max(floor + 10.0, loud - 35.0, -70.0)
     return db > threshold
+
+
+def _frame_db(samples: np.ndarray, hop: int) -> np.ndarray:
+    """Energy (dB) of each whole ``hop``-sample frame."""
+    n = len(samples) // hop
+    if n == 0:
+        return np.zeros(0)
+    frames = samples[: n * hop].reshape(n, hop)
+    energy = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / hop  # no copy of the audio
+    return 10 * np.log10(energy + 1e-12)
 
 
 def pitch_hz(samples: np.ndarray, frame: int = 640, hop: int = 160) -> float | None:

@@ -272,12 +272,21 @@ class Recognition:
 
 WINDOW_S = 600.0
 """Channels longer than this are transcribed in windows cut at pauses, so the recogniser's
-feature matrices stay bounded on multi-hour recordings (measured in the README)."""
+feature matrices stay bounded on multi-hour recordings (measured in the README). Such
+channels are also decoded to disk (:class:`qa.audio.DiskChannel`), not memory, and each
+window is read back when its turn comes, so memory does not grow with the length."""
 
 
-def transcribe_channel(model, samples: np.ndarray, options: TranscribeOptions,
+def spill_dir(out: OutDir | None) -> Path | None:
+    """Where long channels are kept while they are transcribed: ``OUT/.cache/audio`` (as
+    unnamed temporary files, gone when done), or the system's temporary folder."""
+    return out.cache / "audio" if out is not None else None
+
+
+def transcribe_channel(model, samples: qaudio.Channel, options: TranscribeOptions,
                        window_s: float = WINDOW_S, pitch: bool = False) -> ChannelWords:
-    """Run faster-whisper on one channel (16 kHz float32) with word timestamps, then tighten
+    """Run faster-whisper on one channel (16 kHz float32, in memory or a
+    :class:`~qa.audio.DiskChannel`) with word timestamps, then tighten
     the word timings to the channel's voiced frames. Long channels go in windows of at most
     ``window_s`` seconds, cut in pauses (:func:`qa.audio.window_cuts`). With ``pitch``
     (mono recordings), each word's voice pitch is measured too."""
@@ -567,9 +576,9 @@ def conversation_id(path: str | Path, metadata: Metadata | None = None) -> str:
     return (row.conversation_id if row and row.conversation_id else None) or Path(path).stem
 
 
-def _recognise(path: Path, model, options: TranscribeOptions) -> Recognition:
+def _recognise(path: Path, model, options: TranscribeOptions, out: OutDir | None = None) -> Recognition:
     info = qaudio.probe(path)
-    chans = qaudio.decode(path, info)
+    chans = qaudio.decode(path, info, spill_after_s=WINDOW_S, spill_dir=spill_dir(out))
     duration = len(chans[0]) / qaudio.SAMPLE_RATE
     results = [transcribe_channel(model, c, options, pitch=len(chans) == 1) for c in chans]
     return _recognition(duration, info, results)
@@ -599,7 +608,7 @@ def transcribe_file(path: str | Path, *, options: TranscribeOptions | None = Non
     key = cache_key(sha, ref, options)
     rec = read_cache(outdir, key)
     if rec is None:
-        rec = _recognise(p, model or load_model(ref, options), options)
+        rec = _recognise(p, model or load_model(ref, options), options, outdir)
         write_cache(outdir, key, rec)
     return make_conversation(p, sha, rec, options, ref, metadata, agent_id)
 
@@ -650,7 +659,9 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
     Channels are the unit of work: up to ``options.resolved_workers()`` channels (of the
     same or different calls) run at once on one shared model. Files are hashed, checked
     against the cache and decoded one at a time ahead of the workers, so at most
-    ``workers + 1`` decoded recordings are in memory at once. Each good conversation is written to
+    ``workers + 1`` decoded recordings are held at once; channels longer than
+    :data:`WINDOW_S` are held on disk and read a window at a time, so a multi-hour
+    recording takes no more memory than a 10-minute one. Each good conversation is written to
     ``OUT/transcripts/<id>.json``; the model is loaded only if something is not cached.
     A failure is a result with ``error`` set; the batch goes on. A model that cannot be
     found raises :class:`~qa.errors.ModelNotFoundError` before any file is read.
@@ -698,7 +709,8 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
                     res.error = exc
                 return res
             job.info = qaudio.probe(path)
-            job.channels = qaudio.decode(path, job.info)  # arrays for now; futures later
+            # arrays (or DiskChannels, past WINDOW_S) for now; futures later
+            job.channels = qaudio.decode(path, job.info, spill_after_s=WINDOW_S, spill_dir=spill_dir(outdir))
             job.duration = len(job.channels[0]) / qaudio.SAMPLE_RATE
             return job
         except QAError as exc:
