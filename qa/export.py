@@ -139,10 +139,26 @@ def _write_xlsx(tables: dict[str, pl.DataFrame], path: Path) -> None:
     _shareable(path)
 
 
+REDACT_COLUMNS = ("first_quote", "reason", "na_reason")
+"""Columns that can hold what a customer or agent said (quotes, and reasons that quote)."""
+
+
+def redact_table(df: pl.DataFrame) -> pl.DataFrame:
+    """Mask PII (:mod:`qa.redact`) in the columns of ``df`` that carry conversation text."""
+    from .redact import redact_text
+
+    cols = [c for c in REDACT_COLUMNS if c in df.columns]
+    return df.with_columns(
+        pl.col(c).map_elements(lambda t: redact_text(t).text, return_dtype=pl.String, skip_nulls=True)
+        for c in cols)
+
+
 def export_tables(results_dir: str | Path, out_dir: str | Path, fmt: str = "csv", *,
-                  filters: Filters = Filters()) -> ExportSummary:
+                  filters: Filters = Filters(), redact: bool = False) -> ExportSummary:
     """Write ``out_dir/exports/{agent_summary,agent_criteria,criteria}.csv`` or
-    ``out_dir/exports/qa-export.xlsx`` (one sheet per table). Atomic writes."""
+    ``out_dir/exports/qa-export.xlsx`` (one sheet per table). Atomic writes.
+    ``redact`` masks card numbers, phones, e-mails, SSNs, addresses and handles in the
+    quotes and reasons (see :mod:`qa.redact`)."""
     if fmt not in FORMATS:
         raise ReportError(f"unknown export format {fmt!r}", fix=f"Use one of: {', '.join(FORMATS)}.")
     agg = aggregate(results_dir, filters)
@@ -153,6 +169,8 @@ def export_tables(results_dir: str | Path, out_dir: str | Path, fmt: str = "csv"
     tables = {"agent_summary": agent_summary_table(agg),
               "agent_criteria": agent_criteria_table(agg),
               "criteria": criteria_table(agg)}
+    if redact:
+        tables = {k: redact_table(v) for k, v in tables.items()}
     dest = Path(out_dir) / "exports"
     summary = ExportSummary(rows={k: v.height for k, v in tables.items()})
     if fmt == "csv":

@@ -77,3 +77,27 @@ def test_cli_export(results, tmp_path):
     assert r.exit_code == 1 and "no conversations match (team nobody)" in r.output
     with pytest.raises(ReportError, match="unknown export format 'pdf'"):
         export_tables(results, tmp_path, "pdf")
+
+
+def test_redacted_export_masks_pii_in_quotes_and_reasons(tmp_path):
+    c1 = conv_row("c1", "ann", "north", dt("2026-01-05"), 80.0)
+    crits = [crit_row(c1, "greeting", "pass", reason="greeting found",
+                      evidence=[ev(0, "Write to me at dana.lee@example.com or call (415) 555-0132", None,
+                                   polarity="positive")]),
+             crit_row(c1, "closing", "fail", reason="customer said 'my card is 4111 1111 1111 1111'")]
+    results = write_results(tmp_path / "out", [c1], crits)
+    plain = export_tables(results, tmp_path / "plain", "csv")
+    shared = export_tables(results, tmp_path / "shared", "csv", redact=True)
+    assert plain.rows == shared.rows
+
+    def rows(root):
+        with open(root / "exports" / "criteria.csv", newline="") as fh:
+            return {r["criterion_id"]: r for r in csv.DictReader(fh)}
+
+    assert "dana.lee@example.com" in rows(tmp_path / "plain")["greeting"]["first_quote"]
+    red = rows(tmp_path / "shared")
+    assert red["greeting"]["first_quote"] == "Write to me at [EMAIL] or call [PHONE]"
+    assert red["closing"]["reason"] == "customer said 'my card is [CARD]'"
+    r = CliRunner().invoke(main, ["export", str(results), "--redact", "--out", str(tmp_path / "cli"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert rows(tmp_path / "cli")["greeting"]["first_quote"] == "Write to me at [EMAIL] or call [PHONE]"
