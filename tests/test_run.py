@@ -221,3 +221,31 @@ def test_full_run_with_sockets_blocked(tmp_path):
     voice = conv.filter(pl.col("channel") == "voice")
     assert voice["agent_id"].to_list() == ["sam"]
     assert conv.filter(pl.col("channel") == "chat").height > 0
+
+
+def test_run_redact_masks_reports_but_scores_the_original(tmp_path):
+    chat = tmp_path / "pii.jsonl"
+    rows = [
+        {"conversation_id": "p1", "agent_id": "a-pii", "speaker": "agent", "timestamp": "2026-05-01T09:00:00Z",
+         "text": "Hi, thanks for reaching out! This is Sam."},
+        {"conversation_id": "p1", "agent_id": "a-pii", "speaker": "customer", "timestamp": "2026-05-01T09:00:30Z",
+         "text": "I'm so frustrated, my card 4111 1111 1111 1111 was charged twice. Mail me at dana.lee@example.com"},
+        {"conversation_id": "p1", "agent_id": "a-pii", "speaker": "agent", "timestamp": "2026-05-01T09:01:00Z",
+         "text": "I'm sorry to hear that, I understand how frustrating that is. Is there anything else I can help with?"},
+    ]
+    chat.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(chat), "--redact", "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    pages = [p.read_text() for p in (out / "reports").rglob("*.html")]
+    assert len(pages) == 3
+    for html in pages:
+        assert "dana.lee@example.com" not in html and "4111 1111 1111 1111" not in html
+        assert "personal data redacted" in html
+    call = (out / "reports" / "calls" / "p1.html").read_text()
+    assert "[EMAIL]" in call and "[CARD]" in call
+    # scoring saw the original text: the empathy criterion found the complaint and the apology
+    crit = pl.read_parquet(out / "results" / "criteria.parquet")
+    emp = crit.filter(pl.col("criterion_id") == "empathy_response")
+    assert emp["outcome"].to_list() == ["pass"]
+    assert json.loads((out / "run.json").read_text())["options"]["redact"] is True
