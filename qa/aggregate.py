@@ -45,10 +45,8 @@ from .errors import ReportError
 
 log = logging.getLogger(__name__)
 
-try:  # the rubric module owns the constant once it exists
-    from .rubric import CATEGORIES  # type: ignore[attr-defined]
-except Exception:  # noqa: BLE001 - rubric not built yet, or importing it failed
-    CATEGORIES = ("promptness", "politeness", "professionalism", "personalization", "empathy")
+from .rubric import CATEGORIES
+from .schema import CONVERSATION_SCHEMA, CRITERIA_SCHEMA, EVIDENCE_STRUCT, UTC_US  # noqa: F401
 
 SCORE_COLUMNS = ("overall", *CATEGORIES)
 PERIODS = ("week", "month")
@@ -57,30 +55,6 @@ ATTENTION_BELOW_TEAM = 10.0
 ATTENTION_DROP = 5.0
 NO_TEAM = ""
 
-EVIDENCE_STRUCT = pl.Struct({
-    "turn_index": pl.Int64, "speaker": pl.String, "start_s": pl.Float64, "end_s": pl.Float64,
-    "quote": pl.String, "match": pl.String, "match_start": pl.Int64, "match_end": pl.Int64,
-    "polarity": pl.String,
-})
-UTC_US = pl.Datetime("us", "UTC")
-
-CONVERSATION_SCHEMA: dict[str, pl.DataType] = {
-    "conversation_id": pl.String, "agent_id": pl.String, "agent_name": pl.String,
-    "team": pl.String, "channel": pl.String, "started_at": UTC_US, "duration_s": pl.Float64,
-    "n_turns": pl.Int64, "overall": pl.Float64,
-    **{c: pl.Float64 for c in CATEGORIES},
-    "auto_fail": pl.Boolean, "auto_fail_criteria": pl.List(pl.String), "rubric_id": pl.String,
-    "rubric_version": pl.String, "rubric_hash": pl.String, "roles_inferred": pl.Boolean,
-    "transcript_path": pl.String, "audio_path": pl.String, "source_path": pl.String,
-    "scored_at": UTC_US,
-}
-CRITERIA_SCHEMA: dict[str, pl.DataType] = {
-    "conversation_id": pl.String, "agent_id": pl.String, "team": pl.String,
-    "channel": pl.String, "started_at": UTC_US, "criterion_id": pl.String,
-    "category": pl.String, "description": pl.String, "coaching": pl.String,
-    "outcome": pl.String, "score": pl.Float64, "weight": pl.Float64, "auto_fail": pl.Boolean,
-    "na_reason": pl.String, "reason": pl.String, "evidence": pl.List(EVIDENCE_STRUCT),
-}
 # columns the reports cannot do without (the rest are filled with nulls when absent)
 REQUIRED_CONVERSATION = ("conversation_id", "agent_id", "overall", *CATEGORIES)
 REQUIRED_CRITERIA = ("conversation_id", "agent_id", "criterion_id", "category", "outcome",

@@ -350,31 +350,9 @@ def score_conversations(convs: Iterable[Conversation], rubric: Rubric, *,
 
 # ---------------------------------------------------------------- Parquet
 def _schemas():
-    import polars as pl
+    from .schema import CONVERSATION_SCHEMA, CRITERIA_SCHEMA
 
-    ts = pl.Datetime("us", "UTC")
-    evidence = pl.List(pl.Struct({
-        "turn_index": pl.Int64, "speaker": pl.String, "start_s": pl.Float64, "end_s": pl.Float64,
-        "quote": pl.String, "match": pl.String, "match_start": pl.Int64, "match_end": pl.Int64,
-        "polarity": pl.String}))
-    conv = {
-        "conversation_id": pl.String, "agent_id": pl.String, "agent_name": pl.String,
-        "team": pl.String, "channel": pl.String, "started_at": ts, "duration_s": pl.Float64,
-        "n_turns": pl.Int64, "overall": pl.Float64,
-        **{c: pl.Float64 for c in CATEGORIES},
-        "auto_fail": pl.Boolean, "auto_fail_criteria": pl.List(pl.String), "rubric_id": pl.String,
-        "rubric_version": pl.String, "rubric_hash": pl.String, "roles_inferred": pl.Boolean,
-        "transcript_path": pl.String, "audio_path": pl.String, "source_path": pl.String,
-        "scored_at": ts,
-    }
-    crit = {
-        "conversation_id": pl.String, "agent_id": pl.String, "team": pl.String, "channel": pl.String,
-        "started_at": ts, "criterion_id": pl.String, "category": pl.String,
-        "description": pl.String, "coaching": pl.String, "outcome": pl.String, "score": pl.Float64,
-        "weight": pl.Float64, "auto_fail": pl.Boolean, "na_reason": pl.String, "reason": pl.String,
-        "evidence": evidence,
-    }
-    return conv, crit
+    return CONVERSATION_SCHEMA, CRITERIA_SCHEMA
 
 
 def _utc(dt: datetime | None) -> datetime | None:
