@@ -46,7 +46,7 @@ from .errors import ReportError
 log = logging.getLogger(__name__)
 
 from .rubric import CATEGORIES
-from .schema import CONVERSATION_SCHEMA, CRITERIA_SCHEMA, EVIDENCE_STRUCT, UTC_US  # noqa: F401
+from .schema import CONVERSATION_SCHEMA, CRITERIA_SCHEMA, UTC_US
 
 SCORE_COLUMNS = ("overall", *CATEGORIES)
 PERIODS = ("week", "month")

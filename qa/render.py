@@ -45,7 +45,7 @@ from .aggregate import (CATEGORIES, NO_TEAM, Aggregates, Filters, ResultsPaths, 
                         criteria_rows, focus_areas, locate_results)
 from .conversation import Conversation
 from .errors import QAError, ReportError
-from .store import Failure, atomic_write_text, safe_name
+from .store import Failure, safe_name
 
 log = logging.getLogger(__name__)
 

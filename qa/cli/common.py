@@ -79,7 +79,23 @@ def meta_options(fn: Callable) -> Callable:
                           "'file' or 'conversation_id'."),
         click.option("--name-pattern", "name_pattern", metavar="PATTERN",
                      help='Read metadata from file names, e.g. "{agent_id}_{date}_{call_id}".'),
+        click.option("--agent-id", "agent_id", metavar="ID",
+                     help="Agent id for inputs whose file, --meta and --name-pattern give none."),
     )(fn)
+
+
+def load_metadata(meta: Path | None, name_pattern: str | None):
+    """The :class:`~qa.metadata.Metadata` for ``--meta`` / ``--name-pattern`` (None when
+    neither is given); a bad sidecar or pattern is a usage error (exit 2)."""
+    from ..errors import MetadataError
+    from ..metadata import Metadata
+
+    if not (meta or name_pattern):
+        return None
+    try:
+        return Metadata(meta, name_pattern)
+    except MetadataError as exc:
+        raise QAClickException(str(exc), EXIT_USAGE) from None
 
 
 def setup_logging(quiet: bool) -> None:

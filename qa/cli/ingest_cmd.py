@@ -6,13 +6,11 @@ from pathlib import Path
 
 import click
 
-from ..errors import MetadataError
 from ..ingest import FORMATS, IngestOptions, SpeakerLabels, ingest_paths, parse_map_options, summarize
 from ..inputs import TEXT_EXTS, discover
-from ..metadata import Metadata
 from ..store import OutDir, run_lock
-from .common import (EXIT_USAGE, Batch, QAClickException, echo_summary, inputs_argument,
-                     meta_options, out_option, quiet_option, setup_logging)
+from .common import (Batch, EXIT_USAGE, QAClickException, echo_summary, inputs_argument,
+                     load_metadata, meta_options, out_option, quiet_option, setup_logging)
 
 
 @click.command("ingest")
@@ -31,8 +29,6 @@ from .common import (EXIT_USAGE, Batch, QAClickException, echo_summary, inputs_a
               help="A speaker label that means the customer, e.g. user (repeatable, any case).")
 @click.option("--system-label", "system_labels", multiple=True, metavar="LABEL",
               help="A speaker label for bot messages and notices (repeatable, any case).")
-@click.option("--agent-id", "agent_id", metavar="ID",
-              help="Agent id for conversations whose file and metadata name none.")
 @meta_options
 @quiet_option
 @click.pass_context
@@ -63,10 +59,7 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, fmt: str | 
         mapping = parse_map_options(maps)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--map'") from None
-    try:
-        metadata = Metadata(meta, name_pattern) if (meta or name_pattern) else None
-    except MetadataError as exc:
-        raise QAClickException(str(exc), EXIT_USAGE) from None
+    metadata = load_metadata(meta, name_pattern)
     files, _ = discover(inputs, TEXT_EXTS)
     if not files:
         raise QAClickException(

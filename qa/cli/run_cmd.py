@@ -7,10 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import MetadataError
 from ..store import OutDir, run_lock
 from .common import (EXIT_FAILURES, EXIT_OK, EXIT_USAGE, QAClickException, inputs_argument,
-                     meta_options, out_option, quiet_option, setup_logging)
+                     load_metadata, meta_options, out_option, quiet_option, setup_logging)
 from .transcribe_cmd import model_options, parallel_options
 
 
@@ -31,8 +30,6 @@ from .transcribe_cmd import model_options, parallel_options
               help="Chat exports: a speaker label that means the agent (repeatable).")
 @click.option("--customer-label", "customer_labels", multiple=True, metavar="LABEL",
               help="Chat exports: a speaker label that means the customer (repeatable).")
-@click.option("--agent-id", "agent_id", metavar="ID",
-              help="Agent id for inputs whose file and metadata name none.")
 @meta_options
 @click.option("--period", type=click.Choice(["week", "month"]), default="week", show_default=True,
               help="Trend period in the reports.")
@@ -80,7 +77,6 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
     failed (or the rubric has problems), 2 usage error, 3 output folder busy.
     """
     from ..ingest import IngestOptions, SpeakerLabels, parse_map_options
-    from ..metadata import Metadata
     from ..pipeline import RunOptions, run_pipeline
     from ..transcribe import TranscribeOptions
 
@@ -89,10 +85,7 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
         mapping = parse_map_options(maps)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--map'") from None
-    try:
-        metadata = Metadata(meta, name_pattern) if (meta or name_pattern) else None
-    except MetadataError as exc:
-        raise QAClickException(str(exc), EXIT_USAGE) from None
+    metadata = load_metadata(meta, name_pattern)
     if date_from and date_to and date_from > date_to:
         raise click.BadParameter("--from is after --to", param_hint="'--from'")
 

@@ -11,13 +11,12 @@ from pathlib import Path
 import click
 
 from ..conversation import Conversation
-from ..errors import MetadataError, QAError
+from ..errors import QAError
 from ..inputs import TEXT_EXTS, discover
-from ..metadata import Metadata
 from ..rubric import load_rubric
 from ..store import OutDir, run_lock, write_conversation
-from .common import (EXIT_USAGE, Batch, QAClickException, echo_summary, inputs_argument,
-                     meta_options, out_option, quiet_option, setup_logging)
+from .common import (Batch, EXIT_USAGE, QAClickException, echo_summary, inputs_argument,
+                     load_metadata, meta_options, out_option, quiet_option, setup_logging)
 
 SCORE_EXTS = tuple(dict.fromkeys((".json",) + TEXT_EXTS))
 
@@ -31,8 +30,6 @@ SCORE_EXTS = tuple(dict.fromkeys((".json",) + TEXT_EXTS))
               help="Scoring processes for large batches (default: 2 on a multi-core machine; "
                    "1 scores in this process only).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the parsed-text cache in OUT/.cache/spacy.")
-@click.option("--agent-id", "agent_id", metavar="ID",
-              help="Agent id for chat exports whose file and metadata name none.")
 @meta_options
 @quiet_option
 @click.pass_context
@@ -67,10 +64,7 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
     setup_logging(quiet)
     t0 = time.perf_counter()
     rubric = load_rubric(rubric_path)  # RubricError -> every problem, exit 1
-    try:
-        metadata = Metadata(meta, name_pattern) if (meta or name_pattern) else None
-    except MetadataError as exc:
-        raise QAClickException(str(exc), EXIT_USAGE) from None
+    metadata = load_metadata(meta, name_pattern)
     files, _ = discover(inputs, SCORE_EXTS)
     if metadata is not None and metadata.sidecar_path:
         skip = Path(metadata.sidecar_path).resolve()

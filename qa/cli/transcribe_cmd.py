@@ -7,13 +7,11 @@ from pathlib import Path
 
 import click
 
-from ..errors import MetadataError
 from ..inputs import AUDIO_EXTS, discover
-from ..metadata import Metadata
 from ..store import OutDir, run_lock
 from ..transcribe import FileResult, TranscribeOptions, transcribe_paths
-from .common import (EXIT_USAGE, Batch, QAClickException, echo_summary, inputs_argument,
-                     meta_options, out_option, quiet_option, setup_logging)
+from .common import (Batch, EXIT_USAGE, QAClickException, echo_summary, inputs_argument,
+                     load_metadata, meta_options, out_option, quiet_option, setup_logging)
 
 
 def model_options(fn):
@@ -108,8 +106,6 @@ class _Progress:
               show_default=True, metavar="SECONDS",
               help="A pause longer than this between two words starts a new turn.")
 @parallel_options
-@click.option("--agent-id", "agent_id", metavar="ID",
-              help="Agent id for recordings that --meta / --name-pattern give none.")
 @meta_options
 @quiet_option
 @click.pass_context
@@ -147,10 +143,7 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, model: str 
     if batch_size and not vad:
         raise click.BadParameter("--batch-size needs --vad (the batches are VAD speech segments)",
                                  param_hint="'--batch-size'")
-    try:
-        metadata = Metadata(meta, name_pattern) if (meta or name_pattern) else None
-    except MetadataError as exc:
-        raise QAClickException(str(exc), EXIT_USAGE) from None
+    metadata = load_metadata(meta, name_pattern)
     files, _ = discover(inputs, AUDIO_EXTS)
     if not files:
         raise QAClickException(
