@@ -111,7 +111,8 @@ def test_stereo_roles_order_and_timings(batch):
     for (_, start), (_, want) in zip(got, expected):
         assert start == pytest.approx(want, abs=TOL)
     texts = [t.text.lower() for t in conv.turns]
-    assert "thank you for calling" in texts[0] and "help you today" in texts[0]
+    # (words that tiny.en hears the same on every run; "today" has come out as "convey")
+    assert "thank you for calling" in texts[0] and "how can i help" in texts[0]
     assert "loud noise" in texts[1]
     assert "tomorrow" in texts[3] and "tomorrow" in texts[4]
     # the 2.2 s pause split the agent's speech; the interruption overlaps the agent's turn
