@@ -5,7 +5,9 @@ Builds a stereo 8 kHz telephone recording of the real call in ../shared/data/cal
 short one of the same material (default 10 minutes), then runs `qa transcribe` on each in
 a fresh process and prints the audio length, wall time, × real time and the peak resident
 memory of each run, and their ratios. Memory that grew in proportion to the audio would
-show as a memory ratio close to the length ratio.
+show as a memory ratio close to the length ratio. Lengths are whole copies of the 245 s
+call (``--short 10`` gives 491 s, ``--minutes 120`` gives 7,116 s): the audio column says
+what was measured.
 
 Usage::
 

@@ -244,7 +244,8 @@ class _Sink:
             self.buf = np.zeros(0, dtype=np.float32)
             self._spill()
         else:
-            self.buf = np.empty(max(expect_n, SAMPLE_RATE), dtype=np.float32)
+            # a header can lie: never reserve more than an hour up front (it grows if needed)
+            self.buf = np.empty(min(max(expect_n, SAMPLE_RATE), 3600 * SAMPLE_RATE), dtype=np.float32)
 
     def _spill(self) -> None:
         try:
