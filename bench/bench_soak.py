@@ -1,6 +1,7 @@
 """Soak benchmark: thousands of chats plus short recordings through one `qa run`.
 
     .venv/bin/python bench/bench_soak.py                       # 5,000 chats + 50 calls, and 1,000 + 50
+    .venv/bin/python bench/bench_soak.py --stages              # also peak memory per stage
     .venv/bin/python bench/bench_soak.py --chats 500 --small 100 --recordings 5   # a quick look
 
 What it does:
@@ -25,6 +26,9 @@ What it does:
      in == scored + failed, and unless scored and failed equal what was generated;
    - the size of the results: the Parquet files on disk and the two frames in memory
      (Polars ``estimated_size()``).
+   With ``--stages`` it runs ``qa run`` without ``-q`` and, from the time each stage line
+   ("ingest …", "transcribe …", "score …", "report …") arrives, prints the peak memory of
+   each stage.
 3. Prints peak memory of both runs and their ratio: memory beyond the results must not
    grow with the number of conversations (the Whisper model and spaCy are the same in
    both; the results are the only thing that should scale).
@@ -37,6 +41,7 @@ import csv
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -51,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 DATA = Path(__file__).resolve().parent / ".soak-data"
 PER_FILE = 500
-GEN_VERSION = 1
+GEN_VERSION = 2
 MiB = 1024 * 1024
 
 # ---------------------------------------------------------------- the words
@@ -217,7 +222,7 @@ def write_calls(folder: Path, n: int, seed: int = 11) -> dict:
         ag = rng.choice(agents)
         cust = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
         fill = {"a": ag["agent_name"].split()[0], "c": cust.split()[0], "p": rng.choice(PRODUCTS)}
-        exchanges = rng.randint(1, 3)
+        exchanges = rng.randint(1, 2)  # 5-12 s calls
         a_lines, c_lines, t = [], [], 0.3
         for e in range(exchanges):
             text = agent_says[0] if e == 0 else rng.choice(agent_says[1:])
@@ -302,39 +307,63 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.every = pid, every
         self.peak_pss = self.peak_rss_sum = self.peak_main = self.peak_procs = 0
+        self.timeline: list[tuple[float, int, int]] = []  # (time, qa run RSS, tree PSS) in KiB
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
             pids = _tree(self.pid)
             mems = [_mem_kib(p) for p in pids]
-            self.peak_pss = max(self.peak_pss, sum(m[1] for m in mems))
+            pss = sum(m[1] for m in mems)
+            self.timeline.append((time.perf_counter(), mems[0][0], pss))
+            self.peak_pss = max(self.peak_pss, pss)
             self.peak_rss_sum = max(self.peak_rss_sum, sum(m[0] for m in mems))
             self.peak_main = max(self.peak_main, mems[0][0])
             self.peak_procs = max(self.peak_procs, len(pids))
             self.stop.wait(self.every)
 
 
-def run_qa(inputs: list[Path], meta: Path, out: Path, extra: list[str]) -> dict:
+STAGE_LINE = re.compile(r"^(ingest|transcribe|score|report) …$")
+
+
+def run_qa(inputs: list[Path], meta: Path, out: Path, extra: list[str], stages: bool = False) -> dict:
+    """Run ``qa run`` as a child process and measure it. ``stages``: run without ``-q`` and
+    note when each stage line ("ingest …") arrives, for peak memory per stage."""
     cmd = [sys.executable, "-m", "qa.cli", "run", *map(str, inputs), "--meta", str(meta),
-           "--out", str(out), "-q", *extra]
+           "--out", str(out), *([] if stages else ["-q"]), *extra]
     t0 = time.perf_counter()
-    err = open(out.parent / f"{out.name}.stderr", "w+", encoding="utf-8")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, encoding="utf-8", errors="replace")
     sampler = Sampler(proc.pid)
     sampler.start()
+    lines: list[tuple[float, str]] = []
+
+    def read() -> None:
+        for line in proc.stderr:
+            lines.append((time.perf_counter(), line.rstrip("\n")))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     _, status, ru = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     sampler.stop.set()
     sampler.join()
+    reader.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    err.seek(0)
-    stderr = err.read()
-    err.close()
+    marks = [(t, m.group(1)) for t, line in lines if (m := STAGE_LINE.match(line))]
+    per_stage = []
+    for i, (t, name) in enumerate(marks):
+        end = marks[i + 1][0] if i + 1 < len(marks) else float("inf")
+        inside = [(rss, pss) for ts, rss, pss in sampler.timeline if t <= ts < end]
+        if inside:
+            per_stage.append((name, end - t if end != float("inf") else t0 + wall - t,
+                              max(r for r, _ in inside) / 1024, max(p for _, p in inside) / 1024))
+    errors = [line for _, line in lines if line.startswith("error:")]
     return {"cmd": cmd, "rc": proc.returncode, "wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
             "maxrss_mib": ru.ru_maxrss / 1024, "peak_pss_mib": sampler.peak_pss / 1024,
             "peak_rss_sum_mib": sampler.peak_rss_sum / 1024, "peak_main_mib": sampler.peak_main / 1024,
-            "procs": sampler.peak_procs, "stderr_lines": len(stderr.splitlines()), "stderr": stderr}
+            "procs": sampler.peak_procs, "error_lines": len(errors), "per_stage": per_stage,
+            "stderr": "\n".join(line for _, line in lines)}
 
 
 def read_counts(out: Path) -> dict:
@@ -372,12 +401,12 @@ def read_counts(out: Path) -> dict:
 
 
 def soak(label: str, chats: Path, calls: Path, expected_good: int, expected_bad: int, extra: list[str],
-         keep: bool) -> tuple[dict, dict, list[str]]:
+         keep: bool, stages: bool) -> tuple[dict, dict, list[str]]:
     work = Path(tempfile.mkdtemp(prefix="qa-soak-"))
     out = work / "out"
     print(f"\n[{label}] qa run {chats.relative_to(ROOT)} {calls.relative_to(ROOT)} "
-          f"--meta calls.csv --out {out} -q", flush=True)
-    m = run_qa([chats, calls], calls / "calls.csv", out, extra)
+          f"--meta calls.csv --out {out}{'' if stages else ' -q'}", flush=True)
+    m = run_qa([chats, calls], calls / "calls.csv", out, extra, stages)
     problems = []
     if m["rc"] not in (0, 1) or not (out / "run.json").exists():
         print(m["stderr"][-3000:])
@@ -394,8 +423,9 @@ def soak(label: str, chats: Path, calls: Path, expected_good: int, expected_bad:
     if c["failed_total"] != c["failures_csv_rows"]:
         problems.append(f"{label}: run.json counts {c['failed_total']} failures, failures.csv has "
                         f"{c['failures_csv_rows']} rows")
-    if c["failures_csv_rows"] != m["stderr_lines"]:
-        problems.append(f"{label}: {m['stderr_lines']} stderr lines for {c['failures_csv_rows']} failures")
+    if c["failures_csv_rows"] != m["error_lines"]:
+        problems.append(f"{label}: {m['error_lines']} error lines on stderr for "
+                        f"{c['failures_csv_rows']} failures")
     if m["rc"] != (1 if c["failed_total"] else 0):
         problems.append(f"{label}: exit code {m['rc']}")
     print(f"  exit {m['rc']}; conversations in {c['in']:,} = scored {c['scored']:,} + failed {c['failed']}"
@@ -408,6 +438,12 @@ def soak(label: str, chats: Path, calls: Path, expected_good: int, expected_bad:
     print(f"  peak memory: largest process {m['maxrss_mib']:.0f} MiB (ru_maxrss); whole tree "
           f"{m['peak_pss_mib']:.0f} MiB PSS ({m['peak_rss_sum_mib']:.0f} MiB summed RSS, up to "
           f"{m['procs']} processes); qa run process alone {m['peak_main_mib']:.0f} MiB RSS")
+    if m["per_stage"]:
+        print("  per stage (chats are scored inside 'ingest', before Whisper starts; 'score' scores "
+              "the recordings and writes the Parquet files):")
+    for name, secs, rss, pss in m["per_stage"]:
+        print(f"    stage {name:10s} {secs:6.1f} s: qa run process up to {rss:5.0f} MiB RSS, "
+              f"tree up to {pss:5.0f} MiB PSS")
     print(f"  results: {c['parquet_mib']:.2f} MiB Parquet, {c['frames_mib']:.1f} MiB in memory as Polars "
           f"frames ({c['scored']:,} + {c['criteria_rows']:,} rows)")
     if keep:
@@ -426,6 +462,8 @@ def main() -> int:
     ap.add_argument("--recordings", type=int, default=50, help="short stereo calls in both runs")
     ap.add_argument("--keep", action="store_true", help="keep the output folders")
     ap.add_argument("--no-report", action="store_true", help="pass --no-report to qa run")
+    ap.add_argument("--stages", action="store_true",
+                    help="run qa run without -q and print peak memory per stage")
     args = ap.parse_args()
     if args.chats < 1 or args.recordings < 1 or args.small < 0:
         ap.error("--chats and --recordings must be >= 1, --small >= 0")
@@ -452,7 +490,7 @@ def main() -> int:
     problems: list[str] = []
     results = []
     for n, folder, good, bad in runs:
-        m, c, p = soak(f"{n:,} chats", folder, calls_dir, good, bad, extra, args.keep)
+        m, c, p = soak(f"{n:,} chats", folder, calls_dir, good, bad, extra, args.keep, args.stages)
         problems += p
         results.append((n, m, c))
     if len(results) == 2:
