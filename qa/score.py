@@ -280,7 +280,8 @@ class Scorer:
         _FORKED = (self, convs, transcript_paths)
         try:
             chunks = [(a, min(a + PARALLEL_CHUNK, len(convs))) for a in range(0, len(convs), PARALLEL_CHUNK)]
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork"),
+                                     initializer=_die_with_parent) as pool:
                 futures = [pool.submit(_score_chunk, a, b) for a, b in chunks]
                 for fut in as_completed(futures):
                     results, errors, parsed, cached = fut.result()
@@ -299,6 +300,23 @@ class Scorer:
 
 
 PARALLEL_CHUNK = 50
+
+
+def _die_with_parent() -> None:
+    """Scoring workers end when the qa process that forked them dies (kill -9 included),
+    instead of scoring on for nobody (Linux; elsewhere they end at their next task)."""
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            PR_SET_PDEATHSIG = 1
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # no prctl: the pool's own shutdown still applies
+            pass
 _FORKED: tuple | None = None
 
 

@@ -179,34 +179,50 @@ def record_failures(out: OutDir, stages: Iterable[str], failures: Iterable[Failu
 
 
 # ---------------------------------------------------------------- run lock
+_HELD: set[str] = set()
+"""Output folders this process holds the lock of (POSIX locks do not exclude the process
+that holds them, so a second command in the same process is stopped here)."""
+
+
+def _locked_error(out: OutDir, holder: str) -> OutputLockedError:
+    return OutputLockedError(
+        f"another qa command ({holder}) is writing to this output folder", path=str(out.root),
+        fix="Wait for it to finish, or choose another --out folder.")
+
+
 @contextmanager
 def run_lock(out: OutDir) -> Iterator[None]:
     """Hold an exclusive lock on the output folder for the length of a command.
 
-    A second qa process on the same folder stops at once with a clear message; the
-    lock is released by the OS if the holder dies (kill -9 included).
+    A second qa command on the same folder, in another process or in this one, stops at
+    once with a clear message. The lock is a POSIX record lock (``lockf``), not ``flock``:
+    it belongs to this process alone, so worker processes forked later neither inherit it
+    nor keep it alive, and the OS releases it when this process dies (kill -9 included).
     """
     import fcntl
 
     out.root.mkdir(parents=True, exist_ok=True)
     lock_path = out.root / ".qa.lock"
+    key = str(lock_path.resolve())
+    if key in _HELD:
+        raise _locked_error(out, f"pid {os.getpid()}")
     fh = open(lock_path, "a+")
     try:
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):
             fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise OutputLockedError(
-                f"another qa command ({holder}) is writing to this output folder",
-                path=str(out.root),
-                fix="Wait for it to finish, or choose another --out folder.") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
-        clean_stale_temp(out)
-        yield
+            raise _locked_error(out, fh.read().strip() or "another process") from None
+        _HELD.add(key)
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}")
+            fh.flush()
+            clean_stale_temp(out)
+            yield
+        finally:
+            _HELD.discard(key)
     finally:
         fh.close()
 
