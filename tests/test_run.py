@@ -249,3 +249,35 @@ def test_run_redact_masks_reports_but_scores_the_original(tmp_path):
     emp = crit.filter(pl.col("criterion_id") == "empathy_response")
     assert emp["outcome"].to_list() == ["pass"]
     assert json.loads((out / "run.json").read_text())["options"]["redact"] is True
+
+
+def test_lock_dies_with_its_process_not_with_its_workers(tmp_path):
+    """A worker forked by a qa command must not keep the output folder locked after the
+    command is killed (the scorer forks workers)."""
+    out = tmp_path / "out"
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        from qa.store import OutDir, run_lock
+        with run_lock(OutDir.at({str(out)!r})):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(60)
+                os._exit(0)
+            print(pid, flush=True)
+            time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    child = int(proc.stdout.readline())
+    try:
+        with pytest.raises(Exception, match="is writing to this output folder"):
+            with run_lock(OutDir.at(out)):
+                pass
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        with run_lock(OutDir.at(out)):  # the orphaned worker holds nothing
+            pass
+    finally:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
