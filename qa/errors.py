@@ -35,7 +35,8 @@ class QAError(Exception):
         """The message without the location: what goes in failures.csv's reason column."""
         text = self.message
         if self.fix:
-            text = f"{text} Fix: {self.fix}" if not text.endswith((".", "!", "?")) else f"{text} {self.fix}"
+            end = "" if text.endswith((".", "!", "?")) else "."
+            text = f"{text}{end} Fix: {self.fix}"
         return text
 
     def __str__(self) -> str:

@@ -59,7 +59,7 @@ def test_zero_byte_file(tmp_path):
     p.write_bytes(b"")
     with pytest.raises(AudioDecodeError) as e:
         probe(p)
-    assert str(e.value) == f"{p}: empty file (0 bytes) Fix: {FIX_RECORD}"
+    assert str(e.value) == f"{p}: empty file (0 bytes). Fix: {FIX_RECORD}"
 
 
 def test_text_file_named_wav(tmp_path):

@@ -82,7 +82,7 @@ def test_mapped_csv_needs_map_and_labels():
         read_file(DATA / "mapped.csv")
     assert str(err.value) == (
         f"{DATA / 'mapped.csv'}:line 1: the CSV has no 'speaker' or 'text' column; it has: "
-        "thread, rep, created_at, author_role, body "
+        "thread, rep, created_at, author_role, body. "
         "Fix: Name the column with --map speaker=author_role --map text=body.")
     mapping = parse_map_options(["conversation_id=thread", "agent_id=rep",
                                  "timestamp=created_at", "speaker=author_role", "text=body"])
@@ -90,7 +90,7 @@ def test_mapped_csv_needs_map_and_labels():
         read_file(DATA / "mapped.csv", mapping=mapping)
     assert str(err.value) == (
         f"{DATA / 'mapped.csv'}:line 2: speaker labels that match neither agent nor customer: "
-        "'end_user', 'cs_team' (labels seen: 'end_user', 'cs_team') Fix: Say which role each "
+        "'end_user', 'cs_team' (labels seen: 'end_user', 'cs_team'). Fix: Say which role each "
         "is, e.g. --agent-label end_user --customer-label cs_team.")
     a, b = read_file(DATA / "mapped.csv", mapping=mapping,
                      labels=SpeakerLabels(agent=("CS_Team",), customer=("END_USER",)))
@@ -108,7 +108,7 @@ def test_unknown_labels_listed_with_fix(tmp_path):
         read_file(f)
     assert str(err.value) == (
         f"{f}:line 1: speaker labels that match neither agent nor customer: 'rep_bot', 'member' "
-        "(labels seen: 'rep_bot', 'member') Fix: Say which role each is, e.g. "
+        "(labels seen: 'rep_bot', 'member'). Fix: Say which role each is, e.g. "
         "--agent-label rep_bot --customer-label member.")
     convs = read_file(f, labels=SpeakerLabels(agent=("REP_BOT",), customer=("member",)))
     assert [t.speaker for t in convs[0].turns] == ["agent", "customer"]
@@ -163,7 +163,7 @@ def test_srt_without_labels(tmp_path):
     f.write_text("1\n00:00:01,000 --> 00:00:02,000\nHello there\n")
     with pytest.raises(IngestError) as err:
         read_file(f, agent_id="a")
-    assert str(err.value) == (f"{f}:line 2: no speaker labels in the SRT cues "
+    assert str(err.value) == (f"{f}:line 2: no speaker labels in the SRT cues. "
                               "Fix: Mark each speaker change, e.g. 'Agent: Hello'.")
 
 
@@ -193,7 +193,7 @@ def test_transcript_needs_an_agent_id():
     with pytest.raises(MetadataError) as err:
         read_file(DATA / "call.vtt")
     assert str(err.value) == (
-        f"{DATA / 'call.vtt'}: conversation 'call' has no agent id Fix: Add an agent_id "
+        f"{DATA / 'call.vtt'}: conversation 'call' has no agent id. Fix: Add an agent_id "
         "column/field, or supply one with --meta calls.csv (columns: file, agent_id, …) or "
         "--name-pattern \"{agent_id}_{date}_{call_id}\".")
 
@@ -298,10 +298,10 @@ def test_ingest_paths_writes_and_refuses_duplicate_ids(tmp_path):
     assert [p.name for p in first.written] == ["c1.json", "c2.json"]
     assert second.conversations == [] and second.written == []
     assert [str(e) for e in second.errors] == [
-        f"{copy}: duplicate conversation id c1, also in {DATA / 'canonical.jsonl'} Fix: "
+        f"{copy}: duplicate conversation id c1, also in {DATA / 'canonical.jsonl'}. Fix: "
         "Conversation ids must be unique across inputs; leave one file out, or give the "
         "files' conversations distinct ids.",
-        f"{copy}: duplicate conversation id c2, also in {DATA / 'canonical.jsonl'} Fix: "
+        f"{copy}: duplicate conversation id c2, also in {DATA / 'canonical.jsonl'}. Fix: "
         "Conversation ids must be unique across inputs; leave one file out, or give the "
         "files' conversations distinct ids.",
     ]
@@ -324,7 +324,7 @@ def test_json_conversation_problems(tmp_path):
         {"id": "k1", "agent_id": "a", "messages": [{"speaker": "agent", "text": "Hey"}]}]))
     with pytest.raises(IngestError) as err:
         read_file(f)
-    assert str(err.value) == (f"{f}:item 2: conversation id k1 appears twice (also at item 1) "
+    assert str(err.value) == (f"{f}:item 2: conversation id k1 appears twice (also at item 1). "
                               "Fix: Give each conversation its own id.")
     f.write_text(json.dumps([{"id": "k3", "agent_id": "a", "messages": []}]))
     with pytest.raises(IngestError, match="conversation k3 has no messages"):
@@ -375,7 +375,7 @@ def test_unexpected_reader_error_becomes_a_one_line_failure(tmp_path, monkeypatc
     f.write_text('{"speaker":"agent","text":"Hi"}\n')
     r = parse_file(f)
     assert [str(e) for e in r.errors] == [
-        f"{f}: could not be read: unexpected KeyError: 'surprise' Fix: Check the file's "
+        f"{f}: could not be read: unexpected KeyError: 'surprise'. Fix: Check the file's "
         "structure against `qa ingest --help`; if it looks right, please report this as a qa bug."]
 
 
@@ -385,7 +385,7 @@ def test_id_lookalike_column_needs_a_map(tmp_path):
     with pytest.raises(IngestError) as err:
         read_file(f)
     assert str(err.value) == (
-        f"{f}:line 1: no 'conversation_id' column, but 'session_id' looks like one Fix: Say "
+        f"{f}:line 1: no 'conversation_id' column, but 'session_id' looks like one. Fix: Say "
         "which column groups messages into conversations with --map conversation_id=session_id.")
     assert [c.id for c in read_file(f, mapping={"conversation_id": "session_id"})] == ["s1", "s2"]
 
@@ -404,6 +404,6 @@ def test_name_pattern_that_does_not_match_says_so():
         read_file(DATA / "call.vtt", metadata=Metadata(None, "{agent_id}_{date}_{call_id}"))
     assert str(err.value) == (
         f"{DATA / 'call.vtt'}: conversation 'call' has no agent id, and --name-pattern "
-        "'{agent_id}_{date}_{call_id}' does not match the file name 'call' Fix: Rename the file "
+        "'{agent_id}_{date}_{call_id}' does not match the file name 'call'. Fix: Rename the file "
         "to fit the pattern, change the pattern, or give the agent with --meta calls.csv "
         "(columns: file, agent_id, …) or --agent-id.")

@@ -75,10 +75,10 @@ def test_empty_file(tmp_path):
     result, rows, bad = one_bad(tmp_path, "empty.jsonl", b"")
     assert result.exit_code == 1
     assert error_lines(result) == [
-        f"error: {bad}: the file is empty Fix: Export the conversations again, or remove the "
+        f"error: {bad}: the file is empty. Fix: Export the conversations again, or remove the "
         "file from the inputs."]
     assert rows == [{"file": str(bad), "stage": "ingest",
-                     "reason": "the file is empty Fix: Export the conversations again, or "
+                     "reason": "the file is empty. Fix: Export the conversations again, or "
                                "remove the file from the inputs."}]
     assert result.stderr.splitlines()[-1] == \
         "ingest: 2 files, 1 conversation, 2 turns, 1 agent, 1 failure"
@@ -91,7 +91,7 @@ def test_not_utf8_names_offset_and_line(tmp_path):
     assert result.exit_code == 1
     offset = data.index(b"\xe9")
     assert error_lines(result) == [
-        f"error: {bad}:line 3: not UTF-8 text: byte 0xe9 at byte offset {offset} Fix: Save the "
+        f"error: {bad}:line 3: not UTF-8 text: byte 0xe9 at byte offset {offset}. Fix: Save the "
         "export as UTF-8 (in Excel: CSV UTF-8; or `iconv -f WINDOWS-1252 -t UTF-8 in.csv > "
         "out.csv`)."]
     assert rows[0]["reason"].endswith("(line 3)")
@@ -120,7 +120,7 @@ def test_broken_json_line_fails_the_file(tmp_path):
     result, rows, bad = one_bad(tmp_path, "broken.jsonl", data)
     assert result.exit_code == 1
     assert error_lines(result) == [
-        f"error: {bad}:line 3: broken JSON: Unterminated string starting at (column 50) Fix: "
+        f"error: {bad}:line 3: broken JSON: Unterminated string starting at (column 50). Fix: "
         "Repair or remove that line; the file is not read until every line is valid (a "
         "conversation with a lost message would be scored wrongly)."]
     assert not (tmp_path / "out" / "transcripts" / "x1.json").exists()
@@ -130,7 +130,7 @@ def test_broken_json_document(tmp_path):
     result, rows, bad = one_bad(tmp_path, "broken.json", b'[\n {"speaker": "agent",\n  "text": }\n]\n')
     assert result.exit_code == 1
     assert error_lines(result) == [
-        f"error: {bad}:line 3: broken JSON: Expecting value (column 11) Fix: Repair the JSON at "
+        f"error: {bad}:line 3: broken JSON: Expecting value (column 11). Fix: Repair the JSON at "
         "that line (a validator such as `python -m json.tool FILE` shows the spot)."]
 
 
@@ -140,11 +140,11 @@ def test_csv_missing_column_lists_columns_and_map(tmp_path):
     assert result.exit_code == 1
     assert error_lines(result) == [
         f"error: {bad}:line 1: the CSV has no 'speaker' or 'text' column; it has: "
-        "conversation_id, agent_id, author_role, body Fix: Name the column with "
+        "conversation_id, agent_id, author_role, body. Fix: Name the column with "
         "--map speaker=author_role --map text=body."]
     assert rows[0]["reason"] == (
         "the CSV has no 'speaker' or 'text' column; it has: conversation_id, agent_id, "
-        "author_role, body Fix: Name the column with --map speaker=author_role --map "
+        "author_role, body. Fix: Name the column with --map speaker=author_role --map "
         "text=body. (line 1)")
 
 
@@ -169,7 +169,7 @@ def test_map_pointing_at_a_missing_column(tmp_path):
     assert error_lines(result) == [
         f"error: {DATA / 'mapped.csv'}:line 1: the CSV has no 'speaker' column (--map "
         "speaker=role_name names a column that is not there); it has: thread, rep, created_at, "
-        "author_role, body Fix: Name the column with --map speaker=author_role."]
+        "author_role, body. Fix: Name the column with --map speaker=author_role."]
 
 
 def test_unknown_speaker_labels(tmp_path):
@@ -179,7 +179,7 @@ def test_unknown_speaker_labels(tmp_path):
     assert result.exit_code == 1
     assert error_lines(result) == [
         f"error: {bad}:line 2: speaker labels that match neither agent nor customer: 'member' "
-        "(labels seen: 'support', 'member') Fix: Say which role it is: --agent-label member or "
+        "(labels seen: 'support', 'member'). Fix: Say which role it is: --agent-label member or "
         "--customer-label member."]
     fixed = ingest(bad, "--out", tmp_path / "out2", "--customer-label", "member")
     assert fixed.exit_code == 0, fixed.output
@@ -191,7 +191,7 @@ def test_no_agent_id_then_supplied(tmp_path):
     result, rows, bad = one_bad(tmp_path, "noagent.jsonl", data)
     assert result.exit_code == 1
     assert error_lines(result) == [
-        f"error: {bad}: conversation 'n1' has no agent id Fix: Add an agent_id column/field, or "
+        f"error: {bad}: conversation 'n1' has no agent id. Fix: Add an agent_id column/field, or "
         "supply one with --meta calls.csv (columns: file, agent_id, …) or --name-pattern "
         "\"{agent_id}_{date}_{call_id}\"."]
     side = tmp_path / "meta.csv"
@@ -212,7 +212,7 @@ def test_no_agent_turns_fails_that_conversation_only(tmp_path):
     result, rows, bad = one_bad(tmp_path, "noagentturns.jsonl", data)
     assert result.exit_code == 1
     assert error_lines(result) == [
-        f"error: {bad}: conversation o1 has no agent turns: nothing to score Fix: Check the "
+        f"error: {bad}: conversation o1 has no agent turns: nothing to score. Fix: Check the "
         "speaker labels (--agent-label), or leave this conversation out."]
     assert (tmp_path / "out" / "transcripts" / "o2.json").exists()
     assert not (tmp_path / "out" / "transcripts" / "o1.json").exists()
@@ -227,7 +227,7 @@ def test_mixed_date_formats(tmp_path):
     assert result.exit_code == 1
     assert error_lines(result) == [
         f"error: {bad}:line 2: cannot read the timestamp '05/01/2026 09:01', while other lines "
-        "use '2026-05-01T09:00:00Z': mixed date formats Fix: Use ISO 8601 with a time zone, "
+        "use '2026-05-01T09:00:00Z': mixed date formats. Fix: Use ISO 8601 with a time zone, "
         "e.g. 2026-05-01T09:00:05Z, or epoch seconds, the same way on every line."]
 
 
@@ -253,7 +253,7 @@ def test_duplicate_conversation_id_across_inputs(tmp_path):
     result = ingest(a, b, "--out", out)
     assert result.exit_code == 1
     assert error_lines(result) == [
-        f"error: {b}: duplicate conversation id g1, also in {a} Fix: Conversation ids must be "
+        f"error: {b}: duplicate conversation id g1, also in {a}. Fix: Conversation ids must be "
         "unique across inputs; leave one file out, or give the files' conversations distinct ids."]
     conv = Conversation.load(out / "transcripts" / "g1.json")
     assert conv.turns[1].text == "Hello, how can I help?"  # not overwritten
@@ -302,7 +302,7 @@ def test_name_pattern_and_sidecar(tmp_path):
                              "fields: conversation_id, speaker, text, timestamp, agent_id, "
                              "agent_name, team, customer_name, channel, message_id, author, messages"),
     (["--format", "xml"], "Invalid value for '--format': 'xml' is not one of"),
-    (["--name-pattern", "nofields"], "Error: --name-pattern 'nofields' has no {field} Fix: Example: "
+    (["--name-pattern", "nofields"], "Error: --name-pattern 'nofields' has no {field}. Fix: Example: "
                                      "--name-pattern \"{agent_id}_{date}_{call_id}\"."),
 ])
 def test_usage_errors(tmp_path, args, message):

@@ -291,7 +291,7 @@ def test_cli_report_other_out_and_errors(tmp_path):
     assert r.exit_code == 1
     assert r.output.strip().endswith(
         f"Error: {out / 'results' / 'conversations.parquet'}: no conversations match "
-        "(team nobody) Fix: Widen --from/--to, or check the --team name.")
+        "(team nobody). Fix: Widen --from/--to, or check the --team name.")
     r = CliRunner().invoke(main, ["report", str(tmp_path), "--out", str(dest)])
     assert r.exit_code == 1 and "no results here" in r.output
     r = CliRunner().invoke(main, ["report", str(out), "--from", "01/02/2026"])

@@ -192,7 +192,7 @@ def test_hash_ignores_comments_and_layout_but_not_content():
 def test_missing_file():
     with pytest.raises(RubricError) as info:
         load_rubric("nope/missing.yaml")
-    assert str(info.value) == "nope/missing.yaml: rubric file not found Fix: Check the path given to --rubric."
+    assert str(info.value) == "nope/missing.yaml: rubric file not found. Fix: Check the path given to --rubric."
 
 
 # ---------------------------------------------------------------- the shipped rubric

@@ -81,18 +81,18 @@ def test_batch_exit_code_and_files(batch):
 def test_bad_inputs_each_get_one_line_reason(batch):
     fails = failures(batch["out"])
     assert fails == {
-        "nobody.wav": "conversation 'nobody' has no agent id Fix: Add an agent_id column/field, or supply "
+        "nobody.wav": "conversation 'nobody' has no agent id. Fix: Add an agent_id column/field, or supply "
                       "one with --meta calls.csv (columns: file, agent_id, …) or --name-pattern "
                       "\"{agent_id}_{date}_{call_id}\".",
-        "sam_20260501_empty.wav": "empty file (0 bytes) Fix: Check that the recording is complete; "
+        "sam_20260501_empty.wav": "empty file (0 bytes). Fix: Check that the recording is complete; "
                                   "re-export it from the call recorder.",
-        "sam_20260501_notes.wav": "not audio: the file holds text, not a .wav recording Fix: Point qa "
+        "sam_20260501_notes.wav": "not audio: the file holds text, not a .wav recording. Fix: Point qa "
                                   "transcribe at the recordings themselves.",
-        "sam_20260501_onesided.wav": "no speech found on the right channel (customer) Fix: A stereo call "
+        "sam_20260501_onesided.wav": "no speech found on the right channel (customer). Fix: A stereo call "
                                      "needs one party per channel; check the recorder's channel set-up, "
                                      "or mix it to mono (`sox in.wav out.wav remix 1-2`) to transcribe "
                                      "it as one stream.",
-        "sam_20260501_silence.wav": "no speech found in the recording Fix: Check that the file is the "
+        "sam_20260501_silence.wav": "no speech found in the recording. Fix: Check that the file is the "
                                     "call recording and not silence.",
     }
     for name in fails:
@@ -187,7 +187,7 @@ def test_model_folder_without_model_bin(tmp_path):
                                        str(empty), "-q"])
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {empty}: the model folder {empty} has no model.bin, so it is "
-                                    "not a CTranslate2 Whisper model Fix: Pass --model /path/to/a/")
+                                    "not a CTranslate2 Whisper model. Fix: Pass --model /path/to/a/")
 
 
 def test_unknown_model_name(tmp_path):
@@ -260,7 +260,7 @@ def test_two_recordings_with_one_id_later_one_fails(tmp_path):
                                        "--agent-id", "sam", "-q"])
     assert result.exit_code == 1
     assert failures(out) == {"call7.wav": f"conversation id 'call7' is also the id of {first}; it would "
-                                          "overwrite it Fix: Give the recordings distinct file names, or "
+                                          "overwrite it. Fix: Give the recordings distinct file names, or "
                                           "distinct call_id values with --meta / --name-pattern."}
     assert "good morning" in Conversation.load(out / "transcripts" / "call7.json").turns[0].text.lower()
 

@@ -105,7 +105,7 @@ def test_build_turns_mono_is_inferred():
 def test_no_speech_at_all():
     with pytest.raises(AudioDecodeError) as e:
         build_turns(rec([], []), TranscribeOptions(), "s.wav")
-    assert str(e.value) == ("s.wav: no speech found in the recording Fix: Check that the file is the call "
+    assert str(e.value) == ("s.wav: no speech found in the recording. Fix: Check that the file is the call "
                             "recording and not silence.")
 
 
