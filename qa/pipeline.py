@@ -137,7 +137,9 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
     """
     from .ingest import IngestOptions, ingest_paths
     from .rubric import load_rubric
-    from .score import Scorer, write_results
+    import polars as pl
+
+    from .score import Scorer, results_frames, write_frames
     from .transcribe import TranscribeOptions, options_summary, resolve_model, transcribe_paths
 
     options = options or RunOptions()
@@ -178,7 +180,9 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
     jobs = options.jobs if options.jobs is not None else min(2, os.cpu_count() or 1)
     scorer = Scorer(rubric, cache_dir=outdir.cache / "spacy", n_process=options.jobs, jobs=jobs)
     pending: list[tuple[Conversation, str]] = []
-    results: list = []
+    # each scored chunk is kept as two Polars frames (about 10 KB a conversation), never as
+    # Python result objects: memory grows with the results alone
+    frames: list[tuple[pl.DataFrame, pl.DataFrame]] = []
     owners: dict[str, str] = {}
     agents: set[str] = set()
 
@@ -201,6 +205,7 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
         t0 = time.perf_counter()
         convs = [c for c, _ in pending]
         paths = [p for _, p in pending]
+        results: list = []
 
         def on_error(conv: Conversation, exc: QAError) -> None:
             fail(conv.source.path, "score", exc)
@@ -208,6 +213,8 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
         def keep(res) -> None:
             results.append(res)
             agents.add(res.agent_id)
+            summary.scored += 1
+            summary.auto_fail += bool(res.auto_fail)
 
         try:
             for _, res in scorer.score(convs, transcript_paths=paths, on_error=on_error):
@@ -227,6 +234,8 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
                         f"{str(exc).splitlines()[0][:300]}", path=conv.source.path,
                         fix="Check the conversation's text; report it if it looks ordinary."))
         pending.clear()
+        if results:
+            frames.append(results_frames(results))
         timings["score"] = timings.get("score", 0.0) + time.perf_counter() - t0
 
     # ---- chats and transcripts
@@ -278,18 +287,22 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
     # ---- scoring what is left, then the results files
     stage("score")
     flush()
-    results.sort(key=lambda r: r.conversation_id)
     t0 = time.perf_counter()
-    write_results(results, outdir)
+    if frames:
+        conv_df = pl.concat([c for c, _ in frames]).sort("conversation_id", maintain_order=True)
+        crit_df = pl.concat([c for _, c in frames]).sort("conversation_id", maintain_order=True)
+    else:
+        conv_df, crit_df = results_frames([])
+    frames.clear()
+    write_frames(conv_df, crit_df, outdir)
+    del conv_df, crit_df
     timings["write_results"] = time.perf_counter() - t0
-    summary.scored = len(results)
     summary.agents = len(agents)
-    summary.auto_fail = sum(1 for r in results if r.auto_fail)
     summary.parsed = scorer.analyzer.parsed
     summary.parse_cached = scorer.analyzer.cached
 
     # ---- reports
-    if options.report and results:
+    if options.report and summary.scored:
         stage("report")
         from .render import render_reports
 

@@ -767,7 +767,7 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
                    date_to: date | None = None, team: str | None = None,
                    templates_dir: str | Path | None = None, redact: bool = False,
                    call_pages: str = "auto", recent_calls: int = RECENT_CALLS,
-                   jobs: int | None = None, chunk: int = 10_000) -> ReportSummary:
+                   jobs: int | None = None, chunk: int = 2_000) -> ReportSummary:
     """Aggregate the results in ``results_dir`` (an output folder holding ``results/``,
     or that ``results/`` folder) and write the HTML reports to ``out_dir/reports``
     (``out_dir`` defaults to the output folder of the results).

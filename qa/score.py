@@ -386,7 +386,7 @@ _EVIDENCE_FIELDS = ("turn_index", "speaker", "start_s", "end_s", "quote", "match
 
 
 def results_frames(results: Sequence[ConversationResult]):
-    """The two result tables as Polars DataFrames (schemas in notes/RESULTS_SCHEMA.md)."""
+    """The two result tables as Polars DataFrames (columns: :mod:`qa.schema`)."""
     import polars as pl
 
     conv_schema, crit_schema = _schemas()
@@ -450,8 +450,13 @@ def results_frames(results: Sequence[ConversationResult]):
 
 def write_results(results: Sequence[ConversationResult], out: OutDir | str | Path) -> tuple[Path, Path]:
     """Write ``results/conversations.parquet`` and ``results/criteria.parquet`` atomically."""
-    out = out if isinstance(out, OutDir) else OutDir.at(out)
     conv_df, crit_df = results_frames(results)
+    return write_frames(conv_df, crit_df, out)
+
+
+def write_frames(conv_df, crit_df, out: OutDir | str | Path) -> tuple[Path, Path]:
+    """Write the two result tables (from :func:`results_frames`) atomically."""
+    out = out if isinstance(out, OutDir) else OutDir.at(out)
     conv_path = out.results / "conversations.parquet"
     crit_path = out.results / "criteria.parquet"
     with atomic_path(crit_path) as tmp:
