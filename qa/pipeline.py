@@ -51,6 +51,8 @@ class RunOptions:
     team: str | None = None
     redact: bool = False
     """Mask PII in the reports (scoring still sees the original text)."""
+    call_pages: str = "auto"
+    """Which call pages to write: ``auto``, ``all``, ``linked`` or ``none``."""
     templates: Path | None = None
     jobs: int | None = None
     """spaCy worker processes for new text (None: 2 on a multi-core machine)."""
@@ -311,7 +313,7 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
             rep = render_reports(outdir.root, outdir.root, period=options.period,
                                  date_from=options.date_from, date_to=options.date_to,
                                  team=options.team, templates_dir=options.templates,
-                                 redact=options.redact)
+                                 redact=options.redact, call_pages=options.call_pages)
         except ReportError as exc:
             fail(outdir.results, "report", exc)
         else:

@@ -84,6 +84,39 @@ def meta_options(fn: Callable) -> Callable:
     )(fn)
 
 
+def chat_options(fn: Callable) -> Callable:
+    """``--map`` and the speaker-label options for chat exports (``qa ingest``, ``qa run``)."""
+    return _compose(
+        click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
+                     help="Where a differently named export keeps a field, e.g. --map "
+                          "speaker=author_role --map text=body (repeatable). Fields: "
+                          "conversation_id, speaker, text, timestamp, agent_id, agent_name, team, "
+                          "customer_name, channel, message_id, author, messages."),
+        click.option("--agent-label", "agent_labels", multiple=True, metavar="LABEL",
+                     help="A speaker label that means the agent, e.g. support (repeatable, any case)."),
+        click.option("--customer-label", "customer_labels", multiple=True, metavar="LABEL",
+                     help="A speaker label that means the customer, e.g. user (repeatable, any case)."),
+        click.option("--system-label", "system_labels", multiple=True, metavar="LABEL",
+                     help="A speaker label for bot messages and notices (repeatable, any case)."),
+    )(fn)
+
+
+def ingest_options(*, maps: tuple[str, ...], agent_labels: tuple[str, ...],
+                   customer_labels: tuple[str, ...], system_labels: tuple[str, ...], metadata,
+                   agent_id: str | None, fmt: str | None = None):
+    """The :class:`~qa.ingest.IngestOptions` for the :func:`chat_options`; a bad ``--map``
+    is a usage error (exit 2)."""
+    from ..ingest import IngestOptions, SpeakerLabels, parse_map_options
+
+    try:
+        mapping = parse_map_options(maps)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--map'") from None
+    return IngestOptions(fmt=fmt, mapping=mapping, metadata=metadata, agent_id=agent_id,
+                         labels=SpeakerLabels(agent=agent_labels, customer=customer_labels,
+                                              system=system_labels))
+
+
 def load_metadata(meta: Path | None, name_pattern: str | None):
     """The :class:`~qa.metadata.Metadata` for ``--meta`` / ``--name-pattern`` (None when
     neither is given); a bad sidecar or pattern is a usage error (exit 2)."""

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
-from ..ingest import FORMATS, IngestOptions, SpeakerLabels, ingest_paths, parse_map_options, summarize
+from ..ingest import FORMATS, ingest_paths, summarize
 from ..inputs import TEXT_EXTS, discover
 from ..store import OutDir, run_lock
-from .common import (Batch, EXIT_USAGE, QAClickException, echo_summary, inputs_argument,
-                     load_metadata, meta_options, out_option, quiet_option, setup_logging)
+from .common import (EXIT_USAGE, Batch, QAClickException, chat_options, echo_summary,
+                     ingest_options, inputs_argument, load_metadata, meta_options, out_option,
+                     quiet_option, setup_logging)
 
 
 @click.command("ingest")
@@ -18,17 +19,7 @@ from .common import (Batch, EXIT_USAGE, QAClickException, echo_summary, inputs_a
 @out_option
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default=None,
               help="Read every input as this format instead of detecting it per file.")
-@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
-              help="Where a differently named export keeps a field, e.g. --map speaker=author_role "
-                   "--map text=body (repeatable). Fields: conversation_id, speaker, text, "
-                   "timestamp, agent_id, agent_name, team, customer_name, channel, message_id, "
-                   "author, messages.")
-@click.option("--agent-label", "agent_labels", multiple=True, metavar="LABEL",
-              help="A speaker label that means the agent, e.g. support (repeatable, any case).")
-@click.option("--customer-label", "customer_labels", multiple=True, metavar="LABEL",
-              help="A speaker label that means the customer, e.g. user (repeatable, any case).")
-@click.option("--system-label", "system_labels", multiple=True, metavar="LABEL",
-              help="A speaker label for bot messages and notices (repeatable, any case).")
+@chat_options
 @meta_options
 @quiet_option
 @click.pass_context
@@ -55,19 +46,14 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, fmt: str | 
     the others are still read. Exit codes: 0 ok, 1 some inputs failed, 2 usage error.
     """
     setup_logging(quiet)
-    try:
-        mapping = parse_map_options(maps)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--map'") from None
     metadata = load_metadata(meta, name_pattern)
     files, _ = discover(inputs, TEXT_EXTS)
     if not files:
         raise QAClickException(
             f"no chat exports or transcripts ({' '.join(TEXT_EXTS)}) in "
             f"{', '.join(str(p) for p in inputs)}", EXIT_USAGE)
-    options = IngestOptions(fmt=fmt, mapping=mapping, metadata=metadata, agent_id=agent_id,
-                            labels=SpeakerLabels(agent=agent_labels, customer=customer_labels,
-                                                 system=system_labels))
+    options = ingest_options(maps=maps, agent_labels=agent_labels, customer_labels=customer_labels,
+                             system_labels=system_labels, metadata=metadata, agent_id=agent_id, fmt=fmt)
     outdir = OutDir.at(out)
     batch = Batch(outdir, ("ingest",))
     with run_lock(outdir):

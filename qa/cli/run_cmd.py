@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 
 import click
 
 from ..store import OutDir, run_lock
-from .common import (EXIT_FAILURES, EXIT_OK, EXIT_USAGE, QAClickException, inputs_argument,
-                     load_metadata, meta_options, out_option, quiet_option, setup_logging)
+from .common import (EXIT_FAILURES, EXIT_OK, EXIT_USAGE, QAClickException, chat_options,
+                     ingest_options, inputs_argument, load_metadata, meta_options, out_option,
+                     quiet_option, setup_logging)
+from .report_cmd import report_options
 from .transcribe_cmd import model_options, parallel_options
 
 
@@ -24,25 +26,9 @@ from .transcribe_cmd import model_options, parallel_options
               show_default=True, help="Stereo recordings: the channel that holds the agent.")
 @click.option("--pause-split", "pause_split", type=click.FloatRange(0.05, 30.0), default=1.0,
               show_default=True, help="A pause longer than this (seconds) starts a new turn.")
-@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
-              help="Chat exports: where a differently named export keeps a field (repeatable).")
-@click.option("--agent-label", "agent_labels", multiple=True, metavar="LABEL",
-              help="Chat exports: a speaker label that means the agent (repeatable).")
-@click.option("--customer-label", "customer_labels", multiple=True, metavar="LABEL",
-              help="Chat exports: a speaker label that means the customer (repeatable).")
+@chat_options
 @meta_options
-@click.option("--period", type=click.Choice(["week", "month"]), default="week", show_default=True,
-              help="Trend period in the reports.")
-@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Reports: only conversations on or after this date (YYYY-MM-DD).")
-@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Reports: only conversations on or before this date (YYYY-MM-DD).")
-@click.option("--team", default=None, help="Reports: only this team.")
-@click.option("--templates", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Folder of templates that override the shipped ones.")
-@click.option("--redact", is_flag=True,
-              help="Mask card numbers, phone numbers, e-mails, SSNs and addresses in the reports "
-                   "(scoring still sees the original text).")
+@report_options
 @click.option("--no-report", is_flag=True, help="Score only; skip the HTML reports.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
               help="spaCy worker processes for new text (default: 2 on a multi-core machine).")
@@ -52,10 +38,10 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
             model: str | None, device: str, compute_type: str, language: str | None, beam_size: int,
             vad: bool, workers: int, cpu_threads: int, agent_channel: str, pause_split: float,
             maps: tuple[str, ...], agent_labels: tuple[str, ...], customer_labels: tuple[str, ...],
-            agent_id: str | None, meta: Path | None, name_pattern: str | None, period: str,
-            date_from: datetime | None, date_to: datetime | None, team: str | None,
-            templates: Path | None, redact: bool, no_report: bool, jobs: int | None,
-            quiet: bool) -> None:
+            system_labels: tuple[str, ...], agent_id: str | None, meta: Path | None,
+            name_pattern: str | None, period: str, date_from: date | None, date_to: date | None,
+            team: str | None, templates_dir: Path | None, redact: bool, call_pages: str,
+            no_report: bool, jobs: int | None, quiet: bool) -> None:
     """Transcribe, ingest, score and report everything, end to end.
 
     INPUTs are files or folders, mixed: recordings (.wav .flac .mp3 .ogg .m4a …) are
@@ -76,15 +62,10 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
     OUT/results/failures.csv; the rest are scored. Exit codes: 0 ok, 1 some inputs
     failed (or the rubric has problems), 2 usage error, 3 output folder busy.
     """
-    from ..ingest import IngestOptions, SpeakerLabels, parse_map_options
     from ..pipeline import RunOptions, run_pipeline
     from ..transcribe import TranscribeOptions
 
     setup_logging(quiet)
-    try:
-        mapping = parse_map_options(maps)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--map'") from None
     metadata = load_metadata(meta, name_pattern)
     if date_from and date_to and date_from > date_to:
         raise click.BadParameter("--from is after --to", param_hint="'--from'")
@@ -92,13 +73,13 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
     topts = TranscribeOptions(model=model, device=device, compute_type=compute_type, language=language,
                               beam_size=beam_size, vad=vad, agent_channel=agent_channel,
                               pause_split_s=pause_split, workers=workers, cpu_threads=cpu_threads)
-    iopts = IngestOptions(mapping=mapping, metadata=metadata, agent_id=agent_id,
-                          labels=SpeakerLabels(agent=agent_labels, customer=customer_labels))
+    iopts = ingest_options(maps=maps, agent_labels=agent_labels, customer_labels=customer_labels,
+                           system_labels=system_labels, metadata=metadata, agent_id=agent_id)
     options = RunOptions(rubric=rubric_path, transcribe=topts, ingest=iopts, metadata=metadata,
                          agent_id=agent_id, period=period,
-                         date_from=date_from.date() if date_from else None,
-                         date_to=date_to.date() if date_to else None, team=team,
-                         redact=redact, templates=templates, jobs=jobs, report=not no_report)
+                         date_from=date_from, date_to=date_to, team=team, redact=redact,
+                         templates=templates_dir, call_pages=call_pages, jobs=jobs,
+                         report=not no_report)
     outdir = OutDir.at(out)
 
     def on_failure(f, exc) -> None:
