@@ -8,7 +8,6 @@ reports are replaced whole (temporary file, then rename) only when they are comp
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from . import __version__
-from .conversation import Conversation
+from .conversation import Conversation, load_if_conversation
 from .errors import IngestError, QAError, ReportError, ScoreError
 from .inputs import AUDIO_EXTS, TEXT_EXTS, discover, is_audio
 from .store import Failure, OutDir, record_failures, write_conversation, write_json
@@ -86,20 +85,6 @@ class RunSummary:
     @property
     def failed(self) -> int:
         return len(self.failures)
-
-
-def load_conversation_json(path: Path) -> Conversation | None:
-    """A qa conversation JSON file (with ``schema_version`` and ``turns``) as a
-    Conversation; None when the file is something else (a chat export to ingest)."""
-    if path.suffix.lower() != ".json":
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, OSError):
-        return None
-    if isinstance(data, dict) and "turns" in data and "schema_version" in data:
-        return Conversation.from_dict(data, path=path)
-    return None
 
 
 def _under(path: Path, folder: Path) -> bool:
@@ -246,7 +231,7 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
     to_ingest: list[Path] = []
     for f in texts:
         try:
-            conv = load_conversation_json(f)
+            conv = load_if_conversation(f)
         except QAError as exc:
             fail(f, "ingest", exc)
             continue

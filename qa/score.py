@@ -96,8 +96,7 @@ def read_inputs(files: Iterable[str | Path], *, ingest_options=None,
     A file that cannot be read, or a conversation id seen before, goes to ``on_error``
     (raised when there is none); the rest are returned with the file they came from.
     """
-    from pydantic import ValidationError
-
+    from .conversation import load_if_conversation
     from .errors import IngestError, QAError
     from .ingest import IngestOptions, parse_file
 
@@ -111,23 +110,13 @@ def read_inputs(files: Iterable[str | Path], *, ingest_options=None,
         on_error(f, exc)
 
     for f in map(Path, files):
-        convs: list[Conversation] = []
-        raw = b""
-        if f.suffix.lower() == ".json":
-            try:
-                raw = f.read_bytes()
-            except OSError as exc:
-                fail(f, IngestError(f"cannot read: {exc.strerror}", path=f))
-                continue
-        if raw and b'"schema_version"' in raw[:4096] and b'"turns"' in raw:
-            try:
-                convs = [Conversation.model_validate_json(raw)]
-            except ValidationError:
-                try:  # the library's own, located message
-                    convs = [Conversation.from_json(raw.decode("utf-8", "replace"), path=f)]
-                except QAError as exc:
-                    fail(f, exc)
-                    continue
+        try:
+            conv = load_if_conversation(f)
+        except QAError as exc:
+            fail(f, exc)
+            continue
+        if conv is not None:
+            convs = [conv]
         else:
             result = parse_file(f, options)
             for exc in result.errors:
