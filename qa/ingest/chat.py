@@ -13,29 +13,32 @@ from ..errors import IngestError
 from .common import (MESSAGE_FIELDS, REQUIRED_FIELDS, Message, column_for, map_fix)
 
 
-def _get(obj: dict, key: str | None) -> Any:
-    """``obj[key]``, where ``key`` may be a dotted path into nested objects."""
-    if key is None:
-        return None
+_MISSING = object()
+
+
+def _lookup(obj: dict, key: str) -> Any:
+    """``obj[key]``, where ``key`` may be a dotted path into nested objects; ``_MISSING``
+    when it is not there."""
     if key in obj:
         return obj[key]
     cur: Any = obj
     for part in key.split("."):
         if not isinstance(cur, dict) or part not in cur:
-            return None
+            return _MISSING
         cur = cur[part]
     return cur
 
 
+def _get(obj: dict, key: str | None) -> Any:
+    """``obj[key]`` (dotted paths allowed), None when absent."""
+    if key is None:
+        return None
+    v = _lookup(obj, key)
+    return None if v is _MISSING else v
+
+
 def _has(obj: dict, key: str) -> bool:
-    if key in obj:
-        return True
-    cur: Any = obj
-    for part in key.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return False
-        cur = cur[part]
-    return True
+    return _lookup(obj, key) is not _MISSING
 
 
 def _keys(obj: dict, mapping: dict[str, str] | None) -> list[str]:
