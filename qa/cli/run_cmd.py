@@ -12,7 +12,7 @@ from .common import (EXIT_FAILURES, EXIT_OK, EXIT_USAGE, QAClickException, chat_
                      ingest_options, inputs_argument, load_metadata, meta_options, out_option,
                      quiet_option, setup_logging)
 from .report_cmd import report_options
-from .transcribe_cmd import model_options, parallel_options
+from .transcribe_cmd import model_options, parallel_options, turn_options
 
 
 @click.command("run")
@@ -22,10 +22,7 @@ from .transcribe_cmd import model_options, parallel_options
 @out_option
 @model_options
 @parallel_options
-@click.option("--agent-channel", "agent_channel", type=click.Choice(["left", "right"]), default="left",
-              show_default=True, help="Stereo recordings: the channel that holds the agent.")
-@click.option("--pause-split", "pause_split", type=click.FloatRange(0.05, 30.0), default=1.0,
-              show_default=True, help="A pause longer than this (seconds) starts a new turn.")
+@turn_options
 @chat_options
 @meta_options
 @report_options

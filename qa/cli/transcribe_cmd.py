@@ -50,6 +50,21 @@ def parallel_options(fn):
     return fn
 
 
+def turn_options(fn):
+    """``--agent-channel/--pause-split``: how a recording becomes turns (shared with ``qa run``)."""
+    decorators = [
+        click.option("--agent-channel", "agent_channel", type=click.Choice(["left", "right"]),
+                     default="left", show_default=True,
+                     help="Stereo: the channel that holds the agent; the other is the customer."),
+        click.option("--pause-split", "pause_split", type=click.FloatRange(0.05, 30.0), default=1.0,
+                     show_default=True, metavar="SECONDS",
+                     help="A pause longer than this between two words starts a new turn."),
+    ]
+    for d in reversed(decorators):
+        fn = d(fn)
+    return fn
+
+
 class _Progress:
     """Rich progress bar on stderr: files done, audio minutes, speed as × real time."""
 
@@ -100,11 +115,7 @@ class _Progress:
               default=False, show_default=True,
               help="Retry badly decoded windows at higher sampling temperatures (random: the same "
                    "audio may then give different words from run to run).")
-@click.option("--agent-channel", "agent_channel", type=click.Choice(["left", "right"]), default="left",
-              show_default=True, help="Stereo: the channel that holds the agent; the other is the customer.")
-@click.option("--pause-split", "pause_split", type=click.FloatRange(0.05, 30.0), default=1.0,
-              show_default=True, metavar="SECONDS",
-              help="A pause longer than this between two words starts a new turn.")
+@turn_options
 @parallel_options
 @meta_options
 @quiet_option
