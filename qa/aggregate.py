@@ -38,6 +38,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 import polars as pl
 
@@ -46,9 +47,11 @@ from .errors import ReportError
 log = logging.getLogger(__name__)
 
 from .rubric import CATEGORIES
-from .schema import CONVERSATION_SCHEMA, CRITERIA_SCHEMA, UTC_US
+from .schema import CONVERSATION_SCHEMA, CRITERIA_SCHEMA, ROW_GROUP_ROWS, UTC_US
 
 SCORE_COLUMNS = ("overall", *CATEGORIES)
+CHUNK_ROWS = ROW_GROUP_ROWS
+"""Criteria rows aggregated at a time: one row group of the file ``qa score`` writes."""
 PERIODS = ("week", "month")
 TREND_STEP = 2.0
 ATTENTION_BELOW_TEAM = 10.0
@@ -152,16 +155,12 @@ def _date_bounds(filters: Filters) -> list[pl.Expr]:
     return preds
 
 
-def scan(paths: ResultsPaths, filters: Filters = Filters()) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """Lazy frames of the selected conversations and their criteria rows.
-
-    ``team`` nulls become ``""`` (shown as "(no team)") so they group and join like any
-    team; ``period`` (the start of the week or month, a Date) is added to both frames.
-    """
+def select_conversations(paths: ResultsPaths, filters: Filters = Filters()) -> pl.LazyFrame:
+    """Lazy frame of the selected conversations: ``team`` nulls become ``""`` (shown as
+    "(no team)") so they group and join like any team; ``period`` (the start of the week
+    or month, a Date) is added."""
     conv = _check_columns(pl.scan_parquet(paths.conversations), paths.conversations,
                           CONVERSATION_SCHEMA, REQUIRED_CONVERSATION)
-    crit = _check_columns(pl.scan_parquet(paths.criteria), paths.criteria,
-                          CRITERIA_SCHEMA, REQUIRED_CRITERIA)
     every = "1w" if filters.period == "week" else "1mo"
     conv = conv.with_columns(
         pl.col("team").fill_null(NO_TEAM),
@@ -173,10 +172,44 @@ def scan(paths: ResultsPaths, filters: Filters = Filters()) -> tuple[pl.LazyFram
         preds.append(pl.col("team") == filters.team)
     if preds:
         conv = conv.filter(*preds)
-    crit = crit.drop("team", "started_at", "agent_id").join(
+    return conv
+
+
+def _scan_criteria(paths: ResultsPaths) -> pl.LazyFrame:
+    return _check_columns(pl.scan_parquet(paths.criteria), paths.criteria,
+                          CRITERIA_SCHEMA, REQUIRED_CRITERIA)
+
+
+def _with_conversations(crit: pl.LazyFrame, conv: pl.LazyFrame) -> pl.LazyFrame:
+    """Criteria rows of the selected conversations, with the conversation's agent, team,
+    start and period (the conversation table is the authority for those)."""
+    return crit.drop("team", "started_at", "agent_id").join(
         conv.select("conversation_id", "agent_id", "team", "started_at", "period"),
         on="conversation_id", how="inner")
-    return conv, crit
+
+
+def scan(paths: ResultsPaths, filters: Filters = Filters()) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Lazy frames of the selected conversations (:func:`select_conversations`) and all
+    their criteria rows, which carry the conversation's ``team`` and ``period``."""
+    conv = select_conversations(paths, filters)
+    return conv, _with_conversations(_scan_criteria(paths), conv)
+
+
+def criteria_chunks(paths: ResultsPaths, conv: pl.LazyFrame,
+                    rows: int | None = None) -> "Iterator[pl.LazyFrame]":
+    """The criteria rows of the selected conversations ``conv``, ``rows`` file rows at
+    a time (default :data:`CHUNK_ROWS`), as lazy frames like :func:`scan`'s.
+
+    ``qa score`` writes the criteria file in row groups of that size, so each chunk reads
+    one row group and memory stays the same however many conversations there are. A
+    conversation's rows may straddle two chunks: what is computed per chunk must merge
+    (sums, counts, top-k candidates)."""
+    rows = rows or CHUNK_ROWS
+    total = _scan_criteria(paths).select(pl.len()).collect().item()
+    for offset in range(0, max(total, 1), rows):
+        crit = _check_columns(pl.scan_parquet(paths.criteria).slice(offset, rows),
+                              paths.criteria, CRITERIA_SCHEMA, REQUIRED_CRITERIA)
+        yield _with_conversations(crit, conv)
 
 
 # ---------------------------------------------------------------- agents and teams
@@ -279,50 +312,90 @@ def trend_direction(trend: pl.LazyFrame, by: str = "agent_id") -> pl.LazyFrame:
 
 
 # ---------------------------------------------------------------- criteria
-def _criterion_aggs() -> list[pl.Expr]:
+_COUNTS = ("n_total", "n_applicable", "n_pass", "n_fail", "n_na", "auto_fails",
+           "score_sum", "n_scored")
+
+
+def criterion_partials(crit: pl.LazyFrame) -> pl.LazyFrame:
+    """Per (agent, team, criterion): counts and the score sum. Sums of these over
+    chunks of rows give the counts of the whole (see :func:`merge_partials`)."""
     applicable = pl.col("outcome").is_in(["pass", "fail"])
-    return [
-        pl.len().alias("n_total"),
-        applicable.sum().alias("n_applicable"),
-        (pl.col("outcome") == "pass").sum().alias("n_pass"),
-        (pl.col("outcome") == "fail").sum().alias("n_fail"),
-        (pl.col("outcome") == "na").sum().alias("n_na"),
-        pl.col("score").filter(applicable).mean().alias("mean_score"),
-        pl.col("auto_fail").fill_null(False).sum().alias("auto_fails"),
-    ]
+    scored = pl.col("score").filter(applicable)
+    return crit.group_by("agent_id", "team", "criterion_id").agg(
+        pl.len().cast(pl.Int64).alias("n_total"),
+        applicable.sum().cast(pl.Int64).alias("n_applicable"),
+        (pl.col("outcome") == "pass").sum().cast(pl.Int64).alias("n_pass"),
+        (pl.col("outcome") == "fail").sum().cast(pl.Int64).alias("n_fail"),
+        (pl.col("outcome") == "na").sum().cast(pl.Int64).alias("n_na"),
+        pl.col("auto_fail").fill_null(False).sum().cast(pl.Int64).alias("auto_fails"),
+        scored.sum().cast(pl.Float64).alias("score_sum"),
+        scored.count().cast(pl.Int64).alias("n_scored"),
+    )
+
+
+def merge_partials(parts: pl.LazyFrame) -> pl.LazyFrame:
+    """Add up :func:`criterion_partials` of several chunks."""
+    return parts.group_by("agent_id", "team", "criterion_id").agg(pl.col(c).sum() for c in _COUNTS)
+
+
+_META = ("category", "description", "coaching")
+_LATEST_FIRST = dict(by=["started_at", "conversation_id"], descending=True, nulls_last=True)
+
+
+def criterion_meta_candidates(crit: pl.LazyFrame) -> pl.LazyFrame:
+    """Each distinct wording of each criterion with its latest conversation: enough to
+    find the latest wording of the whole from the candidates of its chunks."""
+    return (crit.select("criterion_id", "started_at", "conversation_id", *_META)
+            .sort(**_LATEST_FIRST)
+            .unique(subset=["criterion_id", *_META], keep="first", maintain_order=True))
+
+
+def criterion_meta(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Per criterion: category, description and coaching tip from the most recent
+    conversation that has them (the current rubric's wording)."""
+    return (rows.sort(**_LATEST_FIRST)
+            .group_by("criterion_id")
+            .agg(pl.col(c).drop_nulls().first() for c in _META))
+
+
+def _rate(num: str, den: str) -> pl.Expr:
+    return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den))
+
+
+def criterion_finish(parts: pl.LazyFrame, meta: pl.LazyFrame, teams: pl.LazyFrame) -> pl.LazyFrame:
+    """:func:`criterion_stats` from merged partials, the criterion wording and each
+    agent's main team (:func:`agent_teams`)."""
+    # an agent in several teams: one row, compared with their main team
+    agent = (parts.group_by("agent_id", "criterion_id").agg(pl.col(c).sum() for c in _COUNTS)
+             .join(teams.select("agent_id", "team"), on="agent_id", how="left"))
+    team = (parts.group_by("team", "criterion_id").agg(pl.col(c).sum() for c in _COUNTS)
+            .select("team", "criterion_id",
+                    _rate("n_pass", "n_applicable").alias("team_pass_rate"),
+                    _rate("score_sum", "n_scored").alias("team_mean_score")))
+    return (agent.with_columns(_rate("n_pass", "n_applicable").alias("pass_rate"),
+                               _rate("score_sum", "n_scored").alias("mean_score"))
+            .drop("score_sum", "n_scored")
+            .join(meta, on="criterion_id", how="left")
+            .join(team, on=["team", "criterion_id"], how="left")
+            .sort(["agent_id", "criterion_id"]))
 
 
 def criterion_stats(crit: pl.LazyFrame) -> pl.LazyFrame:
     """One row per (agent, criterion): counts, ``pass_rate`` (passes / (passes + fails),
     null when the criterion never applied), ``mean_score`` (0..1, N/A excluded), and the
     same two for the agent's team (``team_pass_rate``, ``team_mean_score``)."""
-    # text from the most recent conversation: the current rubric's wording
-    meta = (crit.sort(["started_at", "conversation_id"], descending=True, nulls_last=True)
-            .group_by("criterion_id")
-            .agg(pl.col("category").drop_nulls().first(),
-                 pl.col("description").drop_nulls().first(),
-                 pl.col("coaching").drop_nulls().first()))
-    agent = crit.group_by("agent_id", "team", "criterion_id").agg(*_criterion_aggs())
-    # an agent in several teams: fold into one row, compared with their main team
-    agent = (agent.group_by("agent_id", "criterion_id")
-             .agg(pl.col("team").sort_by("n_total", descending=True).first(),
-                  *[pl.col(c).sum() for c in ("n_total", "n_applicable", "n_pass", "n_fail",
-                                              "n_na", "auto_fails")],
-                  ((pl.col("mean_score") * pl.col("n_applicable")).sum()
-                   / pl.col("n_applicable").sum()).alias("mean_score")))
-    main_team = agent_teams(crit.select("agent_id", "team", "started_at",
-                                        pl.lit(None, pl.String).alias("agent_name")))
-    agent = agent.drop("team").join(main_team.select("agent_id", "team"), on="agent_id")
-    team = (crit.group_by("team", "criterion_id").agg(*_criterion_aggs())
-            .select("team", "criterion_id",
-                    (pl.col("n_pass") / pl.col("n_applicable")).alias("team_pass_rate"),
-                    pl.col("mean_score").alias("team_mean_score")))
-    return (agent.with_columns(
-                pl.when(pl.col("n_applicable") > 0)
-                .then(pl.col("n_pass") / pl.col("n_applicable")).alias("pass_rate"))
-            .join(meta, on="criterion_id", how="left")
-            .join(team, on=["team", "criterion_id"], how="left")
-            .sort(["agent_id", "criterion_id"]))
+    convs = (crit.select("conversation_id", "agent_id", "team", "started_at",
+                         pl.lit(None, pl.String).alias("agent_name"))
+             .unique(subset=["conversation_id"], keep="first"))
+    return criterion_finish(merge_partials(criterion_partials(crit)), criterion_meta(crit),
+                            agent_teams(convs))
+
+
+def auto_fail_counts(parts: pl.LazyFrame) -> pl.LazyFrame:
+    """Per agent and criterion: how many auto-fails (from :func:`criterion_partials`)."""
+    return (parts.filter(pl.col("auto_fails") > 0)
+            .group_by("agent_id", "criterion_id").agg(pl.col("auto_fails").sum().alias("n"))
+            .sort("agent_id", "criterion_id"))
 
 
 def focus_areas(stats: pl.DataFrame, agent_id: str, *, k: int = 3,
@@ -344,6 +417,46 @@ def focus_areas(stats: pl.DataFrame, agent_id: str, *, k: int = 3,
     return weak, strong
 
 
+def evidence_candidates(crit: pl.LazyFrame) -> pl.LazyFrame:
+    """Every quote that can illustrate an outcome: negative evidence of fails (``kind``
+    ``worst``) and positive evidence of passes (``best``), with the sort key ``_key``."""
+    return (crit.filter(pl.col("outcome").is_in(["pass", "fail"]))
+            .select("agent_id", "criterion_id", "conversation_id", "started_at", "outcome",
+                    "score", "evidence")
+            .explode("evidence")
+            .filter(pl.col("evidence").is_not_null())
+            .unnest("evidence")
+            .with_columns(pl.col("polarity").fill_null(
+                pl.when(pl.col("outcome") == "pass").then(pl.lit("positive"))
+                .otherwise(pl.lit("negative"))))
+            .filter(((pl.col("outcome") == "fail") & (pl.col("polarity") == "negative"))
+                    | ((pl.col("outcome") == "pass") & (pl.col("polarity") == "positive")))
+            .with_columns(pl.when(pl.col("outcome") == "fail").then(pl.lit("worst"))
+                          .otherwise(pl.lit("best")).alias("kind"),
+                          pl.when(pl.col("outcome") == "fail").then(pl.col("score"))
+                          .otherwise(-pl.col("score")).alias("_key")))
+
+
+def top_evidence(ev: pl.LazyFrame, k: int, *, keep_key: bool = False) -> pl.LazyFrame:
+    """The ``k`` first candidates per (agent, criterion, kind), one per conversation.
+
+    Applied to the top-``k`` of each chunk (``keep_key=True``), it gives the top-``k`` of
+    the whole: a quote in the overall top-``k`` has fewer than ``k`` better conversations
+    overall, so fewer than ``k`` in its own chunk."""
+    ev = (ev.drop("rank", strict=False)
+          .sort(["agent_id", "criterion_id", "kind", "_key", "started_at", "conversation_id",
+                 "turn_index", "match_start", "match_end", "match", "quote"],
+                descending=[False, False, False, False, True, False, False, False, False,
+                            False, False],
+                nulls_last=True)
+          .unique(subset=["agent_id", "criterion_id", "kind", "conversation_id"],
+                  keep="first", maintain_order=True)
+          .with_columns(pl.int_range(pl.len()).over("agent_id", "criterion_id", "kind")
+                        .alias("rank"))
+          .filter(pl.col("rank") < k))
+    return ev if keep_key else ev.drop("_key")
+
+
 def evidence_examples(crit: pl.LazyFrame, *, k: int = 3) -> pl.LazyFrame:
     """Up to ``k`` best and ``k`` worst quotes per (agent, criterion).
 
@@ -352,31 +465,7 @@ def evidence_examples(crit: pl.LazyFrame, *, k: int = 3) -> pl.LazyFrame:
     highest score first, then the most recent. One quote per conversation and kind, so
     the examples come from different conversations where there are several.
     """
-    ev = (crit.filter(pl.col("outcome").is_in(["pass", "fail"]))
-          .select("agent_id", "criterion_id", "conversation_id", "started_at", "outcome",
-                  "score", "evidence")
-          .explode("evidence")
-          .filter(pl.col("evidence").is_not_null())
-          .unnest("evidence")
-          .with_columns(pl.col("polarity").fill_null(
-              pl.when(pl.col("outcome") == "pass").then(pl.lit("positive"))
-              .otherwise(pl.lit("negative"))))
-          .filter(((pl.col("outcome") == "fail") & (pl.col("polarity") == "negative"))
-                  | ((pl.col("outcome") == "pass") & (pl.col("polarity") == "positive")))
-          .with_columns(pl.when(pl.col("outcome") == "fail").then(pl.lit("worst"))
-                        .otherwise(pl.lit("best")).alias("kind"),
-                        pl.when(pl.col("outcome") == "fail").then(pl.col("score"))
-                        .otherwise(-pl.col("score")).alias("_key")))
-    ev = (ev.sort(["agent_id", "criterion_id", "kind", "_key", "started_at", "conversation_id",
-                   "turn_index"],
-                  descending=[False, False, False, False, True, False, False], nulls_last=True)
-          .unique(subset=["agent_id", "criterion_id", "kind", "conversation_id"],
-                  keep="first", maintain_order=True)
-          .with_columns(pl.int_range(pl.len()).over("agent_id", "criterion_id", "kind")
-                        .alias("rank"))
-          .filter(pl.col("rank") < k)
-          .drop("_key"))
-    return ev
+    return top_evidence(evidence_candidates(crit), k)
 
 
 # ---------------------------------------------------------------- everything at once
@@ -413,21 +502,38 @@ def aggregate(results: str | Path | ResultsPaths, filters: Filters = Filters(), 
     """Read the results under ``results`` (output folder or its ``results/``) and
     compute every aggregate, in one lazy Polars plan per table."""
     paths = results if isinstance(results, ResultsPaths) else locate_results(results)
-    conv, crit = scan(paths, filters)
-    conv = conv.cache()
-    crit = crit.cache()
+    conversations = (select_conversations(paths, filters)
+                     .sort(["agent_id", "started_at", "conversation_id"], nulls_last=True)
+                     .collect())
+    conv = conversations.lazy()
+    # the criteria rows chunk by chunk, folding each chunk's partial results into the
+    # running ones: memory stays flat as the results grow
+    partials = meta = ev = None
+    for crit in criteria_chunks(paths, conv):
+        p, m, e = pl.collect_all([
+            criterion_partials(crit), criterion_meta_candidates(crit),
+            top_evidence(evidence_candidates(crit), examples, keep_key=True)])
+        if partials is None:
+            partials, meta, ev = p, m, e
+            continue
+        partials, meta, ev = pl.collect_all([
+            merge_partials(pl.concat([partials, p]).lazy()),
+            criterion_meta_candidates(pl.concat([meta, m]).lazy()),
+            top_evidence(pl.concat([ev, e]).lazy(), examples, keep_key=True)])
+    partials = partials.lazy()
     trend = period_trend(conv)
     tdir = trend_direction(trend)
     team_trend = period_trend(conv, by="team")
-    af = (crit.filter(pl.col("auto_fail").fill_null(False))
-          .group_by("agent_id", "criterion_id").agg(pl.len().alias("n")).sort("agent_id", "criterion_id"))
     frames = pl.collect_all([
-        conv.sort(["agent_id", "started_at", "conversation_id"], nulls_last=True),
         agent_summary(conv, tdir),
-        team_summary(conv).join(trend_direction(team_trend, by="team"), on="team", how="left"),
-        trend, team_trend, criterion_stats(crit), evidence_examples(crit, k=examples), af,
+        team_summary(conv).join(trend_direction(team_trend, by="team"), on="team", how="left",
+                                maintain_order="left"),
+        trend, team_trend,
+        criterion_finish(partials, criterion_meta(meta.lazy()), agent_teams(conv)),
+        top_evidence(ev.lazy(), examples),
+        auto_fail_counts(partials),
     ])
-    conversations, agents, teams, trend_df, team_trend_df, stats, ev, af_df = frames
+    agents, teams, trend_df, team_trend_df, stats, ev, af_df = frames
     log.info("aggregated %d conversations, %d agents, %d teams",
              conversations.height, agents.height, teams.height)
     return Aggregates(paths=paths, filters=filters, conversations=conversations, agents=agents,
@@ -437,10 +543,17 @@ def aggregate(results: str | Path | ResultsPaths, filters: Filters = Filters(), 
 
 def criteria_rows(paths: ResultsPaths, conversation_ids: pl.Series | list[str] | None = None
                   ) -> pl.LazyFrame:
-    """The raw criteria rows (with evidence) of some conversations, for call pages."""
-    crit = _check_columns(pl.scan_parquet(paths.criteria), paths.criteria,
-                          CRITERIA_SCHEMA, REQUIRED_CRITERIA)
+    """The raw criteria rows (with evidence) of some conversations, for call pages.
+
+    The id range is given as well as the ids, so that Polars skips the row groups whose
+    statistics lie outside it: for a batch of neighbouring ids (the call pages go in id
+    order) only a row group or two of the file is read."""
+    crit = _scan_criteria(paths)
     if conversation_ids is not None:
-        ids = pl.Series("conversation_id", conversation_ids, dtype=pl.String)
-        crit = crit.filter(pl.col("conversation_id").is_in(ids.implode()))
+        ids = pl.Series("conversation_id", conversation_ids, dtype=pl.String).drop_nulls()
+        if ids.len() == 0:
+            return crit.clear()
+        crit = crit.filter(
+            pl.col("conversation_id").is_between(pl.lit(ids.min()), pl.lit(ids.max())),
+            pl.col("conversation_id").is_in(ids.implode()))
     return crit

@@ -276,8 +276,8 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
     flush()
     t0 = time.perf_counter()
     if frames:
-        conv_df = pl.concat([c for c, _ in frames]).sort("conversation_id", maintain_order=True)
-        crit_df = pl.concat([c for _, c in frames]).sort("conversation_id", maintain_order=True)
+        conv_df = pl.concat([c for c, _ in frames])  # write_frames sorts them
+        crit_df = pl.concat([c for _, c in frames])
     else:
         conv_df, crit_df = results_frames([])
     frames.clear()

@@ -14,6 +14,11 @@ from .rubric import CATEGORIES
 
 UTC_US = pl.Datetime("us", "UTC")
 
+ROW_GROUP_ROWS = 20_000
+"""Rows per Parquet row group in the results files (sorted by conversation id), so that
+the reports read the criteria file a row group at a time (:func:`qa.aggregate.criteria_chunks`)
+and a call page's rows from the row groups that can hold them."""
+
 EVIDENCE_STRUCT = pl.Struct({
     "turn_index": pl.Int64, "speaker": pl.String, "start_s": pl.Float64, "end_s": pl.Float64,
     "quote": pl.String, "match": pl.String, "match_start": pl.Int64, "match_end": pl.Int64,

@@ -444,14 +444,20 @@ def write_results(results: Sequence[ConversationResult], out: OutDir | str | Pat
 
 
 def write_frames(conv_df, crit_df, out: OutDir | str | Path) -> tuple[Path, Path]:
-    """Write the two result tables (from :func:`results_frames`) atomically."""
+    """Write the two result tables (from :func:`results_frames`) atomically, sorted by
+    conversation id (stable) in row groups of :data:`~qa.schema.ROW_GROUP_ROWS`: the
+    reports then read them a row group at a time."""
+    from .schema import ROW_GROUP_ROWS
+
     out = out if isinstance(out, OutDir) else OutDir.at(out)
     conv_path = out.results / "conversations.parquet"
     crit_path = out.results / "criteria.parquet"
     with atomic_path(crit_path) as tmp:
-        crit_df.write_parquet(tmp)
+        crit_df.sort("conversation_id", maintain_order=True).write_parquet(
+            tmp, row_group_size=ROW_GROUP_ROWS)
     with atomic_path(conv_path) as tmp:
-        conv_df.write_parquet(tmp)
+        conv_df.sort("conversation_id", maintain_order=True).write_parquet(
+            tmp, row_group_size=ROW_GROUP_ROWS)
     return conv_path, crit_path
 
 

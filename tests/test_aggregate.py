@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from qa.aggregate import (Filters, aggregate, focus_areas, locate_results)
 from qa.errors import ReportError
+from qa.schema import CONVERSATION_SCHEMA, CRITERIA_SCHEMA
 from report_helpers import conv_row, crit_row, dt, ev, write_results
 
 
@@ -209,3 +212,108 @@ def test_bad_filters():
         Filters(period="day")
     with pytest.raises(ReportError, match="is after --to"):
         Filters(date_from=date(2026, 2, 1), date_to=date(2026, 1, 1))
+
+
+def _random_results(tmp_path, seed=7, n=300):
+    """Many conversations, agents who change team, a criterion whose wording changed,
+    ties in scores, several quotes per outcome; criteria rows in random order."""
+    rng = random.Random(seed)
+    agents = [f"ag{i:02d}" for i in range(12)]
+    convs, crits = [], []
+    for i in range(n):
+        agent = rng.choice(agents)
+        team = rng.choice(["north", "south"]) if agent in agents[:3] else f"t{agents.index(agent) % 3}"
+        day = f"2026-0{1 + i % 3}-{1 + i % 27:02d}"
+        c = conv_row(f"c{i:04d}", agent, team, dt(day, 8 + i % 9) if i % 17 else None,
+                     float(rng.randint(0, 100)))
+        convs.append(c)
+        for crit in ("greeting", "closing", "empathy", "hold", "name", "courtesy"):
+            outcome = rng.choice(["pass", "fail", "fail", "na"])
+            score = None if outcome == "na" else rng.choice([0.0, 0.25, 0.5, 1.0])
+            if outcome == "pass":
+                score = max(score, 0.5)
+            evidence = [ev(t, f"quote {i} {t}", "quote" if t % 2 else None,
+                           polarity=rng.choice(["positive", "negative", None]),
+                           start_s=float(t))
+                        for t in rng.sample(range(8), rng.randint(0, 3))]
+            wording = "old words" if crit == "closing" and i < n // 2 else None
+            crits.append(crit_row(c, crit, outcome, score, evidence=evidence,
+                                  description=wording, auto_fail=crit == "courtesy"
+                                  and outcome == "fail" and rng.random() < 0.2))
+    rng.shuffle(crits)
+    return write_results(tmp_path, convs, crits), convs, crits
+
+
+def test_chunked_aggregation_equals_whole_and_known_answers(tmp_path, monkeypatch):
+    import qa.aggregate as A
+
+    out, convs, crits = _random_results(tmp_path)
+    monkeypatch.setattr(A, "CHUNK_ROWS", 10**9)
+    whole = aggregate(out)
+    for rows in (7, 250):  # conversations straddle chunks; many chunks per agent
+        monkeypatch.setattr(A, "CHUNK_ROWS", rows)
+        chunked = aggregate(out)
+        for name in ("conversations", "agents", "teams", "trend", "team_trend", "criteria",
+                     "evidence", "auto_fail_criteria"):
+            assert_frame_equal(getattr(whole, name), getattr(chunked, name))
+
+    # pass rates and mean scores, counted by hand
+    stats = {(r["agent_id"], r["criterion_id"]): r for r in whole.criteria.to_dicts()}
+    for (agent, crit), row in stats.items():
+        mine = [c for c in crits if c["agent_id"] == agent and c["criterion_id"] == crit]
+        applied = [c for c in mine if c["outcome"] != "na"]
+        assert row["n_total"] == len(mine) and row["n_applicable"] == len(applied)
+        if applied:
+            assert row["pass_rate"] == pytest.approx(
+                sum(c["outcome"] == "pass" for c in applied) / len(applied))
+            assert row["mean_score"] == pytest.approx(sum(c["score"] for c in applied) / len(applied))
+        else:
+            assert row["pass_rate"] is None and row["mean_score"] is None
+        assert row["auto_fails"] == sum(bool(c["auto_fail"]) for c in mine)
+    # the current wording is the latest conversation's
+    assert set(whole.criteria.filter(pl.col("criterion_id") == "closing")["description"]) == {
+        "closing description"}
+
+    # worst quotes by hand: lowest score, latest conversation, one per conversation
+    started = {c["conversation_id"]: c["started_at"] for c in convs}
+    for (agent, crit), row in list(stats.items())[:20]:
+        cands = [(c["score"], c["conversation_id"], e) for c in crits
+                 if c["agent_id"] == agent and c["criterion_id"] == crit and c["outcome"] == "fail"
+                 for e in c["evidence"] if e["polarity"] in ("negative", None)]
+        cands.sort(key=lambda x: (x[0], -(started[x[1]].timestamp() if started[x[1]] else -1e12),
+                                  x[1], x[2]["turn_index"]))
+        seen, want = set(), []
+        for score, cid, e in cands:
+            if cid not in seen:
+                seen.add(cid)
+                want.append((cid, e["turn_index"]))
+        got = whole.evidence.filter((pl.col("agent_id") == agent) & (pl.col("criterion_id") == crit)
+                                    & (pl.col("kind") == "worst"))
+        assert list(zip(got["conversation_id"], got["turn_index"])) == want[:3]
+
+
+def test_results_files_are_sorted_in_row_groups(tmp_path):
+    import pyarrow.parquet as pq
+
+    from qa.schema import ROW_GROUP_ROWS
+    from qa.score import write_frames
+
+    out, convs, crits = _random_results(tmp_path / "a", n=ROW_GROUP_ROWS // 6 * 2 + 50)
+    conv_df = pl.DataFrame(convs, schema=CONVERSATION_SCHEMA)
+    crit_df = pl.DataFrame(crits, schema=CRITERIA_SCHEMA)
+    conv_path, crit_path = write_frames(conv_df, crit_df, tmp_path / "b")
+    meta = pq.ParquetFile(crit_path).metadata
+    assert meta.num_row_groups == 3
+    assert [meta.row_group(i).num_rows for i in range(3)] == [ROW_GROUP_ROWS, ROW_GROUP_ROWS,
+                                                              crit_df.height - 2 * ROW_GROUP_ROWS]
+    back = pl.read_parquet(crit_path)
+    assert back["conversation_id"].is_sorted()
+    assert_frame_equal(back.sort("conversation_id", "criterion_id"),
+                       crit_df.sort("conversation_id", "criterion_id"))
+    # call pages read the rows of a few conversations from the row groups that hold them
+    from qa.aggregate import criteria_rows, locate_results
+
+    ids = ["c0003", "c0007", "c0400"]
+    rows = criteria_rows(locate_results(tmp_path / "b"), ids).collect()
+    assert sorted(set(rows["conversation_id"])) == ids and rows.height == 18
+    assert criteria_rows(locate_results(tmp_path / "b"), []).collect().height == 0
