@@ -34,6 +34,7 @@ Definitions (the report's footnotes repeat them):
 
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -497,6 +498,18 @@ class Aggregates:
         return sorted(p for p in self.conversations["period"].unique().to_list() if p)
 
 
+def _compact(df: pl.DataFrame) -> pl.DataFrame:
+    """A copy of a small frame that owns its strings.
+
+    Polars strings are views into the buffers of the frame they were selected from: the
+    few rows kept from a chunk would otherwise hold the whole chunk's text in memory
+    (measured: +300 MiB over 100,000 conversations)."""
+    buf = io.BytesIO()
+    df.write_ipc(buf, compat_level=pl.CompatLevel.oldest())  # plain strings: a copy
+    buf.seek(0)
+    return pl.read_ipc(buf)
+
+
 def aggregate(results: str | Path | ResultsPaths, filters: Filters = Filters(), *,
               examples: int = 3) -> Aggregates:
     """Read the results under ``results`` (output folder or its ``results/``) and
@@ -510,9 +523,9 @@ def aggregate(results: str | Path | ResultsPaths, filters: Filters = Filters(), 
     # running ones: memory stays flat as the results grow
     partials = meta = ev = None
     for crit in criteria_chunks(paths, conv):
-        p, m, e = pl.collect_all([
+        p, m, e = map(_compact, pl.collect_all([
             criterion_partials(crit), criterion_meta_candidates(crit),
-            top_evidence(evidence_candidates(crit), examples, keep_key=True)])
+            top_evidence(evidence_candidates(crit), examples, keep_key=True)]))
         if partials is None:
             partials, meta, ev = p, m, e
             continue

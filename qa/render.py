@@ -54,6 +54,10 @@ CALL_PAGES_ALL_LIMIT = 20_000
 """``call_pages="auto"`` renders every call page up to this many conversations."""
 POOL_MIN_PAGES = 400
 """Fewer pages than this are rendered in-process (starting workers costs ~1 s)."""
+CALL_CHUNK = 500
+"""Call pages whose criteria rows are read (and turned into Python dicts) at a time."""
+CALL_TASK = 100
+"""Call pages per worker task; at most two tasks per worker wait at a time."""
 RECENT_CALLS = 20
 """``call_pages="linked"``: each agent's latest conversations that get a page."""
 ARROWS = {"up": "↑", "down": "↓", "flat": "→", None: ""}
@@ -728,20 +732,25 @@ def _pool(jobs: int, init_args: tuple):
 
 def _render_pooled(jobs: int, init_args: tuple, contexts: list[dict], call_pages: bool,
                    batches) -> ReportSummary:
+    from concurrent.futures import FIRST_COMPLETED, wait
+
     acc = ReportSummary(reports=Path(), index=Path())
     with _pool(jobs, init_args) as pool:
         step = max(1, min(25, len(contexts) // (jobs * 4) or 1))
         futures = [pool.submit(_do_agents, contexts[i:i + step])
                    for i in range(0, len(contexts), step)]
         if call_pages:
-            pending = []
+            pending: set = set()
             for items in batches(acc):
-                for i in range(0, len(items), 250):
-                    pending.append(pool.submit(_do_calls, items[i:i + 250]))
+                for i in range(0, len(items), CALL_TASK):
+                    pending.add(pool.submit(_do_calls, items[i:i + CALL_TASK]))
+                    # a few tasks in flight: the pages waiting for a worker are held here,
+                    # so this bounds memory whatever the number of conversations
+                    while len(pending) > jobs * 2:
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for f in done:
+                            acc.problems.extend(f.result())
                 acc.calls += len(items)
-                # a bounded number of batches in flight: bounded memory
-                while sum(1 for f in pending if not f.done()) > jobs * 8:
-                    acc.problems.extend(pending.pop(0).result())
             for f in pending:
                 acc.problems.extend(f.result())
         acc.agents = sum(f.result() for f in futures)
@@ -767,7 +776,7 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
                    date_to: date | None = None, team: str | None = None,
                    templates_dir: str | Path | None = None, redact: bool = False,
                    call_pages: str = "auto", recent_calls: int = RECENT_CALLS,
-                   jobs: int | None = None, chunk: int = 2_000) -> ReportSummary:
+                   jobs: int | None = None, chunk: int = CALL_CHUNK) -> ReportSummary:
     """Aggregate the results in ``results_dir`` (an output folder holding ``results/``,
     or that ``results/`` folder) and write the HTML reports to ``out_dir/reports``
     (``out_dir`` defaults to the output folder of the results).
