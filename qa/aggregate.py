@@ -196,21 +196,21 @@ def scan(paths: ResultsPaths, filters: Filters = Filters()) -> tuple[pl.LazyFram
     return conv, _with_conversations(_scan_criteria(paths), conv)
 
 
-def criteria_chunks(paths: ResultsPaths, conv: pl.LazyFrame,
-                    rows: int | None = None) -> "Iterator[pl.LazyFrame]":
+def criteria_chunks(paths: ResultsPaths, conv: pl.LazyFrame | None,
+                    rows: int | None = None) -> Iterator[pl.LazyFrame]:
     """The criteria rows of the selected conversations ``conv``, ``rows`` file rows at
     a time (default :data:`CHUNK_ROWS`), as lazy frames like :func:`scan`'s.
 
     ``qa score`` writes the criteria file in row groups of that size, so each chunk reads
     one row group and memory stays the same however many conversations there are. A
     conversation's rows may straddle two chunks: what is computed per chunk must merge
-    (sums, counts, top-k candidates)."""
+    (sums, counts, top-k candidates). With ``conv`` None, the file's rows as they are."""
     rows = rows or CHUNK_ROWS
     total = _scan_criteria(paths).select(pl.len()).collect().item()
     for offset in range(0, max(total, 1), rows):
         crit = _check_columns(pl.scan_parquet(paths.criteria).slice(offset, rows),
                               paths.criteria, CRITERIA_SCHEMA, REQUIRED_CRITERIA)
-        yield _with_conversations(crit, conv)
+        yield crit if conv is None else _with_conversations(crit, conv)
 
 
 # ---------------------------------------------------------------- agents and teams
@@ -556,17 +556,71 @@ def aggregate(results: str | Path | ResultsPaths, filters: Filters = Filters(), 
 
 def criteria_rows(paths: ResultsPaths, conversation_ids: pl.Series | list[str] | None = None
                   ) -> pl.LazyFrame:
-    """The raw criteria rows (with evidence) of some conversations, for call pages.
-
-    The id range is given as well as the ids, so that Polars skips the row groups whose
-    statistics lie outside it: for a batch of neighbouring ids (the call pages go in id
-    order) only a row group or two of the file is read."""
+    """The raw criteria rows (with evidence) of some conversations."""
     crit = _scan_criteria(paths)
     if conversation_ids is not None:
         ids = pl.Series("conversation_id", conversation_ids, dtype=pl.String).drop_nulls()
-        if ids.len() == 0:
-            return crit.clear()
-        crit = crit.filter(
-            pl.col("conversation_id").is_between(pl.lit(ids.min()), pl.lit(ids.max())),
-            pl.col("conversation_id").is_in(ids.implode()))
+        crit = crit.filter(pl.col("conversation_id").is_in(ids.implode()))
     return crit
+
+
+def _grouped(paths: ResultsPaths) -> bool:
+    """Whether every conversation's criteria rows are next to each other in the file (as
+    qa writes them), checked one chunk of the id column at a time."""
+    seen: set[str] = set()
+    last = None
+    for crit in criteria_chunks(paths, None):
+        ids = crit.select("conversation_id").collect()["conversation_id"]
+        if ids.len() == 0:
+            continue
+        starts = ids.filter((ids != ids.shift(1)).fill_null(True)).to_list()
+        if starts[0] == last:  # the previous chunk's last conversation goes on
+            starts = starts[1:]
+        for cid in starts:
+            if cid in seen:
+                return False
+            seen.add(cid)
+        last = ids[-1]
+    return True
+
+
+def criteria_by_conversation(paths: ResultsPaths, conversation_ids: pl.Series, *, per: int
+                             ) -> Iterator[tuple[list[str], pl.DataFrame]]:
+    """Yield ``(ids, rows)``: the criteria rows of at most ``per`` of ``conversation_ids`` at a
+    time, each conversation's rows complete, until every id has come (an id with no rows
+    comes with none).
+
+    qa writes a conversation's rows together, so the file is read once, a chunk at a
+    time, and memory does not depend on its size; a file in any other order is read per
+    batch of ids instead."""
+    wanted = pl.Series("conversation_id", conversation_ids, dtype=pl.String).drop_nulls().unique()
+    if wanted.len() == 0:
+        return
+    if not _grouped(paths):
+        ids = wanted.sort()
+        for start in range(0, ids.len(), per):
+            part = ids.slice(start, per)
+            yield part.to_list(), criteria_rows(paths, part).collect()
+        return
+    done: set[str] = set()
+    carry = None
+    for crit in criteria_chunks(paths, None):
+        raw = crit.filter(pl.col("conversation_id").is_in(wanted.implode())).collect()
+        tail = crit.select(pl.col("conversation_id").last()).collect().item()
+        if carry is not None:
+            raw = pl.concat([carry, raw])
+        # the chunk's last conversation may go on in the next chunk
+        carry = raw.filter(pl.col("conversation_id") == tail)
+        raw = raw.filter(pl.col("conversation_id") != tail)
+        order = raw["conversation_id"].unique(maintain_order=True).to_list()
+        for start in range(0, len(order), per):
+            ids = order[start:start + per]
+            done.update(ids)
+            yield ids, raw.filter(pl.col("conversation_id").is_in(ids))
+    if carry is not None and carry.height:
+        ids = carry["conversation_id"].unique(maintain_order=True).to_list()
+        done.update(ids)
+        yield ids, carry
+    rest = [cid for cid in wanted.to_list() if cid not in done]
+    for start in range(0, len(rest), per):
+        yield rest[start:start + per], _scan_criteria(paths).head(0).collect()

@@ -124,9 +124,8 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
     """
     from .ingest import IngestOptions, ingest_paths
     from .rubric import load_rubric
-    import polars as pl
 
-    from .score import Scorer, results_frames, write_frames
+    from .score import ResultsWriter, Scorer
     from .transcribe import TranscribeOptions, options_summary, resolve_model, transcribe_paths
 
     options = options or RunOptions()
@@ -167,9 +166,9 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
     jobs = options.jobs if options.jobs is not None else min(2, os.cpu_count() or 1)
     scorer = Scorer(rubric, cache_dir=outdir.cache / "spacy", n_process=options.jobs, jobs=jobs)
     pending: list[tuple[Conversation, str]] = []
-    # each scored chunk is kept as two Polars frames (about 10 KB a conversation), never as
-    # Python result objects: memory grows with the results alone
-    frames: list[tuple[pl.DataFrame, pl.DataFrame]] = []
+    # each scored chunk goes to disk at once (part files, joined at the end): memory
+    # does not grow with the number of conversations
+    writer = ResultsWriter(outdir)
     owners: dict[str, str] = {}
     agents: set[str] = set()
 
@@ -221,8 +220,7 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
                         f"{str(exc).splitlines()[0][:300]}", path=conv.source.path,
                         fix="Check the conversation's text; report it if it looks ordinary."))
         pending.clear()
-        if results:
-            frames.append(results_frames(results))
+        writer.add(results)
         timings["score"] = timings.get("score", 0.0) + time.perf_counter() - t0
 
     # ---- chats and transcripts
@@ -275,14 +273,7 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
     stage("score")
     flush()
     t0 = time.perf_counter()
-    if frames:
-        conv_df = pl.concat([c for c, _ in frames])  # write_frames sorts them
-        crit_df = pl.concat([c for _, c in frames])
-    else:
-        conv_df, crit_df = results_frames([])
-    frames.clear()
-    write_frames(conv_df, crit_df, outdir)
-    del conv_df, crit_df
+    writer.commit()
     timings["write_results"] = time.perf_counter() - t0
     summary.agents = len(agents)
     summary.parsed = scorer.analyzer.parsed

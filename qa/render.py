@@ -42,7 +42,7 @@ from markupsafe import Markup, escape
 
 from . import __version__
 from .aggregate import (CATEGORIES, NO_TEAM, Aggregates, Filters, ResultsPaths, aggregate,
-                        criteria_rows, focus_areas, locate_results)
+                        criteria_by_conversation, focus_areas, locate_results)
 from .conversation import Conversation
 from .errors import QAError, ReportError
 from .store import Failure, safe_name
@@ -656,13 +656,14 @@ def _agent_contexts(agg: Aggregates, teams: dict[str, dict]) -> list[dict]:
 
 def _call_batches(agg: Aggregates, staging: Path, teams: dict[str, dict], chunk: int,
                   summary: "ReportSummary", only: set[str] | None = None):
-    """Yield lists of call-page work items, reading the criteria rows chunk by chunk."""
-    conv = agg.conversations.sort("conversation_id")
+    """Yield lists of call-page work items (``chunk`` at most), reading the criteria rows
+    a chunk at a time (:func:`qa.aggregate.criteria_by_conversation`)."""
+    conv = agg.conversations
     if only is not None:
         conv = conv.filter(pl.col("conversation_id").is_in(pl.Series(sorted(only), dtype=pl.String).implode()))
-    for start in range(0, conv.height, chunk):
-        part = conv.slice(start, chunk)
-        crit = criteria_rows(agg.paths, part["conversation_id"]).collect()
+    for ids, crit in criteria_by_conversation(agg.paths, conv["conversation_id"], per=chunk):
+        part = pl.DataFrame({"conversation_id": ids}, schema={"conversation_id": pl.String}).join(
+            conv, on="conversation_id", how="inner", maintain_order="left")
         crit_by: dict[str, list[dict]] = {}
         for row in crit.to_dicts():
             crit_by.setdefault(row["conversation_id"], []).append(row)

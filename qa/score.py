@@ -444,21 +444,75 @@ def write_results(results: Sequence[ConversationResult], out: OutDir | str | Pat
 
 
 def write_frames(conv_df, crit_df, out: OutDir | str | Path) -> tuple[Path, Path]:
-    """Write the two result tables (from :func:`results_frames`) atomically, sorted by
-    conversation id (stable) in row groups of :data:`~qa.schema.ROW_GROUP_ROWS`: the
-    reports then read them a row group at a time."""
+    """Write the two result tables (from :func:`results_frames`) atomically, in row groups
+    of :data:`~qa.schema.ROW_GROUP_ROWS`: the reports read them a row group at a time."""
     from .schema import ROW_GROUP_ROWS
 
     out = out if isinstance(out, OutDir) else OutDir.at(out)
     conv_path = out.results / "conversations.parquet"
     crit_path = out.results / "criteria.parquet"
     with atomic_path(crit_path) as tmp:
-        crit_df.sort("conversation_id", maintain_order=True).write_parquet(
-            tmp, row_group_size=ROW_GROUP_ROWS)
+        crit_df.write_parquet(tmp, row_group_size=ROW_GROUP_ROWS)
     with atomic_path(conv_path) as tmp:
-        conv_df.sort("conversation_id", maintain_order=True).write_parquet(
-            tmp, row_group_size=ROW_GROUP_ROWS)
+        conv_df.write_parquet(tmp, row_group_size=ROW_GROUP_ROWS)
     return conv_path, crit_path
+
+
+class ResultsWriter:
+    """The results files of a run that scores chunk by chunk, with flat memory.
+
+    Each :meth:`add`-ed chunk goes to two part files in a private folder under
+    ``OUT/results`` (``.parts-*.tmp``: a killed run's is removed by the next one under the
+    lock); :meth:`commit` streams the parts, in the order they came, into
+    ``conversations.parquet`` and ``criteria.parquet`` (each renamed into place) and
+    removes the folder. Nothing but one chunk is ever held in memory. The rows of a
+    conversation stay together, in the order the conversations were scored."""
+
+    def __init__(self, out: OutDir | str | Path):
+        import shutil
+        import tempfile
+        import weakref
+
+        self.out = out if isinstance(out, OutDir) else OutDir.at(out)
+        self.out.results.mkdir(parents=True, exist_ok=True)
+        self.dir = Path(tempfile.mkdtemp(prefix=".parts-", suffix=".tmp", dir=self.out.results))
+        # an exception (Ctrl-C too) that drops the writer removes the parts
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.dir), True)
+        self.parts = 0
+        self.conversations = 0
+
+    def add(self, results: Sequence[ConversationResult]) -> None:
+        if not results:
+            return
+        from .schema import ROW_GROUP_ROWS
+
+        conv_df, crit_df = results_frames(results)
+        crit_df.write_parquet(self.dir / f"k{self.parts:06d}.parquet", row_group_size=ROW_GROUP_ROWS)
+        conv_df.write_parquet(self.dir / f"c{self.parts:06d}.parquet", row_group_size=ROW_GROUP_ROWS)
+        self.parts += 1
+        self.conversations += conv_df.height
+
+    def commit(self) -> tuple[Path, Path]:
+        import polars as pl
+
+        from .schema import ROW_GROUP_ROWS
+
+        try:
+            if not self.parts:
+                return write_frames(*results_frames([]), self.out)
+            paths = []
+            for prefix, name in (("k", "criteria.parquet"), ("c", "conversations.parquet")):
+                target = self.out.results / name
+                parts = [str(self.dir / f"{prefix}{i:06d}.parquet") for i in range(self.parts)]
+                with atomic_path(target) as tmp:
+                    pl.scan_parquet(parts).sink_parquet(tmp, row_group_size=ROW_GROUP_ROWS)
+                paths.append(target)
+            return paths[1], paths[0]
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        self._cleanup()
 
 
 # ---------------------------------------------------------------- rubric examples and explanation

@@ -292,7 +292,7 @@ def test_chunked_aggregation_equals_whole_and_known_answers(tmp_path, monkeypatc
         assert list(zip(got["conversation_id"], got["turn_index"])) == want[:3]
 
 
-def test_results_files_are_sorted_in_row_groups(tmp_path):
+def test_results_files_are_written_in_row_groups(tmp_path):
     import pyarrow.parquet as pq
 
     from qa.schema import ROW_GROUP_ROWS
@@ -303,17 +303,32 @@ def test_results_files_are_sorted_in_row_groups(tmp_path):
     crit_df = pl.DataFrame(crits, schema=CRITERIA_SCHEMA)
     conv_path, crit_path = write_frames(conv_df, crit_df, tmp_path / "b")
     meta = pq.ParquetFile(crit_path).metadata
-    assert meta.num_row_groups == 3
-    assert [meta.row_group(i).num_rows for i in range(3)] == [ROW_GROUP_ROWS, ROW_GROUP_ROWS,
-                                                              crit_df.height - 2 * ROW_GROUP_ROWS]
-    back = pl.read_parquet(crit_path)
-    assert back["conversation_id"].is_sorted()
-    assert_frame_equal(back.sort("conversation_id", "criterion_id"),
-                       crit_df.sort("conversation_id", "criterion_id"))
-    # call pages read the rows of a few conversations from the row groups that hold them
-    from qa.aggregate import criteria_rows, locate_results
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [
+        ROW_GROUP_ROWS, ROW_GROUP_ROWS, crit_df.height - 2 * ROW_GROUP_ROWS]
+    assert_frame_equal(pl.read_parquet(crit_path), crit_df)
 
-    ids = ["c0003", "c0007", "c0400"]
-    rows = criteria_rows(locate_results(tmp_path / "b"), ids).collect()
-    assert sorted(set(rows["conversation_id"])) == ids and rows.height == 18
-    assert criteria_rows(locate_results(tmp_path / "b"), []).collect().height == 0
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_criteria_by_conversation_gives_each_conversation_whole_once(tmp_path, monkeypatch,
+                                                                     grouped):
+    import qa.aggregate as A
+
+    out, convs, crits = _random_results(tmp_path, n=120)
+    if grouped:  # as qa writes them: a conversation's rows together (any conversation order)
+        order = {c["conversation_id"]: i for i, c in enumerate(reversed(convs))}
+        write_results(out, convs, sorted(crits, key=lambda r: order[r["conversation_id"]]))
+    paths = locate_results(out)
+    assert A._grouped(paths) is grouped
+    monkeypatch.setattr(A, "CHUNK_ROWS", 13)  # conversations straddle chunks
+    wanted = [c["conversation_id"] for c in convs[::3]] + ["no-such-conversation"]
+    seen = []
+    for ids, rows in A.criteria_by_conversation(paths, pl.Series(wanted), per=7):
+        assert 0 < len(ids) <= 7
+        assert set(rows["conversation_id"]) <= set(ids)
+        for cid in ids:
+            want = sorted((r["criterion_id"], r["outcome"]) for r in crits
+                          if r["conversation_id"] == cid)
+            got = rows.filter(pl.col("conversation_id") == cid)
+            assert sorted(zip(got["criterion_id"], got["outcome"])) == want
+        seen.extend(ids)
+    assert sorted(seen) == sorted(wanted)

@@ -196,6 +196,37 @@ def test_empty_results_still_write_typed_files(tmp_path):
     assert dict(pl.read_parquet(crit_path).schema) == SCHEMA_CRIT
 
 
+def test_results_writer_streams_chunks_into_the_same_files(tmp_path):
+    from qa.score import ResultsWriter
+
+    convs = [_chat(text, id=f"c{i}", customer_name="Dana",
+                   started_at=datetime(2026, 5, 4, 9, i, tzinfo=timezone.utc))
+             for i, text in enumerate(["Hello Dana, sorry about that.", "damn", "hi", "Thanks, bye",
+                                       "I understand, Dana. Let me fix it.", "ok"])]
+    results = score_conversations(convs, DEFAULT)
+    whole = write_results(results, tmp_path / "whole")
+    writer = ResultsWriter(tmp_path / "parts")
+    parts_dir = writer.dir
+    assert parts_dir.parent == tmp_path / "parts" / "results" and parts_dir.name.startswith(".")
+    for chunk in (results[:1], [], results[1:4], results[4:]):
+        writer.add(chunk)
+    assert writer.conversations == 6 and writer.parts == 3
+    got = writer.commit()
+    assert not parts_dir.exists()
+    assert sorted(p.name for p in (tmp_path / "parts" / "results").iterdir()) == [
+        "conversations.parquet", "criteria.parquet"]
+    for a, b in zip(whole, got):
+        assert pl.read_parquet(a).equals(pl.read_parquet(b))
+    # nothing added: typed, empty files; a writer dropped without commit leaves nothing
+    empty = ResultsWriter(tmp_path / "empty").commit()
+    assert dict(pl.read_parquet(empty[1]).schema) == SCHEMA_CRIT
+    dropped = ResultsWriter(tmp_path / "dropped")
+    dropped.add(results[:2])
+    d = dropped.dir
+    del dropped
+    assert not d.exists()
+
+
 # ---------------------------------------------------------------- cache
 def test_rescoring_after_a_rubric_edit_reads_the_cache(tmp_path):
     convs = [_chat("Hello, sorry!", id=f"c{i}") for i in range(3)]
