@@ -47,6 +47,8 @@ def generate(out: Path, n_conv: int, n_agents: int, seed: int = 7) -> None:
     import numpy as np
     import polars as pl
 
+    from qa.schema import ROW_GROUP_ROWS
+
     rng = np.random.default_rng(seed)
     res = out / "results"
     res.mkdir(parents=True, exist_ok=True)
@@ -90,7 +92,7 @@ def generate(out: Path, n_conv: int, n_agents: int, seed: int = 7) -> None:
     }).with_columns(pl.col(c).fill_nan(None) for c in ("overall", *CATS)).with_columns(
         pl.col("started_at").dt.cast_time_unit("us"), pl.col("scored_at").dt.cast_time_unit("us"),
         pl.col("audio_path").cast(pl.String))
-    conv.write_parquet(res / "conversations.parquet")
+    conv.write_parquet(res / "conversations.parquet", row_group_size=ROW_GROUP_ROWS)
 
     turns = [
         ("agent", "Thank you for calling Acme, this is Sam. How can I help you today?"),
@@ -136,7 +138,8 @@ def generate(out: Path, n_conv: int, n_agents: int, seed: int = 7) -> None:
         pl.when(pl.col("outcome") == "na").then(pl.lit("not applicable")).alias("na_reason"),
         pl.when(pl.col("outcome") == "pass").then(pl.lit("found in the agent's turns"))
         .otherwise(pl.lit("not found in the agent's turns")).alias("reason"))
-    crit.write_parquet(res / "criteria.parquet")
+    # as qa score writes them: a conversation's rows together, 20,000-row groups
+    crit.write_parquet(res / "criteria.parquet", row_group_size=ROW_GROUP_ROWS)
 
     tdir = out / "transcripts"
     tdir.mkdir(exist_ok=True)
