@@ -58,6 +58,7 @@ DATA = Path(__file__).resolve().parent / ".soak-data"
 PER_FILE = 500
 GEN_VERSION = 2
 MiB = 1024 * 1024
+NOISE_MIB = 25  # allowance for allocator and sampling noise in a peak-memory figure
 
 # ---------------------------------------------------------------- the words
 FIRST = ["Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jamal", "Kira",
@@ -506,6 +507,9 @@ def main() -> int:
               f"  (difference {d_res:+.1f} MiB)")
         print(f"  wall time                      {m1['wall_s']:7.1f} s   vs {m2['wall_s']:7.1f} s"
               f"    = {m1['wall_s'] / m2['wall_s']:.2f}x")
+        beyond = max(m1[k] - m2[k] for k in ("maxrss_mib", "peak_pss_mib")) - d_res
+        print(f"  growth beyond the results: {beyond:+.0f} MiB; target: memory grows no more than "
+              f"the results (within {NOISE_MIB} MiB of noise): {'met' if beyond <= NOISE_MIB else 'NOT met'}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     for p in problems:
         print(f"PROBLEM: {p}")
