@@ -33,14 +33,14 @@ CALLS = ROOT.parent / "shared" / "data" / "calls"
 def make_recording(workdir: Path, minutes: float) -> Path:
     stereo = workdir / "call_stereo.wav"
     if not stereo.exists():
-        subprocess.run(["sox", "-M", str(CALLS / "auto_repairs_40_agent.flac"),
+        subprocess.run(["sox", "-R", "-M", str(CALLS / "auto_repairs_40_agent.flac"),
                         str(CALLS / "auto_repairs_40_caller.flac"), "-r", "8000", str(stereo)],
                        check=True)
     info = subprocess.run(["soxi", "-D", str(stereo)], capture_output=True, text=True, check=True)
     one = float(info.stdout)
     repeats = max(0, int(round(minutes * 60 / one)) - 1)
     out = workdir / f"long_{minutes:g}min.wav"
-    subprocess.run(["sox", str(stereo), str(out), "repeat", str(repeats)], check=True)
+    subprocess.run(["sox", "-R", str(stereo), str(out), "repeat", str(repeats)], check=True)
     return out
 
 

@@ -47,12 +47,12 @@ SHARED_CALLS = ROOT.parent / "shared" / "data" / "calls"
 def default_files(workdir: Path) -> list[Path]:
     """The real 245 s call as stereo, plus four 60 s pieces of it (485 s of stereo audio)."""
     stereo = workdir / "auto_repairs_40_stereo.wav"
-    subprocess.run(["sox", "-M", str(SHARED_CALLS / "auto_repairs_40_agent.flac"),
+    subprocess.run(["sox", "-R", "-M", str(SHARED_CALLS / "auto_repairs_40_agent.flac"),
                     str(SHARED_CALLS / "auto_repairs_40_caller.flac"), str(stereo)], check=True)
     files = [stereo]
     for i in range(4):
         piece = workdir / f"piece{i}.wav"
-        subprocess.run(["sox", str(stereo), str(piece), "trim", str(i * 60), "60"], check=True)
+        subprocess.run(["sox", "-R", str(stereo), str(piece), "trim", str(i * 60), "60"], check=True)
         files.append(piece)
     return files
 

@@ -86,11 +86,14 @@ def write_wav(path: Path, channels: Sequence[np.ndarray], rate: int = SYNTH_RATE
 
 
 def convert(src: Path, dest: Path, *, rate: int | None = None) -> Path:
-    """Convert/resample with sox (wav, flac) or ffmpeg (mp3, ogg, m4a, anything else)."""
+    """Convert/resample with sox (wav, flac) or ffmpeg (mp3, ogg, m4a, anything else).
+
+    sox runs with ``-R`` (repeatable): its dither is otherwise random, and a recording that
+    differs in its last bit from run to run can change what tiny.en hears."""
     ext = dest.suffix.lower()
     if ext in (".wav", ".flac"):
         _need("sox")
-        cmd = ["sox", str(src), str(dest)] + (["rate", str(rate)] if rate else [])
+        cmd = ["sox", "-R", str(src), str(dest)] + (["rate", str(rate)] if rate else [])
     else:
         _need("ffmpeg")
         cmd = ["ffmpeg", "-y", "-loglevel", "error", "-i", str(src)]

@@ -245,11 +245,11 @@ def test_long_recording_decodes_in_bounded_memory(tmp_path, speech_wav):
     channel would take as float32, through decoding, voiced frames and window reads."""
     need_tool("sox")
     clip = tmp_path / "clip.wav"
-    subprocess.run(["sox", str(speech_wav), str(clip), "rate", "8000", "pad", "0", "1.5"], check=True)
+    subprocess.run(["sox", "-R", str(speech_wav), str(clip), "rate", "8000", "pad", "0", "1.5"], check=True)
     clip_s = probe(clip).duration_s
     repeats = int(32 * 60 / clip_s)
     long = tmp_path / "long.wav"
-    subprocess.run(["sox", str(clip), str(long), "repeat", str(repeats)], check=True)
+    subprocess.run(["sox", "-R", str(clip), str(long), "repeat", str(repeats)], check=True)
     info = probe(long)
     assert info.duration_s > 31 * 60
     tracemalloc.start()

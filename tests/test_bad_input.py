@@ -44,7 +44,7 @@ def battery(tmp_path_factory):
     _jsonl(inp / "good.jsonl", GOOD_CHAT)
     subprocess.run(["espeak-ng", "-w", str(d / "speech.wav"),
                     "Thank you for calling Acme, this is Sam. How can I help you today?"], check=True)
-    subprocess.run(["sox", "-M", str(d / "speech.wav"), str(d / "speech.wav"), str(inp / "good_call.wav")],
+    subprocess.run(["sox", "-R", "-M", str(d / "speech.wav"), str(d / "speech.wav"), str(inp / "good_call.wav")],
                    check=True)
     # --- audio
     (inp / "zero.wav").write_bytes(b"")
@@ -53,7 +53,7 @@ def battery(tmp_path_factory):
     subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i",
                     "testsrc=duration=1:size=64x64:rate=5", "-f", "mp4", "-c:v", "mpeg4", "-y",
                     str(inp / "video_only.m4a")], check=True)
-    subprocess.run(["sox", "-n", "-r", "16000", "-c", "2", str(inp / "silence.wav"), "trim", "0", "3"],
+    subprocess.run(["sox", "-R", "-n", "-r", "16000", "-c", "2", str(inp / "silence.wav"), "trim", "0", "3"],
                    check=True)
     # --- chats
     (inp / "empty.jsonl").write_bytes(b"")

@@ -223,7 +223,7 @@ def test_real_call_stereo(tmp_path):
     agent = SHARED_DATA / "calls" / "auto_repairs_40_agent.flac"
     caller = SHARED_DATA / "calls" / "auto_repairs_40_caller.flac"
     stereo = tmp_path / "stereo.wav"
-    subprocess.run(["sox", "-M", str(agent), str(caller), str(stereo)], check=True)
+    subprocess.run(["sox", "-R", "-M", str(agent), str(caller), str(stereo)], check=True)
     conv = transcribe_file(stereo, options=TranscribeOptions(), agent_id="dealer")
     assert conv.duration_s == pytest.approx(245.4, abs=0.5)
     first = conv.turns[0]
