@@ -191,36 +191,35 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
         t0 = time.perf_counter()
         convs = [c for c, _ in pending]
         paths = [p for _, p in pending]
-        results: list = []
+        results: dict[int, object] = {}  # by input position: workers finish in any order
 
         def on_error(conv: Conversation, exc: QAError) -> None:
             fail(conv.source.path, "score", exc)
 
-        def keep(res) -> None:
-            results.append(res)
+        def keep(i: int, res) -> None:
+            results[i] = res
             agents.add(res.agent_id)
             summary.scored += 1
             summary.auto_fail += bool(res.auto_fail)
 
         try:
-            for _, res in scorer.score(convs, transcript_paths=paths, on_error=on_error):
-                keep(res)
+            for i, res in scorer.score(convs, transcript_paths=paths, on_error=on_error):
+                keep(i, res)
         except Exception:  # noqa: BLE001 - one odd conversation must not sink the chunk
             log.debug("batch scoring failed; scoring one conversation at a time", exc_info=True)
-            done = {r.conversation_id for r in results}
-            for conv, path in zip(convs, paths):
-                if conv.id in done:
+            for i, (conv, path) in enumerate(zip(convs, paths)):
+                if i in results:
                     continue
                 try:
                     for _, res in scorer.score([conv], transcript_paths=[path], on_error=on_error):
-                        keep(res)
+                        keep(i, res)
                 except Exception as exc:  # noqa: BLE001 - recorded as this input's failure
                     fail(conv.source.path, "score", ScoreError(
                         f"conversation {conv.id!r} could not be scored: {type(exc).__name__}: "
                         f"{str(exc).splitlines()[0][:300]}", path=conv.source.path,
                         fix="Check the conversation's text; report it if it looks ordinary."))
         pending.clear()
-        writer.add(results)
+        writer.add([results[i] for i in sorted(results)])
         timings["score"] = timings.get("score", 0.0) + time.perf_counter() - t0
 
     # ---- chats and transcripts

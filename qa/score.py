@@ -87,21 +87,20 @@ class ConversationResult:
 
 
 # ---------------------------------------------------------------- inputs
-def read_inputs(files: Iterable[str | Path], *, ingest_options=None,
+def iter_inputs(files: Iterable[str | Path], *, ingest_options=None,
                 on_error: Callable[[Path, Exception], None] | None = None
-                ) -> list[tuple[Conversation, Path]]:
-    """Read input files into conversations: qa conversation JSON as it is, anything else
-    (chat exports, transcripts) through :func:`qa.ingest.parse_file`.
+                ) -> Iterator[tuple[Conversation, Path]]:
+    """Read input files into conversations, one file at a time: qa conversation JSON as
+    it is, anything else (chat exports, transcripts) through :func:`qa.ingest.parse_file`.
 
     A file that cannot be read, or a conversation id seen before, goes to ``on_error``
-    (raised when there is none); the rest are returned with the file they came from.
+    (raised when there is none); the rest are yielded with the file they came from.
     """
     from .conversation import load_if_conversation
     from .errors import IngestError, QAError
     from .ingest import IngestOptions, parse_file
 
     options = ingest_options or IngestOptions()
-    out: list[tuple[Conversation, Path]] = []
     owners: dict[str, Path] = {}
 
     def fail(f: Path, exc: QAError) -> None:
@@ -129,8 +128,7 @@ def read_inputs(files: Iterable[str | Path], *, ingest_options=None,
                     fix="Conversation ids must be unique across inputs; leave one of them out."))
                 continue
             owners[conv.id] = f
-            out.append((conv, f))
-    return out
+            yield conv, f
 
 
 # ---------------------------------------------------------------- aggregation

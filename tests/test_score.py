@@ -293,6 +293,22 @@ def test_cli_scores_conversation_json_and_chat_exports(tmp_path):
     assert f"0 parsed, {conv.height} from cache" in res.stderr
 
 
+def test_cli_scores_in_chunks_with_the_same_results(tmp_path, monkeypatch):
+    import qa.pipeline
+
+    chats = [ROOT / "examples" / "chats" / n for n in ("demo_chats.jsonl", "weekly_chats.jsonl")]
+    whole = CliRunner().invoke(main, ["score", *map(str, chats), "--out", str(tmp_path / "a"), "-q"])
+    monkeypatch.setattr(qa.pipeline, "SCORE_CHUNK", 7)  # 54 conversations: 8 chunks
+    chunked = CliRunner().invoke(main, ["score", *map(str, chats), "--out", str(tmp_path / "b"), "-q"])
+    assert whole.exit_code == chunked.exit_code == 0, chunked.output
+    for name in ("conversations.parquet", "criteria.parquet"):
+        a = pl.read_parquet(tmp_path / "a" / "results" / name).drop("scored_at", strict=False)
+        b = pl.read_parquet(tmp_path / "b" / "results" / name).drop("scored_at", strict=False)
+        assert a.height > 50 and a.equals(b)
+    assert sorted(p.name for p in (tmp_path / "b" / "results").iterdir()) == [
+        "conversations.parquet", "criteria.parquet", "failures.csv"]
+
+
 def test_cli_bad_file_is_recorded_and_the_rest_scored(tmp_path):
     src = tmp_path / "in"
     src.mkdir()

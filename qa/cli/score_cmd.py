@@ -59,7 +59,8 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
     failed (or the rubric has problems), 2 usage error, 3 output folder busy.
     """
     from ..ingest import IngestOptions
-    from ..score import Scorer, read_inputs, write_results
+    from ..pipeline import SCORE_CHUNK
+    from ..score import ResultsWriter, Scorer, iter_inputs
 
     setup_logging(quiet)
     t0 = time.perf_counter()
@@ -74,43 +75,62 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
                                f"{', '.join(str(p) for p in inputs)}", EXIT_USAGE)
     outdir = OutDir.at(out)
     batch = Batch(outdir, ("score",))
+    done = overall_sum = overall_n = af = 0
     with run_lock(outdir):
-        loaded = read_inputs(files, ingest_options=IngestOptions(metadata=metadata, agent_id=agent_id),
-                             on_error=lambda f, exc: batch.fail_exc(f, exc, stage="score"))
-        convs = [c for c, _ in loaded]
-        # keep every scored conversation in OUT/transcripts (reports read it from there)
-        paths: list[str] = []
-        for conv, src in loaded:
-            target = outdir.transcript_path(conv.id)
-            try:
-                same = src.resolve() == target.resolve()
-            except OSError:
-                same = False
-            if not same:
-                write_conversation(outdir, conv)
-            paths.append(str(target.relative_to(outdir.root)))
         scorer = Scorer(rubric, cache_dir=None if no_cache else outdir.cache / "spacy",
                         jobs=jobs if jobs is not None else min(2, os.cpu_count() or 1))
-        results: list = [None] * len(convs)
+        # read, score and write 1,000 conversations at a time: memory does not grow with
+        # the size of the batch
+        writer = ResultsWriter(outdir)
+        pending: list[tuple[Conversation, str]] = []
 
         def on_error(conv: Conversation, exc: QAError) -> None:
             batch.fail_exc(conv.source.path, exc, stage="score")
 
-        show = not quiet and len(convs) > 1 and sys.stderr.isatty()
-        with click.progressbar(length=len(convs), label="scoring", file=sys.stderr,
-                               hidden=not show) as bar:
-            for i, res in scorer.score(convs, transcript_paths=paths, on_error=on_error,
-                                       progress=bar.update):
+        def flush() -> None:
+            nonlocal done, overall_sum, overall_n, af
+            results: list = [None] * len(pending)  # in input order, whatever the finishing order
+            for i, res in scorer.score([c for c, _ in pending],
+                                       transcript_paths=[p for _, p in pending], on_error=on_error):
                 results[i] = res
-        done = [r for r in results if r is not None]
-        write_results(done, outdir)
+            results = [r for r in results if r is not None]
+            pending.clear()
+            writer.add(results)
+            done += len(results)
+            scored = [r.overall for r in results if r.overall is not None]
+            overall_sum += sum(scored)
+            overall_n += len(scored)
+            af += sum(1 for r in results if r.auto_fail)
+
+        show = not quiet and sys.stderr.isatty()
+        with click.progressbar(length=len(files), label="scoring (files read)", file=sys.stderr,
+                               hidden=not show) as bar:
+            def files_read():
+                for f in files:
+                    yield f
+                    bar.update(1)  # resumed once this file's conversations are taken
+
+            for conv, src in iter_inputs(
+                    files_read(), ingest_options=IngestOptions(metadata=metadata, agent_id=agent_id),
+                    on_error=lambda f, exc: batch.fail_exc(f, exc, stage="score")):
+                # keep every scored conversation in OUT/transcripts (reports read it there)
+                target = outdir.transcript_path(conv.id)
+                try:
+                    same = src.resolve() == target.resolve()
+                except OSError:
+                    same = False
+                if not same:
+                    write_conversation(outdir, conv)
+                pending.append((conv, str(target.relative_to(outdir.root))))
+                if len(pending) >= SCORE_CHUNK:
+                    flush()
+            flush()
+        writer.commit()
         code = batch.finish()
     dt = time.perf_counter() - t0
-    scored = [r.overall for r in done if r.overall is not None]
-    mean = f", mean overall {sum(scored) / len(scored):.1f}" if scored else ""
-    af = sum(1 for r in done if r.auto_fail)
+    mean = f", mean overall {overall_sum / overall_n:.1f}" if overall_n else ""
     echo_summary(quiet, (
-        f"score: {len(done)} conversation{'s' if len(done) != 1 else ''} scored with rubric "
+        f"score: {done} conversation{'s' if done != 1 else ''} scored with rubric "
         f"{rubric.id} v{rubric.version}{'' if rubric_path else ' (default)'}{mean}, {af} auto-fail, "
         f"{len(batch.failures)} failure{'s' if len(batch.failures) != 1 else ''}; "
         f"{scorer.analyzer.parsed} parsed, {scorer.analyzer.cached} from cache; {dt:.1f} s"))
