@@ -43,6 +43,16 @@ class LatencyOptions(BaseOptions):
         return self
 
 
+def _calls_only(ctx: Context, subject: str) -> Outcome | None:
+    """N/A (with the reason) unless the conversation is a call with timestamps;
+    ``subject`` starts the reason: "dead air applies" to calls, not to chat."""
+    if ctx.conv.channel != "voice":
+        return na(f"{subject} to calls, not to {ctx.conv.channel}")
+    if not ctx.has_timestamps:
+        return na("the call has no timestamps")
+    return None
+
+
 @register
 class ResponseLatency(Check):
     name = "response_latency"
@@ -190,10 +200,8 @@ class DeadAir(Check):
     def run(self, ctx: Context) -> Outcome:
         o = self.options
         conv = ctx.conv
-        if conv.channel != "voice":
-            return na(f"dead air applies to calls, not to {conv.channel}")
-        if not conv.has_timestamps:
-            return na("the call has no timestamps")
+        if (skip := _calls_only(ctx, "dead air applies")) is not None:
+            return skip
         turns = conv.turns
         order = sorted(range(len(turns)), key=lambda i: turns[i].start_s)
         silences: list[tuple[float, float, int, int | None]] = []  # start, length, before, after
@@ -279,10 +287,8 @@ class Interruptions(Check):
     def run(self, ctx: Context) -> Outcome:
         o = self.options
         conv = ctx.conv
-        if conv.channel != "voice":
-            return na(f"interruptions apply to calls, not to {conv.channel}")
-        if not conv.has_timestamps:
-            return na("the call has no timestamps")
+        if (skip := _calls_only(ctx, "interruptions apply")) is not None:
+            return skip
         cust = [(i, t) for i, t in conv.customer_turns()]
         if not cust:
             return na("no customer turns")
