@@ -9,8 +9,9 @@ and :data:`CRITERIA_SCHEMA`) and answers the questions a coaching report asks:
 * how the agent moves: means per week or month and the direction of the last change
   (:func:`period_trend`, :func:`trend_direction`);
 * what to coach: pass rate and mean score per criterion, against the team
-  (:func:`criterion_stats`), the weakest and strongest criteria (:func:`focus_areas`),
-  and the best and worst quotes behind each (:func:`evidence_examples`).
+  (:func:`criterion_partials` per chunk of rows, then :func:`criterion_finish`), the
+  weakest and strongest criteria (:func:`focus_areas`), and the best and worst quotes
+  behind each (:func:`evidence_candidates`, then :func:`top_evidence`).
 
 Definitions (the report's footnotes repeat them):
 
@@ -189,17 +190,11 @@ def _with_conversations(crit: pl.LazyFrame, conv: pl.LazyFrame) -> pl.LazyFrame:
         on="conversation_id", how="inner")
 
 
-def scan(paths: ResultsPaths, filters: Filters = Filters()) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """Lazy frames of the selected conversations (:func:`select_conversations`) and all
-    their criteria rows, which carry the conversation's ``team`` and ``period``."""
-    conv = select_conversations(paths, filters)
-    return conv, _with_conversations(_scan_criteria(paths), conv)
-
-
 def criteria_chunks(paths: ResultsPaths, conv: pl.LazyFrame | None,
                     rows: int | None = None) -> Iterator[pl.LazyFrame]:
     """The criteria rows of the selected conversations ``conv``, ``rows`` file rows at
-    a time (default :data:`CHUNK_ROWS`), as lazy frames like :func:`scan`'s.
+    a time (default :data:`CHUNK_ROWS`), as lazy frames with the conversation's agent, team,
+    start and period (:func:`select_conversations`).
 
     ``qa score`` writes the criteria file in row groups of that size, so each chunk reads
     one row group and memory stays the same however many conversations there are. A
@@ -364,8 +359,10 @@ def _rate(num: str, den: str) -> pl.Expr:
 
 
 def criterion_finish(parts: pl.LazyFrame, meta: pl.LazyFrame, teams: pl.LazyFrame) -> pl.LazyFrame:
-    """:func:`criterion_stats` from merged partials, the criterion wording and each
-    agent's main team (:func:`agent_teams`)."""
+    """One row per (agent, criterion) from merged partials, the criterion wording and
+    each agent's main team (:func:`agent_teams`): counts, ``pass_rate`` (passes / (passes
+    + fails), null when the criterion never applied), ``mean_score`` (0..1, N/A excluded),
+    and the same two for the agent's team (``team_pass_rate``, ``team_mean_score``)."""
     # an agent in several teams: one row, compared with their main team
     agent = (parts.group_by("agent_id", "criterion_id").agg(pl.col(c).sum() for c in _COUNTS)
              .join(teams.select("agent_id", "team"), on="agent_id", how="left"))
@@ -381,17 +378,6 @@ def criterion_finish(parts: pl.LazyFrame, meta: pl.LazyFrame, teams: pl.LazyFram
             .sort(["agent_id", "criterion_id"]))
 
 
-def criterion_stats(crit: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per (agent, criterion): counts, ``pass_rate`` (passes / (passes + fails),
-    null when the criterion never applied), ``mean_score`` (0..1, N/A excluded), and the
-    same two for the agent's team (``team_pass_rate``, ``team_mean_score``)."""
-    convs = (crit.select("conversation_id", "agent_id", "team", "started_at",
-                         pl.lit(None, pl.String).alias("agent_name"))
-             .unique(subset=["conversation_id"], keep="first"))
-    return criterion_finish(merge_partials(criterion_partials(crit)), criterion_meta(crit),
-                            agent_teams(convs))
-
-
 def auto_fail_counts(parts: pl.LazyFrame) -> pl.LazyFrame:
     """Per agent and criterion: how many auto-fails (from :func:`criterion_partials`)."""
     return (parts.filter(pl.col("auto_fails") > 0)
@@ -402,7 +388,7 @@ def auto_fail_counts(parts: pl.LazyFrame) -> pl.LazyFrame:
 def focus_areas(stats: pl.DataFrame, agent_id: str, *, k: int = 3,
                 min_count: int = 2) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The agent's ``k`` weakest and ``k`` strongest criteria (rows of
-    :func:`criterion_stats`). Weakest must have a pass rate below 1 (or a mean score
+    :func:`criterion_finish`). Weakest must have a pass rate below 1 (or a mean score
     below 1), strongest above 0; only criteria that applied ``min_count`` times or more."""
     rows = stats.filter((pl.col("agent_id") == agent_id)
                         & (pl.col("n_applicable") >= min_count))
@@ -439,7 +425,10 @@ def evidence_candidates(crit: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def top_evidence(ev: pl.LazyFrame, k: int, *, keep_key: bool = False) -> pl.LazyFrame:
-    """The ``k`` first candidates per (agent, criterion, kind), one per conversation.
+    """The ``k`` first candidates per (agent, criterion, kind), one per conversation, so
+    the examples come from different conversations where there are several. ``worst``:
+    lowest score first, then the most recent conversation; ``best``: highest score first,
+    then the most recent.
 
     Applied to the top-``k`` of each chunk (``keep_key=True``), it gives the top-``k`` of
     the whole: a quote in the overall top-``k`` has fewer than ``k`` better conversations
@@ -456,17 +445,6 @@ def top_evidence(ev: pl.LazyFrame, k: int, *, keep_key: bool = False) -> pl.Lazy
                         .alias("rank"))
           .filter(pl.col("rank") < k))
     return ev if keep_key else ev.drop("_key")
-
-
-def evidence_examples(crit: pl.LazyFrame, *, k: int = 3) -> pl.LazyFrame:
-    """Up to ``k`` best and ``k`` worst quotes per (agent, criterion).
-
-    ``kind == "worst"``: negative evidence from failed outcomes, lowest score first, then
-    the most recent conversation. ``kind == "best"``: positive evidence from passes,
-    highest score first, then the most recent. One quote per conversation and kind, so
-    the examples come from different conversations where there are several.
-    """
-    return top_evidence(evidence_candidates(crit), k)
 
 
 # ---------------------------------------------------------------- everything at once
@@ -487,9 +465,9 @@ class Aggregates:
     team_trend: pl.DataFrame
     """:func:`period_trend` per team."""
     criteria: pl.DataFrame
-    """:func:`criterion_stats`."""
+    """:func:`criterion_finish`: one row per (agent, criterion)."""
     evidence: pl.DataFrame
-    """:func:`evidence_examples`."""
+    """:func:`top_evidence`: up to ``examples`` best and worst quotes per (agent, criterion)."""
     auto_fail_criteria: pl.DataFrame = field(default_factory=pl.DataFrame)
     """Per agent and criterion: how many auto-fails."""
 
@@ -607,8 +585,9 @@ def criteria_by_conversation(paths: ResultsPaths, conversation_ids: pl.Series, *
     done: set[str] = set()
     carry = None
     for crit in criteria_chunks(paths, None):
-        raw = crit.filter(pl.col("conversation_id").is_in(wanted.implode())).collect()
-        tail = crit.select(pl.col("conversation_id").last()).collect().item()
+        raw, tail = pl.collect_all([crit.filter(pl.col("conversation_id").is_in(wanted.implode())),
+                                    crit.select(pl.col("conversation_id").last())])
+        tail = tail.item()
         if carry is not None:
             raw = pl.concat([carry, raw])
         # the chunk's last conversation may go on in the next chunk
