@@ -18,9 +18,9 @@ from typing import Callable, Iterable, Sequence
 
 from . import __version__
 from .conversation import Conversation, load_if_conversation
-from .errors import IngestError, QAError, ReportError, ScoreError
+from .errors import IngestError, QAError, ReportError
 from .inputs import AUDIO_EXTS, TEXT_EXTS, discover, is_audio
-from .store import Failure, OutDir, record_failures, write_conversation, write_json
+from .store import Failure, OutDir, keep_conversation, record_failures, write_json
 
 log = logging.getLogger(__name__)
 
@@ -189,37 +189,14 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
         if not pending:
             return
         t0 = time.perf_counter()
-        convs = [c for c, _ in pending]
-        paths = [p for _, p in pending]
-        results: dict[int, object] = {}  # by input position: workers finish in any order
-
-        def on_error(conv: Conversation, exc: QAError) -> None:
-            fail(conv.source.path, "score", exc)
-
-        def keep(i: int, res) -> None:
-            results[i] = res
-            agents.add(res.agent_id)
-            summary.scored += 1
-            summary.auto_fail += bool(res.auto_fail)
-
-        try:
-            for i, res in scorer.score(convs, transcript_paths=paths, on_error=on_error):
-                keep(i, res)
-        except Exception:  # noqa: BLE001 - one odd conversation must not sink the chunk
-            log.debug("batch scoring failed; scoring one conversation at a time", exc_info=True)
-            for i, (conv, path) in enumerate(zip(convs, paths)):
-                if i in results:
-                    continue
-                try:
-                    for _, res in scorer.score([conv], transcript_paths=[path], on_error=on_error):
-                        keep(i, res)
-                except Exception as exc:  # noqa: BLE001 - recorded as this input's failure
-                    fail(conv.source.path, "score", ScoreError(
-                        f"conversation {conv.id!r} could not be scored: {type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0][:300]}", path=conv.source.path,
-                        fix="Check the conversation's text; report it if it looks ordinary."))
+        results = scorer.score_chunk([c for c, _ in pending], [p for _, p in pending],
+                                     on_error=lambda conv, exc: fail(conv.source.path, "score", exc))
         pending.clear()
-        writer.add([results[i] for i in sorted(results)])
+        for res in results:
+            agents.add(res.agent_id)
+            summary.auto_fail += bool(res.auto_fail)
+        summary.scored += len(results)
+        writer.add(results)
         timings["score"] = timings.get("score", 0.0) + time.perf_counter() - t0
 
     # ---- chats and transcripts
@@ -235,10 +212,7 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
         if conv is None:
             to_ingest.append(f)
             continue
-        target = outdir.transcript_path(conv.id)
-        if f.resolve() != target.resolve():
-            target = write_conversation(outdir, conv)
-        add(conv, target, f)
+        add(conv, keep_conversation(outdir, conv, f), f)
     for res in ingest_paths(to_ingest, outdir, ingest_opts):
         for exc in res.errors:
             fail(res.path, "ingest", exc)

@@ -235,6 +235,32 @@ class Scorer:
             return
         yield from self._score_serial(convs, range(len(convs)), transcript_paths, on_error, progress)
 
+    def score_chunk(self, convs: Sequence[Conversation], transcript_paths: Sequence[str | None],
+                    on_error: Callable[[Conversation, ScoreError], None]) -> list[ConversationResult]:
+        """Score a chunk of conversations and return the results in input order (workers
+        finish in any order). If scoring the chunk raises anything else than a
+        :class:`ScoreError` (a conversation that crashes spaCy), what is left is scored one
+        conversation at a time, and each one that still raises goes to ``on_error``: one
+        odd conversation never sinks the chunk."""
+        results: dict[int, ConversationResult] = {}
+        try:
+            for i, res in self.score(convs, transcript_paths=transcript_paths, on_error=on_error):
+                results[i] = res
+        except Exception:  # noqa: BLE001 - retried one by one below
+            log.debug("batch scoring failed; scoring one conversation at a time", exc_info=True)
+            for i, (conv, path) in enumerate(zip(convs, transcript_paths)):
+                if i in results:
+                    continue
+                try:
+                    for _, res in self.score([conv], transcript_paths=[path], on_error=on_error):
+                        results[i] = res
+                except Exception as exc:  # noqa: BLE001 - recorded as this input's failure
+                    on_error(conv, ScoreError(
+                        f"conversation {conv.id!r} could not be scored: {type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:300]}", path=conv.source.path,
+                        fix="Check the conversation's text; report it if it looks ordinary."))
+        return [results[i] for i in sorted(results)]
+
     def _score_serial(self, convs, indices, transcript_paths, on_error, progress):
         texts = [[t.text for t in convs[i].turns] for i in indices]
         for k, conv_nlp in self.analyzer.analyze(texts):

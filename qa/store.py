@@ -261,6 +261,18 @@ def write_conversation(out: OutDir, conv) -> Path:
     return path
 
 
+def keep_conversation(out: OutDir, conv, src: str | Path) -> Path:
+    """``OUT/transcripts/<safe id>.json`` of ``conv``, written there unless ``src`` (the
+    file it was read from) is that file already, as when re-scoring a folder's own
+    transcripts."""
+    path = out.transcript_path(conv.id)
+    try:
+        same = Path(src).resolve() == path.resolve()
+    except OSError:
+        same = False
+    return path if same else write_conversation(out, conv)
+
+
 def iter_conversation_files(out: OutDir) -> list[Path]:
     """Conversation JSON files in ``OUT/transcripts``, sorted."""
     if not out.transcripts.is_dir():

@@ -14,7 +14,7 @@ from ..conversation import Conversation
 from ..errors import QAError
 from ..inputs import TEXT_EXTS, discover
 from ..rubric import load_rubric
-from ..store import OutDir, run_lock, write_conversation
+from ..store import OutDir, keep_conversation, run_lock
 from .common import (Batch, EXIT_USAGE, QAClickException, echo_summary, inputs_argument,
                      load_metadata, meta_options, out_option, quiet_option, setup_logging)
 
@@ -89,11 +89,8 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
 
         def flush() -> None:
             nonlocal done, overall_sum, overall_n, af
-            results: list = [None] * len(pending)  # in input order, whatever the finishing order
-            for i, res in scorer.score([c for c, _ in pending],
-                                       transcript_paths=[p for _, p in pending], on_error=on_error):
-                results[i] = res
-            results = [r for r in results if r is not None]
+            results = scorer.score_chunk([c for c, _ in pending], [p for _, p in pending],
+                                         on_error=on_error)
             pending.clear()
             writer.add(results)
             done += len(results)
@@ -114,13 +111,7 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
                     files_read(), ingest_options=IngestOptions(metadata=metadata, agent_id=agent_id),
                     on_error=lambda f, exc: batch.fail_exc(f, exc, stage="score")):
                 # keep every scored conversation in OUT/transcripts (reports read it there)
-                target = outdir.transcript_path(conv.id)
-                try:
-                    same = src.resolve() == target.resolve()
-                except OSError:
-                    same = False
-                if not same:
-                    write_conversation(outdir, conv)
+                target = keep_conversation(outdir, conv, src)
                 pending.append((conv, str(target.relative_to(outdir.root))))
                 if len(pending) >= SCORE_CHUNK:
                     flush()
