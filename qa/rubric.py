@@ -98,6 +98,8 @@ class RubricDoc(BaseModel):
     categories: dict[Literal["promptness", "politeness", "professionalism", "personalization",
                              "empathy"], CategorySpec] | None = None
     criteria: list[dict[str, Any]] = Field(min_length=1)
+    calibration: dict[str, str] | None = None
+    """Grader label → criterion id, for ``qa calibrate`` (overrides its default mapping)."""
 
 
 # ---------------------------------------------------------------- loaded rubric
