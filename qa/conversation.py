@@ -20,7 +20,7 @@ from .errors import IngestError
 SCHEMA_VERSION = 1
 
 Speaker = Literal["agent", "customer", "system"]
-Channel = Literal["voice", "chat", "email"]
+Channel = Literal["voice", "chat", "email", "social"]
 
 
 class Word(BaseModel):

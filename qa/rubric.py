@@ -37,7 +37,7 @@ CATEGORIES: tuple[str, ...] = ("promptness", "politeness", "professionalism", "p
                                "empathy")
 """The five fixed category ids."""
 
-CHANNELS = ("voice", "chat", "email")
+CHANNELS = ("voice", "chat", "email", "social")
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
 MAX_ALIASES = 1_000
@@ -85,7 +85,7 @@ class CriterionBase(BaseModel):
     check: str
     weight: float = Field(default=1.0, ge=0)
     auto_fail: bool = False
-    channels: list[Literal["voice", "chat", "email"]] | None = None
+    channels: list[Literal["voice", "chat", "email", "social"]] | None = None
     coaching: str | None = None
     examples: Examples = Field(default_factory=Examples)
 

@@ -162,8 +162,8 @@ def _audio_path(conv: Conversation) -> str | None:
     return None
 
 
-_PLURAL = {"voice": "calls", "chat": "chats", "email": "e-mails"}
-_SINGULAR = {"voice": "a call", "chat": "a chat", "email": "an e-mail"}
+_PLURAL = {"voice": "calls", "chat": "chats", "email": "e-mails", "social": "social-media conversations"}
+_SINGULAR = {"voice": "a call", "chat": "a chat", "email": "an e-mail", "social": "a social-media conversation"}
 
 
 class Scorer:
@@ -617,9 +617,9 @@ def explain_rubric(rubric: Rubric, scorer: Scorer | None = None) -> str:
     a share of its category and of the total (for calls and for chats: criteria limited to
     one channel are N/A on the other), and the auto-fail items."""
     scorer = scorer or Scorer(rubric, n_process=1)
-    channels = [ch for ch in ("chat", "voice", "email")
-                if ch != "email" or any(c.channels and "email" in c.channels for c in rubric.criteria)]
-    label = {"chat": "chats", "voice": "calls", "email": "e-mails"}
+    channels = [ch for ch in ("chat", "voice", "email", "social")
+                if ch in ("chat", "voice") or any(c.channels and ch in c.channels for c in rubric.criteria)]
+    label = {"chat": "chats", "voice": "calls", "email": "e-mails", "social": "social media"}
 
     def shares(channel: str) -> tuple[dict[str, float], dict[str, float]]:
         """Category share of the total, and criterion share of its category, on a channel."""

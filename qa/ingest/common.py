@@ -35,6 +35,11 @@ MESSAGE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED_FIELDS = ("speaker", "text")
 CONVERSATION_FIELDS = ("agent_id", "agent_name", "team", "customer_name", "channel")
+CHANNEL_NAMES = ("chat", "voice", "email", "social")
+CHANNEL_ALIASES = {"call": "voice", "phone": "voice", "e-mail": "email", "mail": "email",
+                   "twitter": "social", "facebook": "social", "instagram": "social",
+                   "messenger": "social", "sms": "chat", "webchat": "chat", "live chat": "chat"}
+"""Other names exports use for a channel."""
 
 
 def parse_map_options(values: Iterable[str]) -> dict[str, str]:
@@ -341,9 +346,10 @@ def _build_one(cid: str, items: list[tuple[Message, str | None]], times: dict[in
             elif k == "agent_id" and v != conv_fields[k] and v not in extra_agents:
                 extra_agents.append(v)
     channel = conv_fields.pop("channel", "chat").lower()
-    if channel not in ("chat", "voice", "email"):
+    channel = CHANNEL_ALIASES.get(channel, channel)
+    if channel not in CHANNEL_NAMES:
         raise IngestError(f"conversation {cid}: unknown channel {channel!r}", path=path,
-                          fix="Use chat, voice or email in the channel column.")
+                          fix="Use chat, voice, email or social in the channel column.")
 
     timed = bool(kept) and id(kept[0][0]) in times
     t0 = times[id(kept[0][0])] if timed else None

@@ -129,7 +129,7 @@ def _ibm_one(item: Any, path: Path, place: str, sha256: str) -> Conversation:
     if isinstance(closing, dict) and closing.get("url"):
         meta["closing_reply_url"] = closing["url"]
     return Conversation(
-        id=str(cid), channel="chat", agent_id=company, agent_name=company or None,
+        id=str(cid), channel="social", agent_id=company, agent_name=company or None,
         source=Source(path=str(path), sha256=sha256, format="ibm-twitter"),
         started_at=t0, duration_s=turns[-1].start_s, turns=turns, metadata=meta)
 
