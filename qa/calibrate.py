@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import logging
 import math
+import re
 from pathlib import Path
 from collections import Counter
 from collections.abc import Hashable, Sequence
@@ -27,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from .errors import QAError
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- statistics
 
@@ -433,9 +438,16 @@ class CalibrationReport:
     graders: list[str] = field(default_factory=list)
     suggestions: list[Suggestion] = field(default_factory=list)
     unknown_ids: list[str] = field(default_factory=list)
+    reviewed_agents: list[dict] = field(default_factory=list)
+    """With recorded reviews: per agent, the overall score automatic and reviewed."""
+    answers: list[dict] = field(default_factory=list, repr=False)
+    """The grader's answers in criterion terms, for :func:`record_reviews` (not in
+    :meth:`to_dict`)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("answers")
+        return d
 
 
 # ---------------------------------------------------------------- reading grades
@@ -672,14 +684,16 @@ def _load_rubric(rubric: Any) -> Any:
 
 
 def compare(results_dir: str | Path, grades_path: str | Path,
-            mapping: dict[str, str] | None = None, *, rubric: Any = None) -> CalibrationReport:
+            mapping: dict[str, str] | None = None, *, rubric: Any = None,
+            suggest: bool = False) -> CalibrationReport:
     """Compare the results of ``qa score`` in ``results_dir`` with a grades file.
 
     ``mapping``: grades column → ``CRITERION`` or ``KIND:CRITERION`` (``--map``), on top of
     the rubric's ``calibration:`` block and :data:`DEFAULT_MAPPING`. ``rubric``: a
     :class:`~qa.rubric.Rubric` or a path (default: the packaged default rubric); it gives
     thresholds, the auto-fail flags and the ``calibration:`` block, and is checked against
-    the rubric the results were scored with.
+    the rubric the results were scored with. ``suggest`` re-runs the mapped criteria on the
+    graded conversations to find the rubric edits that raise agreement (:func:`suggest`).
 
     Raises :class:`GradesError` for a grades file that cannot be used (empty, a bad value
     with its row and column, a conversation graded twice by the same grader) and
@@ -780,13 +794,15 @@ def compare(results_dir: str | Path, grades_path: str | Path,
     dis: list[Disagreement] = []
     inter: list[GraderAgreement] = []
     graders = sorted({r.get("grader", "").strip() for _, r in rows}) if has_grader else []
+    cases: list[tuple[Target, list[tuple[str, str]]]] = []
+    answers: list[dict] = []
     for t in targets:
         if t.kind == "rating":
             cats_out.append(_rating(t, rows, scores, table.path))
             continue
         c = rub_crit.get(t.criterion)
         target_s = getattr(c.options, "target_s", None) if c is not None else None
-        g_list, q_list, per_unit = [], [], {}
+        g_list, q_list, case_ids, per_unit = [], [], [], {}
         for line, row in rows:
             raw = row.get(t.label, "")
             try:
@@ -806,6 +822,11 @@ def compare(results_dir: str | Path, grades_path: str | Path,
                 continue  # the criterion does not measure this conversation (channel, times)
             g_list.append(g)
             q_list.append(q)
+            case_ids.append(cid)
+            if t.kind in ("outcome", "inverted", "seconds"):
+                answers.append({"conversation_id": cid, "criterion_id": t.criterion, "outcome": g,
+                                "grader": row.get("grader", "").strip() if has_grader else "",
+                                "label": t.label, "value": raw})
             grader_id = row.get("grader", "").strip() if has_grader else None
             unit = per_unit.setdefault(cid, {"qa": q, "graders": {}})
             if grader_id is not None:
@@ -817,6 +838,8 @@ def compare(results_dir: str | Path, grades_path: str | Path,
                                         qrow.get("reason") or "", _quotes(qrow.get("evidence")),
                                         f"reports/calls/{safe_name(cid)}.html", severity,
                                         grader_id))
+        if t.kind in ("outcome", "inverted"):
+            cases.append((t, [(cid, g) for cid, g in zip(case_ids, g_list) if g != "na"]))
         base = ["applies", "na"] if t.kind == "applies" else ["pass", "fail"]
         labels = base + ([] if t.kind == "applies" or "na" not in (*g_list, *q_list) else ["na"])
         k = cohen_kappa(g_list, q_list)
@@ -835,12 +858,14 @@ def compare(results_dir: str | Path, grades_path: str | Path,
                 krippendorff_alpha([list(u["graders"].values()) for u in units]),
                 krippendorff_alpha([[*u["graders"].values(), u["qa"]] for u in units]), kq))
     dis.sort(key=lambda d: (-d.severity, d.label, d.conversation_id, d.grader_id or ""))
+    suggestions = _suggest_all(paths.root, rub, cases) if suggest else []
     return CalibrationReport(
         results_dir=str(paths.root), grades_path=table.path,
         rubric_id=", ".join(rubric_ids) or None, rubric_hash=", ".join(hashes) or None,
         graded=len(table.rows), matched=len(rows), mapping={t.label: t.spec for t in targets},
         criteria=criteria_out, categories=cats_out, disagreements=dis, issues=issues,
-        inter_grader=inter, graders=graders, unknown_ids=unknown)
+        inter_grader=inter, graders=graders, unknown_ids=unknown, suggestions=suggestions,
+        answers=answers)
 
 
 def _rating(t: Target, rows: list[tuple[int, dict[str, str]]], scores: dict[str, dict],
@@ -867,3 +892,652 @@ def _rating(t: Target, rows: list[tuple[int, dict[str, str]]], scores: dict[str,
     return CategoryAgreement(t.label, t.criterion, len(pairs), scale, spearman(g, q),
                              mean_abs_diff(g, q), sum(g) / len(g) if g else None,
                              sum(q) / len(q) if q else None)
+
+
+# ---------------------------------------------------------------- output
+
+
+def _f(x: float | None, digits: int = 2) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.0f}%"
+
+
+def _matrix(c: CriterionAgreement) -> str:
+    return " | ".join(" ".join(str(c.confusion[g][q]) for q in c.labels) for g in c.labels)
+
+
+def format_text(report: CalibrationReport, *, limit: int = 20) -> str:
+    """The report as the plain-text tables ``qa calibrate`` prints (``limit``
+    disagreements, 0 for all)."""
+    out: list[str] = []
+    rid = report.rubric_id or "?"
+    rh = (report.rubric_hash or "?")[:12]
+    out.append(f"{report.matched} of {report.graded} graded rows compared with the results in "
+               f"{report.results_dir} (rubric {rid}, hash {rh})")
+    if report.graders:
+        out.append(f"graders: {', '.join(report.graders)}")
+    out.append("")
+    out.append("Criteria (confusion: grader rows × qa columns, in the order of 'answers')")
+    head = f"{'column':<16} {'criterion':<20} {'n':>4} {'agree':>6} {'kappa':>6}  {'verdict':<15} {'answers':<17} confusion"
+    out.append(head)
+    out.append("-" * len(head))
+    for c in report.criteria:
+        kappa = _f(c.kappa) if c.kappa is not None else "undef"
+        out.append(f"{c.label:<16} {c.criterion:<20} {c.n:>4} {_pct(c.agreement):>6} {kappa:>6}  "
+                   f"{c.verdict:<15} {'/'.join(c.labels):<17} {_matrix(c)}")
+    notes = [c for c in report.criteria if c.kappa_note]
+    for c in notes:
+        out.append(f"  {c.label}: kappa {c.kappa_note}")
+    if report.categories:
+        out.append("")
+        out.append("Categories (grader rating against qa's score, on 0-100)")
+        head = f"{'column':<22} {'score':<16} {'n':>4} {'spearman':>8} {'mean |diff|':>11} {'grader':>7} {'qa':>5}"
+        out.append(head)
+        out.append("-" * len(head))
+        for c in report.categories:
+            out.append(f"{c.label:<22} {c.category:<16} {c.n:>4} {_f(c.spearman):>8} "
+                       f"{_f(c.mean_abs_diff, 1):>11} {_f(c.grader_mean, 1):>7} {_f(c.qa_mean, 1):>5}")
+    if report.inter_grader:
+        out.append("")
+        out.append("Graders against each other (Krippendorff's alpha), and with qa as one more grader")
+        head = f"{'column':<16} {'criterion':<20} {'units':>5} {'graders':>8} {'+qa':>6}  qa kappa per grader"
+        out.append(head)
+        out.append("-" * len(head))
+        for g in report.inter_grader:
+            per = ", ".join(f"{k} {_f(v)}" for k, v in g.kappa_qa.items())
+            out.append(f"{g.label:<16} {g.criterion:<20} {g.units:>5} {_f(g.alpha_graders):>8} "
+                       f"{_f(g.alpha_with_qa):>6}  {per}")
+    out.append("")
+    n = len(report.disagreements)
+    shown = report.disagreements if limit <= 0 else report.disagreements[:limit]
+    out.append(f"Disagreements: {n}" + (f" (the worst {len(shown)}; all of them with --json, "
+                                        "--disagreements 0 and in reports/calibration.html)"
+                                        if len(shown) < n else ""))
+    for d in shown:
+        who = f" [{d.grader_id}]" if d.grader_id else ""
+        quote = f' "{d.quotes[0]}"' if d.quotes else ""
+        out.append(f"  {d.conversation_id} {d.criterion} ({d.label}={d.raw}){who}: grader {d.grader}, "
+                   f"qa {d.qa}: {d.reason}{quote}  {d.href}")
+    if report.suggestions:
+        out.append("")
+        out.append("Suggested rubric edits (a patch to review; nothing was changed):")
+        out.append(suggestions_yaml(report).rstrip())
+    return "\n".join(out) + "\n"
+
+
+def _page_context(report: dict, reports_dir: Path) -> dict:
+    dis = []
+    for d in report["disagreements"]:
+        href = d["href"].removeprefix("reports/")
+        dis.append({**d, "page": href if (reports_dir / href).is_file() else None})
+    return {"r": report, "disagreements": dis,
+            "patch": suggestions_yaml_from_dict(report) if report.get("suggestions") else "",
+            "has_index": (reports_dir / "index.html").is_file(),
+            "reviewed_agents": report.get("reviewed_agents") or []}
+
+
+def render_calibration_page(report: dict, reports_dir: str | Path, *,
+                            templates_dir: str | Path | None = None,
+                            common: dict | None = None) -> Path:
+    """Write ``reports_dir/calibration.html`` from a :meth:`CalibrationReport.to_dict`.
+    Links to call pages only where ``reports_dir/calls/<id>.html`` exists."""
+    from datetime import datetime
+
+    from . import __version__
+    from .render import _assets, make_env
+    from .store import atomic_write_text
+
+    reports_dir = Path(reports_dir)
+    env = make_env(templates_dir)
+    ctx = {"generated": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+           "selection": "calibration", "period": "week", "redacted": False,
+           "version": __version__, **(common or {}), **_assets(env),
+           **_page_context(report, reports_dir)}
+    html = env.get_template("calibration.html").render(**ctx)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    path = reports_dir / "calibration.html"
+    atomic_write_text(path, html)
+    return path
+
+
+def _yaml_list(items: Sequence[str]) -> str:
+    return "[" + ", ".join(json.dumps(x, ensure_ascii=False) for x in items) + "]"
+
+
+def suggestions_yaml_from_dict(report: dict) -> str:
+    """The suggestions of a :meth:`CalibrationReport.to_dict` as a YAML patch: one entry
+    per criterion, each change with the agreement before and after in a comment."""
+    sug = report.get("suggestions") or []
+    if not sug:
+        return ""
+    lines = [f"# Suggested edits to rubric {report.get('rubric_id') or '?'}, measured on "
+             f"{Path(report.get('grades_path') or 'grades').name} ({report.get('matched')} "
+             "conversations).",
+             "# Review each one: nothing was changed. `qa calibrate … --apply NEW.yaml` writes "
+             "a rubric with them.",
+             "criteria:"]
+    by_crit: dict[str, list[dict]] = {}
+    for s in sug:
+        by_crit.setdefault(s["criterion"], []).append(s)
+    for cid, items in by_crit.items():
+        lines.append(f"  - id: {cid}")
+        for s in items:
+            comment = (f"agreement {_pct(s['before'])} -> {_pct(s['after'])}, kappa "
+                       f"{_f(s['kappa_before'])} -> {_f(s['kappa_after'])} (n={s['n']})")
+            if s["added"] or s["removed"]:
+                lines.append(f"    {s['key']}:  # {comment}")
+                if s["added"]:
+                    lines.append(f"      add: {_yaml_list(s['added'])}")
+                if s["removed"]:
+                    lines.append(f"      remove: {_yaml_list(s['removed'])}")
+            else:
+                lines.append(f"    {s['key']}: {s['new']:g}  # was {s['old']:g}; {comment}")
+            if s.get("note"):
+                lines.append(f"    # {s['note']}")
+    return "\n".join(lines) + "\n"
+
+
+def suggestions_yaml(report: CalibrationReport) -> str:
+    return suggestions_yaml_from_dict(report.to_dict())
+
+
+# ---------------------------------------------------------------- suggestions
+
+THRESHOLD_KEYS = ("target_s", "threshold_s", "max_per_minute", "max_per_100_words", "min_share",
+                  "max_share", "threshold", "min_uses", "min_count", "within_turns")
+"""Numeric check options that decide pass or fail, tried at other values."""
+FACTORS = (0.25, 0.33, 0.5, 0.67, 0.75, 0.8, 0.9, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0)
+"""Multiples of the current value tried for a threshold."""
+MAX_PHRASE_CANDIDATES = 12
+"""Phrases tried per criterion and direction."""
+MIN_GAIN = 2
+"""An edit is suggested only when it turns at least this many disagreements into agreements
+(phrase by phrase), so one odd conversation does not move the rubric."""
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+def _round2(x: float) -> float:
+    """Two significant digits (90, 0.45, 1.2)."""
+    if x == 0:
+        return 0.0
+    return float(f"{x:.2g}")
+
+
+def _candidates(value: float, integer: bool) -> list[float]:
+    out = set()
+    for f in FACTORS:
+        v = value * f
+        v = max(1, round(v)) if integer else _round2(v)
+        if v != value and v > 0:
+            out.add(v)
+    return sorted(out)
+
+
+@dataclass
+class _Case:
+    """One criterion under tuning: the pairs to agree on, and how to re-run it."""
+
+    target: Target
+    crit: Any
+    """The rubric's Criterion."""
+    items: list[tuple[int, str]]
+    """(conversation index, grader answer in criterion terms) per compared grades row."""
+
+
+class _Rerun:
+    """Re-runs criteria on the graded conversations with changed options."""
+
+    def __init__(self, rubric: Any, convs: list[Any], nlps: list[Any]):
+        from .checks import REGISTRY
+        from .nlp import Analyzer
+
+        self.registry = REGISTRY
+        self.rubric = rubric
+        self.convs = convs
+        self.nlps = nlps
+        self.analyzer: Analyzer | None = None
+
+    def outcomes(self, crit: Any, options: Any, idx: Sequence[int]) -> dict[int, Any]:
+        from .checks import Context, na
+
+        check = self.registry[crit.check](options, self.analyzer)
+        out = {}
+        for i in sorted(set(idx)):
+            conv = self.convs[i]
+            if not crit.applies_to(conv.channel):
+                out[i] = na("channel")
+                continue
+            try:
+                out[i] = check.run(Context(conv, self.nlps[i]))
+            except Exception:  # same as scoring: a check that cannot run is no outcome
+                log.debug("re-running %s on %s failed", crit.id, conv.id, exc_info=True)
+                out[i] = None
+        return out
+
+
+def _with(options: Any, **changes: Any) -> Any:
+    data = options.model_dump(by_alias=True, exclude_none=True)
+    data.update(changes)
+    return type(options).model_validate(data)
+
+
+def _agree(case: _Case, outcomes: dict[int, Any]) -> tuple[float, float | None, int]:
+    g, q = [], []
+    for i, ans in case.items:
+        o = outcomes.get(i)
+        if o is None:
+            continue
+        g.append(ans)
+        q.append(o.outcome)
+    return (percent_agreement(g, q) or 0.0), cohen_kappa(g, q), len(g)
+
+
+def _ngrams(text: str, stop: set[str]) -> set[str]:
+    words = _WORD.findall(text.lower())
+    out = set()
+    for n in (1, 2, 3):
+        for k in range(len(words) - n + 1):
+            gram = words[k:k + n]
+            if all(w in stop for w in gram) or gram[0] in stop and n > 1 and gram[-1] in stop:
+                continue
+            if n == 1 and (gram[0] in stop or len(gram[0]) < 3):
+                continue
+            out.add(" ".join(gram))
+    return out
+
+
+def _suggest_threshold(rr: _Rerun, case: _Case) -> Suggestion | None:
+    opts = case.crit.options
+    idx = [i for i, _ in case.items]
+    best: Suggestion | None = None
+    base = _agree(case, rr.outcomes(case.crit, opts, idx))
+    for key in THRESHOLD_KEYS:
+        value = getattr(opts, key, None)
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        integer = isinstance(value, int)
+        for v in _candidates(float(value), integer):
+            try:
+                new_opts = _with(opts, **{key: int(v) if integer else v})
+            except Exception:  # pydantic: out of the allowed range for this check
+                continue
+            a, k, n = _agree(case, rr.outcomes(case.crit, new_opts, idx))
+            better = best is None or a > best.after or (
+                a == best.after and abs(v - value) < abs(best.new - value))
+            if (a - base[0]) * n >= MIN_GAIN - 1e-9 and better:
+                best = Suggestion(case.crit.id, key, value, int(v) if integer else v, [], [],
+                                  base[0], a, base[1], k, n)
+    return best
+
+
+def _suggest_phrases(rr: _Rerun, case: _Case, stop: set[str]) -> Suggestion | None:
+    opts = case.crit.options
+    key = "any" if getattr(opts, "any", None) else "none" if getattr(opts, "none", None) else None
+    if key is None:
+        return None
+    idx = [i for i, _ in case.items]
+    base_out = rr.outcomes(case.crit, opts, idx)
+    base = _agree(case, base_out)
+    current = list(getattr(opts, key))
+    # qa misses: for any:, the grader passed and qa failed (a phrase qa does not know);
+    # for none:, the grader failed and qa passed (forbidden words qa does not know)
+    miss_want = "pass" if key == "any" else "fail"
+    missed = [i for i, g in case.items if g == miss_want and base_out.get(i) is not None
+              and base_out[i].outcome not in (miss_want, "na")]
+    others = [i for i, g in case.items if g != miss_want]
+    speaker = getattr(opts, "speaker", "agent")
+
+    def grams(i: int) -> set[str]:
+        return set().union(*[_ngrams(t.text, stop) for t in rr.convs[i].turns
+                             if speaker == "any" or t.speaker == speaker] or [set()])
+
+    known = {p.lower() for p in current}
+    add_cands: list[str] = []
+    if len(missed) >= 2:
+        df_miss: Counter = Counter()
+        for i in set(missed):
+            df_miss.update(grams(i))
+        df_other: Counter = Counter()
+        for i in set(others):
+            df_other.update(grams(i))
+        ranked = sorted((g for g, c in df_miss.items() if c >= 2 and g not in known),
+                        key=lambda g: (-(df_miss[g] - 2 * df_other[g]), -len(g), g))
+        add_cands = [g for g in ranked if df_miss[g] > df_other[g]][:MAX_PHRASE_CANDIDATES]
+    # qa's wrong hits: the phrases that made qa disagree the other way
+    wrong = [i for i, g in case.items if g != miss_want and g != "na" and base_out.get(i) is not None
+             and base_out[i].outcome == miss_want]
+    hit_counts: Counter = Counter()
+    for i in wrong:
+        for e in base_out[i].evidence:
+            if e.match and e.match.lower() in known:
+                hit_counts[e.match.lower()] += 1
+    remove_cands = [p for p, _ in hit_counts.most_common(MAX_PHRASE_CANDIDATES)]
+
+    def score(adds: list[str], removes: list[str]) -> tuple[float, float | None, int] | None:
+        lst = [p for p in current if p.lower() not in removes] + adds
+        if not lst:
+            return None
+        try:
+            new_opts = _with(opts, **{key: lst})
+        except Exception:
+            return None
+        return _agree(case, rr.outcomes(case.crit, new_opts, idx))
+
+    adds: list[str] = []
+    removes: list[str] = []
+    now = base
+    for kind, cands in (("add", add_cands), ("remove", remove_cands)):
+        for p in cands:
+            trial = score(adds + ([p] if kind == "add" else []),
+                          removes + ([p] if kind == "remove" else []))
+            if trial is not None and (trial[0] - now[0]) * trial[2] >= MIN_GAIN - 1e-9:
+                (adds if kind == "add" else removes).append(p)
+                now = trial
+    if not adds and not removes:
+        return None
+    return Suggestion(case.crit.id, key, current,
+                      [p for p in current if p.lower() not in removes] + adds, adds, removes,
+                      base[0], now[0], base[1], now[1], now[2],
+                      "phrases found by counting words in the disagreements: check that each "
+                      "one means what the criterion asks, not only that it fits these conversations")
+
+
+def _suggest_all(results_root: str | Path, rubric: Any, cases: list[tuple[Target, list[tuple[str, str]]]]
+            ) -> list[Suggestion]:
+    """Suggested edits for each criterion in ``cases`` (target and its (conversation id,
+    grader answer in criterion terms) pairs): the threshold value, and the phrases to add to
+    or remove from its list, that raise agreement most on these conversations."""
+    from .conversation import Conversation
+    from .nlp import Analyzer
+
+    root = Path(results_root)
+    crits = {c.id: c for c in rubric.criteria}
+    cases = [(t, pairs) for t, pairs in cases if t.criterion in crits]
+    if not cases:
+        return []
+    import polars as pl
+
+    from .aggregate import locate_results
+
+    paths = locate_results(root)
+    ids = sorted({cid for _, pairs in cases for cid, _ in pairs})
+    tpaths = dict(pl.read_parquet(paths.conversations, columns=["conversation_id", "transcript_path"])
+                  .filter(pl.col("conversation_id").is_in(ids)).iter_rows())
+    convs, index = [], {}
+    for cid in ids:
+        tp = tpaths.get(cid)
+        if not tp:
+            continue
+        p = Path(tp)
+        if not p.is_absolute():
+            p = paths.root / p
+        try:
+            convs.append(Conversation.load(p))
+        except QAError as exc:
+            log.warning("suggestions leave out %s: %s", cid, exc)
+            continue
+        index[cid] = len(convs) - 1
+    if not convs:
+        return []
+    analyzer = Analyzer(paths.root / ".cache" / "spacy", tagged="pos" in rubric.needs(), n_process=1)
+    nlps: list[Any] = [None] * len(convs)
+    for k, res in analyzer.analyze([[t.text for t in c.turns] for c in convs]):
+        nlps[k] = None if isinstance(res, Exception) else res
+    keep = [k for k, n in enumerate(nlps) if n is not None]
+    rr = _Rerun(rubric, convs, nlps)
+    rr.analyzer = analyzer
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    stop = set(STOP_WORDS)
+    out: list[Suggestion] = []
+    for t, pairs in cases:
+        items = [(index[cid], g) for cid, g in pairs if cid in index and index[cid] in keep]
+        case = _Case(t, crits[t.criterion], items)
+        if not items:
+            continue
+        for fn in (_suggest_threshold, lambda r, c: _suggest_phrases(r, c, stop)):
+            s = fn(rr, case)
+            if s is not None:
+                out.append(s)
+    return out
+
+
+# ---------------------------------------------------------------- reviews
+
+REVIEWS_FILE = "reviews.parquet"
+"""``OUT/results/reviews.parquet``: graders' answers kept as reviews, beside (never over)
+the automatic results."""
+REVIEW_SCHEMA = {"conversation_id": "String", "criterion_id": "String", "outcome": "String",
+                 "grader": "String", "label": "String", "value": "String",
+                 "grades_file": "String", "reviewed_at": "Datetime"}
+
+
+def _review_frame(rows: list[dict]):
+    import polars as pl
+
+    schema = {k: (pl.Datetime("us", "UTC") if v == "Datetime" else pl.String)
+              for k, v in REVIEW_SCHEMA.items()}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def record_reviews(report: CalibrationReport, results_dir: str | Path) -> Path:
+    """Add the grader's pass/fail/na answers of ``report`` to ``results/reviews.parquet``
+    (a later answer for the same conversation, criterion and grader replaces the earlier
+    one). The automatic results are not touched."""
+    from datetime import datetime, timezone
+
+    import polars as pl
+
+    from .aggregate import locate_results
+    from .store import atomic_path
+
+    paths = locate_results(results_dir)
+    now = datetime.now(timezone.utc)
+    new = _review_frame([{**a, "grades_file": report.grades_path, "reviewed_at": now}
+                         for a in report.answers])
+    path = paths.conversations.parent / REVIEWS_FILE
+    if path.is_file():
+        old = pl.read_parquet(path)
+        new = pl.concat([old.select(new.columns).cast(new.schema), new])
+        new = new.unique(["conversation_id", "criterion_id", "grader"], keep="last",
+                         maintain_order=True)
+    with atomic_path(path) as tmp:
+        new.write_parquet(tmp)
+    return path
+
+
+def read_reviews(results_dir: str | Path) -> dict[str, dict[str, list[dict]]]:
+    """``reviews[conversation_id][criterion_id]`` = the reviews (``outcome``, ``grader``)
+    in ``results/reviews.parquet``; empty when there is none."""
+    import polars as pl
+
+    from .aggregate import locate_results
+
+    path = locate_results(results_dir).conversations.parent / REVIEWS_FILE
+    if not path.is_file():
+        return {}
+    out: dict[str, dict[str, list[dict]]] = {}
+    for r in pl.read_parquet(path, columns=["conversation_id", "criterion_id", "outcome",
+                                            "grader"]).iter_rows(named=True):
+        out.setdefault(r["conversation_id"], {}).setdefault(r["criterion_id"], []).append(
+            {"outcome": r["outcome"], "grader": r["grader"] or ""})
+    return out
+
+
+def reviewed_outcome(reviews: list[dict]) -> str | None:
+    """The graders' answer: the most common one; None on a tie (then the automatic
+    outcome stands)."""
+    counts = Counter(r["outcome"] for r in reviews).most_common()
+    if not counts or (len(counts) > 1 and counts[0][1] == counts[1][1]):
+        return None
+    return counts[0][0]
+
+
+def reviewed_agent_scores(results_dir: str | Path, rubric: Any = None) -> list[dict]:
+    """Per agent: the mean overall score automatic, and reviewed (each reviewed criterion
+    scored 1 for pass, 0 for fail, left out for na; categories and overall weighted as
+    ``qa score`` does, auto-fail criteria included). Empty without reviews."""
+    import polars as pl
+
+    from .aggregate import locate_results
+    from .store import safe_name
+
+    reviews = read_reviews(results_dir)
+    if not reviews:
+        return []
+    rub = _load_rubric(rubric)
+    paths = locate_results(results_dir)
+    conv = pl.read_parquet(paths.conversations, columns=["conversation_id", "agent_id", "overall"])
+    ids = list(reviews)
+    crit = (pl.scan_parquet(paths.criteria)
+            .select("conversation_id", "criterion_id", "category", "outcome", "score", "weight")
+            .filter(pl.col("conversation_id").is_in(ids)).collect())
+    from .score import overall_score
+
+    rev_overall: dict[str, float | None] = {}
+    rows_by_conv: dict[str, list[dict]] = {}
+    for r in crit.iter_rows(named=True):
+        rows_by_conv.setdefault(r["conversation_id"], []).append(r)
+    af = {c.id for c in rub.criteria if c.auto_fail}
+    for cid, rows in rows_by_conv.items():
+        cats: dict[str, list[tuple[float, float]]] = {}
+        failed_af = False
+        for r in rows:
+            outcome, score = r["outcome"], r["score"]
+            rv = reviewed_outcome(reviews.get(cid, {}).get(r["criterion_id"], []))
+            if rv is not None:
+                outcome, score = rv, {"pass": 1.0, "fail": 0.0}.get(rv)
+            if r["criterion_id"] in af and outcome == "fail":
+                failed_af = True
+            if outcome != "na" and score is not None:
+                cats.setdefault(r["category"], []).append((r["weight"], score))
+        cat_scores = {c: (100.0 * sum(w * s for w, s in v) / sum(w for w, _ in v)
+                          if sum(w for w, _ in v) > 0 else None) for c, v in cats.items()}
+        rev_overall[cid] = 0.0 if failed_af else overall_score(cat_scores, rub.categories)
+    out = []
+    for (agent,), g in conv.group_by(["agent_id"], maintain_order=True):
+        autos = [x for x in g["overall"].to_list() if x is not None]
+        revs = [rev_overall.get(cid, o) for cid, o in zip(g["conversation_id"], g["overall"])]
+        revs = [x for x in revs if x is not None]
+        out.append({"agent_id": agent, "page": f"{safe_name(agent)}.html", "n": g.height,
+                    "n_reviewed": sum(1 for cid in g["conversation_id"] if cid in rev_overall),
+                    "overall_auto": sum(autos) / len(autos) if autos else None,
+                    "overall_reviewed": sum(revs) / len(revs) if revs else None})
+    return sorted(out, key=lambda a: a["agent_id"])
+
+
+# ---------------------------------------------------------------- files
+
+
+def write_outputs(report: CalibrationReport, results_dir: str | Path, *,
+                  reviews: bool = False, html: bool = True, rubric: Any = None) -> list[Path]:
+    """Write ``results/calibration.json`` (and, with ``reviews``, add the answers to
+    ``results/reviews.parquet``), then, with ``html``, ``reports/calibration.html``: when the
+    output folder already has reports (``reports/index.html``), they are rendered again with
+    ``qa report``'s defaults, so the index links the page and the call pages show the
+    reviews; otherwise the calibration page alone is written. Returns the files written."""
+    from .aggregate import locate_results
+    from .store import OutDir, atomic_write_text, run_lock
+
+    paths = locate_results(results_dir)
+    out = OutDir.at(paths.root)
+    written: list[Path] = []
+    with run_lock(out):
+        if reviews:
+            written.append(record_reviews(report, paths.root))
+        report.reviewed_agents = reviewed_agent_scores(paths.root, rubric)
+        data = report.to_dict()
+        jpath = paths.conversations.parent / CALIBRATION_FILE
+        atomic_write_text(jpath, json.dumps(data, indent=1, ensure_ascii=False))
+        written.append(jpath)
+        if html:
+            reports = paths.root / "reports"
+            if (reports / "index.html").is_file():
+                from .render import render_reports
+
+                log.info("rendering %s again so the index links the calibration page", reports)
+                render_reports(paths.root)
+                written.append(reports / "index.html")
+                written.append(reports / "calibration.html")
+            else:
+                written.append(render_calibration_page(data, reports))
+    return written
+
+
+CALIBRATION_FILE = "calibration.json"
+"""``OUT/results/calibration.json``: the last ``qa calibrate`` report, which ``qa report``
+renders as ``reports/calibration.html``."""
+
+
+def calibration_page_data(results_dir: str | Path) -> dict | None:
+    """The saved report of the last ``qa calibrate`` (None when there is none, or it cannot
+    be read)."""
+    from .aggregate import locate_results
+
+    path = locate_results(results_dir).conversations.parent / CALIBRATION_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring %s: %s", path, exc)
+        return None
+
+
+# ---------------------------------------------------------------- --apply
+
+
+def apply_suggestions(report: CalibrationReport, rubric_path: str | Path | None,
+                      dest: str | Path) -> int:
+    """Write a copy of the rubric (``rubric_path``, default the built-in one) with the
+    suggestions applied to ``dest``, each changed key commented with the agreement before
+    and after. Comments and layout of the rest are kept. Returns the edits applied."""
+    from ruamel.yaml import YAML
+
+    from .rubric import default_rubric_path
+    from .store import atomic_write_text
+
+    src = Path(rubric_path) if rubric_path is not None else default_rubric_path()
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    doc = yaml.load(src.read_text(encoding="utf-8"))
+    by_id = {c.get("id"): c for c in doc.get("criteria") or []}
+    n = 0
+    for s in report.suggestions:
+        node = by_id.get(s.criterion)
+        if node is None:
+            continue
+        new = s.new
+        if isinstance(new, list):
+            from ruamel.yaml.comments import CommentedSeq
+
+            seq = CommentedSeq(new)
+            seq.fa.set_flow_style()
+            new = seq
+        node[s.key] = new
+        old = s.old if not isinstance(s.old, list) else f"{len(s.old)} phrases"
+        what = ""
+        if s.added:
+            what += f" added {', '.join(s.added)};"
+        if s.removed:
+            what += f" removed {', '.join(s.removed)};"
+        if not isinstance(s.old, list):
+            what = f" was {s.old:g};"
+        node.yaml_add_eol_comment(
+            f"qa calibrate:{what} agreement {_pct(s.before)} -> {_pct(s.after)}, kappa "
+            f"{_f(s.kappa_before)} -> {_f(s.kappa_after)} on {Path(report.grades_path).name} "
+            f"(n={s.n})", s.key)
+        del old
+        n += 1
+    buf = io.StringIO()
+    yaml.dump(doc, buf)
+    header = (f"# Written by qa calibrate from {src.name} and {Path(report.grades_path).name}: "
+              f"{n} suggested edit(s), each commented with the agreement before and after.\n"
+              "# Review it (`qa rubric check`, `qa rubric test`), then score with it.\n")
+    atomic_write_text(Path(dest), header + buf.getvalue())
+    return n

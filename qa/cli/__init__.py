@@ -44,10 +44,11 @@ def main() -> None:
 def _register() -> None:
     # command modules import their heavy libraries inside the command body, so `qa --help`
     # stays fast
-    from . import (export_cmd, ingest_cmd, report_cmd, rubric_cmd, run_cmd, score_cmd,
+    from . import (calibrate_cmd, export_cmd, ingest_cmd, report_cmd, rubric_cmd, run_cmd, score_cmd,
                    transcribe_cmd)
 
-    for module in (run_cmd, ingest_cmd, transcribe_cmd, score_cmd, rubric_cmd, report_cmd, export_cmd):
+    for module in (run_cmd, ingest_cmd, transcribe_cmd, score_cmd, rubric_cmd, report_cmd, export_cmd,
+                   calibrate_cmd):
         main.add_command(module.command)
 
 
