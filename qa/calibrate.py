@@ -1496,6 +1496,7 @@ def apply_suggestions(report: CalibrationReport, rubric_path: str | Path | None,
     suggestions applied to ``dest``, each changed key commented with the agreement before
     and after. Comments and layout of the rest are kept. Returns the edits applied."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
     from .rubric import default_rubric_path
     from .store import atomic_write_text
@@ -1503,7 +1504,7 @@ def apply_suggestions(report: CalibrationReport, rubric_path: str | Path | None,
     src = Path(rubric_path) if rubric_path is not None else default_rubric_path()
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
-    yaml.width = 4096
+    yaml.width = 100
     yaml.indent(mapping=2, sequence=4, offset=2)
     doc = yaml.load(src.read_text(encoding="utf-8"))
     by_id = {c.get("id"): c for c in doc.get("criteria") or []}
@@ -1512,14 +1513,15 @@ def apply_suggestions(report: CalibrationReport, rubric_path: str | Path | None,
         node = by_id.get(s.criterion)
         if node is None:
             continue
-        new = s.new
-        if isinstance(new, list):
-            from ruamel.yaml.comments import CommentedSeq
-
-            seq = CommentedSeq(new)
-            seq.fa.set_flow_style()
-            new = seq
-        node[s.key] = new
+        seq = node.get(s.key)
+        if isinstance(s.new, list) and isinstance(seq, list):
+            # edit the list in place: its quoting and line breaks stay as the trainer wrote them
+            for k in reversed(range(len(seq))):
+                if str(seq[k]).lower() in s.removed:
+                    del seq[k]
+            seq.extend(DoubleQuotedScalarString(p) for p in s.added)
+        else:
+            node[s.key] = s.new
         old = s.old if not isinstance(s.old, list) else f"{len(s.old)} phrases"
         what = ""
         if s.added:
