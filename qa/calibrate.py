@@ -1504,7 +1504,7 @@ def apply_suggestions(report: CalibrationReport, rubric_path: str | Path | None,
     src = Path(rubric_path) if rubric_path is not None else default_rubric_path()
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
-    yaml.width = 100
+    yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)
     doc = yaml.load(src.read_text(encoding="utf-8"))
     by_id = {c.get("id"): c for c in doc.get("criteria") or []}
