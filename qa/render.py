@@ -827,6 +827,10 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
         common = {"generated": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
                   "filters": filters, "selection": filters.describe(), "period": filters.period,
                   "redacted": redact}
+        from .calibrate import calibration_page_data, read_reviews
+        calibration = calibration_page_data(paths.root)  # the last `qa calibrate`, if any
+        common["calibration_href"] = "calibration.html" if calibration else None
+        common["reviews"] = read_reviews(paths.root)  # graders' reviews shown on call pages
         labels = [period_label(p, filters.period) for p in agg.periods]
         init_args = (str(staging), str(paths.root),
                      None if templates_dir is None else str(templates_dir), redact, common, labels)
@@ -883,6 +887,11 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
         summary.audio, summary.problems = done.audio, done.problems
         log.info("wrote the index, %d agent pages and %d call pages", summary.agents,
                  summary.calls)
+        if calibration:
+            from .calibrate import render_calibration_page
+            render_calibration_page(calibration, staging, templates_dir=templates_dir,
+                                    common={k: common[k] for k in ("generated", "selection",
+                                                                   "period", "redacted")})
         _swap_in(staging, reports)
     finally:
         if staging.exists():
