@@ -226,7 +226,9 @@ _BLAME_RULES: list[tuple[str, re.Pattern]] = [
         r"|\b(?:their|the\s+\w+'s|\w+'s)\s+(?:fault|responsibility|problem|mistake|error)\b"
         r"|\b(?:that's|thats|that\s+is|it's|it\s+is)\s+(?:a|an)\s+(?:\w+\s+)?(?:issue|problem|matter)\s+(?:for|with)\s+(?:the|them|their)\b")),
     ("criticises a colleague or partner", _rx(
-        rf"\b{_PARTY}\s+(?:\w+\s+)?(?:never|always|keep|keeps|constantly)\s+(?:\w+\s+)?(?:process|mess|lose|loses|get|gets|forget|forgets|mark|marks|cancel|cancels|screw|drop|drops|do|does|mix|mixes|send|sends)"
+        rf"\b(?:they|{_PARTY})\s+(?:\w+\s+)?never\s+(?!fails?\b)\w+"
+        rf"|\b(?:they|{_PARTY})\s+(?:\w+\s+)?(?:always|keep|keeps|constantly)\s+(?:\w+\s+)?(?:mess|lose|loses|forget|forgets|mark|marks|cancel|cancels|screw|drop|drops|mix|mixes|miss|misses|break|breaks|get\s+it\s+wrong)"
+        rf"|\bthat'll\s+be\s+{_PARTY}\b"
         rf"|\b(?:they|{_PARTY})\s+(?:\w+\s+)?(?:messed|screwed|mucked|stuffed)\s+up|\b(?:they're|they\s+are|{_PARTY}\s+(?:is|are))\s+(?:really\s+|so\s+|very\s+|always\s+|notoriously\s+)?(?:slow|useless|hopeless|incompetent|terrible|clueless)"
         rf"|\bthey\s+do\s+that\s+(?:a\s+lot|all\s+the\s+time)"
         rf"|\b{_PARTY}\s+(?:is|are|'re)\s+(?:\w+\s+)?(?:a\s+bunch\s+of|such|total|complete)\s+(?:{_INSULTS})")),

@@ -47,7 +47,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 # keys every criterion has, whatever its check; the rest are the check's options
 COMMON_KEYS = ("id", "category", "description", "check", "weight", "auto_fail", "channels",
-               "coaching", "examples")
+               "when", "coaching", "examples")
 
 
 # ---------------------------------------------------------------- schema
@@ -86,6 +86,8 @@ class CriterionBase(BaseModel):
     weight: float = Field(default=1.0, ge=0)
     auto_fail: bool = False
     channels: list[Literal["voice", "chat", "email", "social"]] | None = None
+    when: str | list[str] | dict[str, list[str]] | None = None
+    """Conditions (qa.situation.CONDITIONS) under which the criterion applies; N/A otherwise."""
     coaching: str | None = None
     examples: Examples = Field(default_factory=Examples)
 
@@ -118,6 +120,10 @@ class Criterion:
     examples: Examples
     options: BaseModel
     """The check's validated options (its own pydantic model)."""
+    when: tuple[str, ...] = ()
+    """Conditions that must hold for the criterion to apply (empty: always applies)."""
+    when_any: bool = False
+    """True: any one of ``when`` is enough; False: all of them must hold."""
     line: int | None = None
     """1-based line of the criterion in the YAML file."""
 
@@ -513,14 +519,17 @@ def parse_rubric(text: str, path: str = "rubric.yaml") -> Rubric:
             continue
         if base is None:
             continue
-        if base.auto_fail and check_name in ("politeness",):
-            pass
+        when, when_any, when_problems = _parse_when(cd.get("when"))
+        for msg in when_problems:
+            add(base_loc + ("when",), msg)
+        if when_problems:
+            continue
         criteria.append(Criterion(
             id=base.id, category=base.category, description=base.description or "",
             check=check_name, weight=float(base.weight), auto_fail=base.auto_fail,
             channels=tuple(base.channels) if base.channels is not None else None,
-            coaching=base.coaching, examples=base.examples, options=options,
-            line=lines.line(base_loc)))
+            coaching=base.coaching, examples=base.examples, options=options, when=when,
+            when_any=when_any, line=lines.line(base_loc)))
 
     categories: dict[str, float] = {c: 0.0 for c in CATEGORIES}
     if doc is not None:
@@ -545,6 +554,36 @@ def parse_rubric(text: str, path: str = "rubric.yaml") -> Rubric:
     version = version_text[0] if version_text and not isinstance(doc.version, str) else str(doc.version)
     return Rubric(id=doc.rubric, version=version, description=doc.description,
                   categories=categories, criteria=criteria, hash=digest, path=path, data=data)
+
+
+def _parse_when(value: Any) -> tuple[tuple[str, ...], bool, list[str]]:
+    """``when:`` → (conditions, any-of?, problems). Accepted: a condition name, a list of
+    names (all must hold), or ``{any: [...]}`` / ``{all: [...]}``."""
+    from .situation import CONDITIONS
+
+    if value is None:
+        return (), False, []
+    known = ", ".join(CONDITIONS)
+    any_of = False
+    if isinstance(value, dict):
+        keys = list(value)
+        if len(keys) != 1 or keys[0] not in ("any", "all"):
+            return (), False, [f"write `when: [cond, ...]` (all must hold) or `when: {{any: [cond, ...]}}`; "
+                               f"got the key(s) {', '.join(map(str, keys)) or 'none'}"]
+        any_of = keys[0] == "any"
+        value = value[keys[0]]
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names:
+        return (), False, [f"must name at least one condition ({known})"]
+    problems = []
+    for n in names:
+        if not isinstance(n, str) or n not in CONDITIONS:
+            import difflib
+
+            close = difflib.get_close_matches(str(n), list(CONDITIONS), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            problems.append(f"unknown condition {_show(n)}; {hint}known conditions: {known}")
+    return tuple(str(n) for n in names), any_of, problems
 
 
 def check_rubric(path: str | Path) -> list[str]:

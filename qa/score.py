@@ -194,7 +194,7 @@ class Scorer:
                 out = na(f"applies to {kinds} only; this is {_SINGULAR.get(conv.channel, conv.channel)}")
             else:
                 try:
-                    out = check.run(ctx)
+                    out = _run_when(crit, check, ctx)
                 except Exception as exc:  # a bug or odd data must not stop the batch
                     log.debug("check %s failed on %s", crit.id, conv.id, exc_info=True)
                     raise ScoreError(f"criterion '{crit.id}' ({crit.check}) could not be scored: "
@@ -348,6 +348,34 @@ def _score_chunk(a: int, b: int):
 
     results = list(scorer._score_serial(convs, range(a, b), paths, on_error, None))
     return results, errors, scorer.analyzer.parsed, scorer.analyzer.cached
+
+
+def _run_when(crit: Criterion, check: Check, ctx: Context) -> Outcome:
+    """Run the check if the criterion's ``when:`` conditions hold; else N/A with the
+    reason in plain words. When they hold, the reason says why the criterion applied and a
+    failure quotes the turn that called for it."""
+    if not crit.when:
+        return check.run(ctx)
+    from . import situation
+
+    facts = [situation.fact(ctx, name) for name in crit.when]
+    holding = [f for f in facts if f.holds]
+    ok = bool(holding) if crit.when_any else len(holding) == len(facts)
+    label = crit.id.replace("_", " ")
+    if not ok:
+        missing = next(f for f in facts if not f.holds)
+        return na(f"no {label} needed: {missing.reason}")
+    out = check.run(ctx)
+    if out.outcome == "na":
+        return out
+    why = holding[0]
+    out.reason = f"{out.reason} (needed: {why.reason})"
+    if out.outcome == "fail" and why.turn_index is not None and all(
+            e.turn_index != why.turn_index for e in out.evidence):
+        from .checks import evidence
+
+        out.evidence.insert(0, evidence(ctx.conv, why.turn_index, "negative", why.span))
+    return out
 
 
 def _criterion_result(crit: Criterion, out: Outcome) -> CriterionResult:

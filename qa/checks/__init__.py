@@ -376,4 +376,4 @@ class BaseOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-from . import text, timing, politeness  # noqa: E402,F401,I001  (registers the check types)
+from . import text, timing, politeness, service  # noqa: E402,F401,I001  (registers the check types)

@@ -1,5 +1,4 @@
-"""Checks that read what was said: phrases, patterns, name_usage, empathy_response,
-filler_rate."""
+"""Checks that read what was said: phrases, patterns, name_usage, filler_rate."""
 
 from __future__ import annotations
 
@@ -282,6 +281,35 @@ def customer_name(ctx: Context, use_entities: bool = True) -> tuple[str | None, 
             if word in _STOP_NAMES and word not in _TITLE:
                 continue
             cands.append((i, m.start(1) - base, m.end(1) - base, first))
+        if not cands:
+            # a name given as a signature ("- Dee", "Raj" on its own last line) or as the
+            # answer to the agent's "can I take your name?"
+            prev_agent = None
+            for i, t in enumerate(conv.turns):
+                if t.speaker == "agent":
+                    prev_agent = t.text
+                    continue
+                if t.speaker != "customer":
+                    continue
+                m = None
+                if prev_agent is not None and _ASKS_NAME_RE.search(prev_agent[-300:]):
+                    m = _ANSWER_NAME_RE.search(t.text[:200])
+                if m is None and conv.channel in ("email", "social"):
+                    m = _SIGNATURE_RE.search(t.text[-200:])
+                    if m is not None:
+                        off = max(0, len(t.text) - 200)
+                        m = (m.start(1) + off, m.end(0) + off)
+                if m is not None and not isinstance(m, tuple):
+                    m = (m.start(1), m.end(0))
+                if m is not None:
+                    word = t.text[m[0]:m[1]].strip(" ,.!\n")
+                    if word and word.split()[0].lower() not in _NOT_NAMES | _STOP_NAMES:
+                        cands.append((i, m[0], m[0] + len(word), word))
+                        result = (word, i, (m[0], m[0] + len(word)))
+                        break
+            if result[0]:
+                ctx.scratch["customer_name"] = result
+                return result
         if cands:
             confirmed = None
             # "my name is X" / "call me X" need no confirmation; "this is X" / "I'm X" do
@@ -315,6 +343,84 @@ def customer_name(ctx: Context, use_entities: bool = True) -> tuple[str | None, 
     return result
 
 
+_NOT_NAMES = {"there", "team", "everyone", "all", "again", "sir", "madam", "mate", "folks", "guys", "friend",
+              "customer", "you", "so", "much", "very", "thanks", "thank", "welcome", "back", "and", "for", "from",
+              "both", "again", "too", "hope", "good", "great", "happy", "sorry", "please", "yes", "no", "ok", "okay",
+              "just", "now", "today", "then", "here", "this", "that", "the", "a", "an", "i", "we", "it", "is",
+              "morning", "afternoon", "evening", "night", "day", "bye", "goodbye", "cheers", "regards", "kind",
+              "best", "dear", "hi", "hello", "hey"}
+_VOCATIVE_RE = re.compile(
+    r"(?:^|[.!?\n]\s*|@\w+\s+)(?i:hi|hello|hey|dear|thanks|thank\s+you|good\s+(?:morning|afternoon|evening)|morning|"
+    r"welcome(?:\s+back)?|sorry|of\s+course|absolutely|great|perfect)[,!]?\s+([A-Z][a-z'\u2019\-]{1,20})\b(?![ \t]+[A-Z])"
+    r"|,\s+([A-Z][a-z'\u2019\-]{1,20})\s*[.!?](?:\s|$)")
+_SIGNATURE_RE = re.compile(r"(?:\n\s*|\s[-\u2013\u2014~]\s?)([A-Z][a-z'\-]{1,20})(?:[ \t]+[A-Z][a-z'\-]{1,20})?\s*$")
+_ASKS_NAME_RE = re.compile(r"(?i:your\s+(?:full\s+)?name|who\s+am\s+i\s+speaking|name\s+for\s+the|take\s+a\s+name|who's\s+calling)")
+_ANSWER_NAME_RE = re.compile(r"^\W*(?:(?i:it's|it\s+is|this\s+is|i'm|i\s+am|yes,?|yeah,?|sure,?)\s+)?([A-Z][a-z'\-]{1,20})(?:[ \t]+[A-Z][a-z'\-]{1,20})?\s*(?:[,.!]|$)")
+
+
+def agent_vocative(ctx: Context) -> tuple[int, int, int] | None:
+    """The first place the agent addresses the customer by a first name ("Hi Jesse,",
+    "You're welcome, Ruth."): (turn, start, end), or None. The agent's own name (from their
+    introduction) is not a vocative."""
+    cached = ctx.scratch.get("vocative", False)
+    if cached is not False:
+        return cached
+    own = {n.lower() for n in agent_names(ctx)}
+    found = None
+    for i, t in enumerate(ctx.conv.turns):
+        if t.speaker != "agent":
+            continue
+        for m in _VOCATIVE_RE.finditer(t.text[:5000]):
+            g = 1 if m.group(1) else 2
+            word = m.group(g)
+            if word.lower() in _NOT_NAMES or word.lower() in own:
+                continue
+            found = (i, m.start(g), m.end(g))
+            break
+        if found:
+            break
+    ctx.scratch["vocative"] = found
+    return found
+
+
+_INTRO_RE = re.compile(
+    r"(?i:\bmy\s+name(?:'s|\u2019s|\s+is)|\bi'm|\bi\u2019m|\bi\s+am|\bthis\s+is|\byou(?:'re|\u2019re|\s+are)\s+(?:speaking|chatting|through)\s+(?:with|to)|\bit's|\bit\u2019s)"
+    r"\s+([A-Z][a-z'\-]{1,20})\b(?![ \t]+[A-Z][a-z])"
+    r"|(?:^|[,.!]\s+)([A-Z][a-z'\-]{1,20})(?i:\s+(?:here|speaking))\b"
+    r"|(?:^|\s)\^([A-Z]{1,3}|[A-Z][a-z]{1,20})\s*$")
+_INTRO_STOP = _NOT_NAMES | {"afraid", "glad", "happy", "sorry", "calling", "here", "pleased", "delighted", "going",
+                            "looking", "checking", "not", "really", "still", "just", "also", "able", "unable", "sure",
+                            "certain", "confident", "the", "your", "our"}
+
+
+def agent_intro(ctx: Context, turns: list[int]) -> tuple[int, int, int] | None:
+    """Where the agent gives their own name in these turns: (turn, start, end), or None."""
+    for i in turns:
+        text = ctx.conv.turns[i].text[:5000]
+        for m in _INTRO_RE.finditer(text):
+            g = next(k for k in (1, 2, 3) if m.group(k))
+            if m.group(g).lower() in _INTRO_STOP:
+                continue
+            return i, m.start(g), m.end(g)
+    return None
+
+
+def agent_names(ctx: Context) -> list[str]:
+    """Names the agent gives for themself (introduction, sign-off) in any turn."""
+    cached = ctx.scratch.get("agent_names")
+    if cached is None:
+        cached = []
+        if ctx.conv.agent_name:
+            cached.append(ctx.conv.agent_name.split()[0])
+        for i, t in enumerate(ctx.conv.turns):
+            if t.speaker == "agent":
+                hit = agent_intro(ctx, [i])
+                if hit:
+                    cached.append(t.text[hit[1]:hit[2]])
+        ctx.scratch["agent_names"] = cached
+    return cached
+
+
 def _name_parts(name: str) -> list[str]:
     parts = [p.strip(".,") for p in name.split() if p.strip(".,")]
     parts = [p for p in parts if p.lower() not in _TITLE]
@@ -341,6 +447,12 @@ class NameUsage(Check):
             return na("no customer turns")
         name, given_at, span = customer_name(ctx, o.use_entities)
         if not name:
+            voc = agent_vocative(ctx)
+            if voc is not None:
+                i, a, b = voc
+                return passed(f"the agent addressed the customer by name ('{ctx.conv.turns[i].text[a:b]}', "
+                              f"turn {i + 1}); the name is not in the metadata",
+                              [evidence(ctx.conv, i, "positive", (a, b))])
             return na("the customer's name is not known (not in the metadata, never given in the conversation)")
         parts = _name_parts(name)
         if not parts:
@@ -369,122 +481,6 @@ class NameUsage(Check):
         used = f" (used {len(hits)} time(s), need {o.min_uses})" if hits else ""
         return failed(f"the agent never used the customer's name '{name}' ({source}){after}{used}",
                       ev_given + neg, len(hits) / o.min_uses)
-
-
-# ---------------------------------------------------------------- empathy_response
-DEFAULT_TRIGGERS = [
-    "frustrated", "frustrating", "annoyed", "annoying", "upset", "angry", "furious", "disappointed",
-    "disappointing", "fed up", "sick of", "tired of", "ridiculous", "unacceptable", "terrible",
-    "awful", "horrible", "nightmare", "worried", "worry", "concerned", "anxious", "nervous",
-    "stressed", "scared", "afraid", "panic", "lost", "passed away", "died", "death", "funeral",
-    "hospital", "can't afford", "desperate", "still not working", "still waiting", "third time",
-    "waste of time", "not happy", "unhappy", "sad", "devastated", "heartbroken", "useless",
-]
-DEFAULT_ACKS = [
-    "sorry to hear", "i'm sorry", "i am so sorry", "so sorry", "i apologize", "apologies",
-    "my apologies", "i understand", "i completely understand", "i can understand", "understandably",
-    "i can imagine", "i can see why", "that must be", "must have been", "that sounds", "i hear you",
-    "how frustrating", "that's frustrating", "that is frustrating", "frustrating for you",
-    "i know how", "i get it", "that's not okay", "that is not okay", "you're right to",
-    "i'd feel the same", "i would feel the same", "thank you for your patience", "sorry about that",
-    "sorry for the", "sorry for your loss", "my condolences", "sorry for the trouble",
-]
-
-
-_NEGATIONS = {"no", "not", "n't", "never", "nothing", "without", "dont", "don't", "isn't", "wasn't",
-              "aren't", "nor", "hardly"}
-
-
-class EmpathyOptions(BaseOptions):
-    triggers: list[str] = Field(default_factory=lambda: list(DEFAULT_TRIGGERS))
-    """What the customer says that calls for empathy (frustration, loss, worry)."""
-    acknowledgements: list[str] = Field(default_factory=lambda: list(DEFAULT_ACKS))
-    """What counts as acknowledging it."""
-    extra_triggers: list[str] = Field(default_factory=list)
-    """Added to the built-in triggers (keep the defaults, add your own)."""
-    extra_acknowledgements: list[str] = Field(default_factory=list)
-    """Added to the built-in acknowledgements."""
-    within_turns: int = Field(default=2, ge=1)
-    """How many following agent turns may hold the acknowledgement."""
-    min_share: float = Field(default=1.0, gt=0, le=1)
-    """Share of the moments that must be acknowledged to pass."""
-    match: Literal["lemma", "exact"] = "lemma"
-
-
-@register
-class EmpathyResponse(Check):
-    name = "empathy_response"
-    summary = ("When the customer voices frustration, loss or worry, the agent acknowledges it "
-               "within the next few agent turns; N/A when the customer voiced nothing of the kind.")
-    Options = EmpathyOptions
-
-    def __init__(self, options: EmpathyOptions, analyzer):
-        super().__init__(options, analyzer)
-        self.triggers = PhraseSet(options.triggers + options.extra_triggers, analyzer, options.match)
-        self.acks = PhraseSet(options.acknowledgements + options.extra_acknowledgements, analyzer,
-                              options.match)
-
-    def explain(self) -> str:
-        o = self.options
-        return (f"When the customer says something like {short_list(o.triggers + o.extra_triggers, 4)}, "
-                f"the agent must acknowledge it (e.g. {short_list(o.acknowledgements + o.extra_acknowledgements, 3)}) "
-                f"within the next {o.within_turns} agent turn(s). N/A when the customer voices no "
-                "frustration, loss or worry.")
-
-    def run(self, ctx: Context) -> Outcome:
-        o = self.options
-        conv = ctx.conv
-        if not ctx.has_customer:
-            return na("no customer turns")
-        # moments: a customer turn with a trigger; consecutive ones with no agent turn between merge
-        cust_idx = [i for i, t in enumerate(conv.turns) if t.speaker == "customer"]
-        agent_idx = [i for i, t in enumerate(conv.turns) if t.speaker == "agent"]
-        first_trigger: dict[int, Hit] = {}
-        keys = ctx.nlp.seq("exact").keys
-        for h in self.triggers.find(ctx.nlp, cust_idx):
-            # "no worries", "not upset", "I'm not worried": a negated trigger is no trigger
-            before = [k for k in keys[max(0, h._a - 3):h._a] if k not in ("^", "\x00")][-2:]
-            if any(k in _NEGATIONS for k in before):
-                continue
-            first_trigger.setdefault(h.turn_index, h)
-        first_ack: dict[int, Hit] = {}
-        for h in self.acks.find(ctx.nlp, agent_idx):
-            first_ack.setdefault(h.turn_index, h)
-        # moments: customer turns with a trigger; consecutive ones with no agent turn between merge
-        moments: list[Hit] = []
-        last_agent_seen = True
-        for i, t in enumerate(conv.turns):
-            if t.speaker == "agent":
-                last_agent_seen = True
-            elif i in first_trigger and last_agent_seen:
-                moments.append(first_trigger[i])
-                last_agent_seen = False
-        if not moments:
-            return na("the customer voiced no frustration, loss or worry")
-        acked, missed, ev = [], [], []
-        for m in moments:
-            k = bisect.bisect_right(agent_idx, m.turn_index)
-            found = next((first_ack[i] for i in agent_idx[k:k + o.within_turns] if i in first_ack), None)
-            if found:
-                acked.append((m, found))
-            else:
-                missed.append(m)
-        for m, a in acked[:3]:
-            ev.append(evidence(conv, m.turn_index, "positive", (m.start, m.end)))
-            ev.append(evidence(conv, a.turn_index, "positive", (a.start, a.end)))
-        for m in missed[:3]:
-            ev.append(evidence(conv, m.turn_index, "negative", (m.start, m.end)))
-        share = len(acked) / len(moments)
-        if share >= o.min_share - 1e-9:
-            m, a = acked[0]
-            extra = f" ({len(acked)} of {len(moments)} moments)" if len(moments) > 1 else ""
-            return passed(f"customer said '{m.phrase}' in turn {m.turn_index + 1}; agent acknowledged "
-                          f"('{a.phrase}') in turn {a.turn_index + 1}{extra}", ev, share)
-        m = missed[0]
-        return failed(f"customer said '{conv.turns[m.turn_index].text[m.start:m.end]}' in turn {m.turn_index + 1}; "
-                      f"no acknowledgement in the next {o.within_turns} agent turn(s)"
-                      + (f" ({len(acked)} of {len(moments)} moments acknowledged)" if len(moments) > 1 else ""),
-                      ev, share)
 
 
 # ---------------------------------------------------------------- filler_rate

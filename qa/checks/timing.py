@@ -26,6 +26,13 @@ def _graded(value: float, target: float, zero_at: float) -> float:
 
 
 # ---------------------------------------------------------------- response_latency
+class ChannelTarget(BaseOptions):
+    target_s: float = Field(gt=0)
+    """Replies at or under this many seconds score full marks on this channel."""
+    zero_at_s: float | None = Field(default=None, gt=0)
+    """A reply this slow scores 0 on this channel (default 4 × target_s)."""
+
+
 class LatencyOptions(BaseOptions):
     mode: Literal["reply", "first"] = "reply"
     """reply: every agent reply to the customer; first: the first response only."""
@@ -35,6 +42,8 @@ class LatencyOptions(BaseOptions):
     """A reply this slow scores 0; in between the score falls linearly (default 4 × target_s)."""
     statistic: Literal["mean", "median", "max", "p90"] = "mean"
     """reply mode: which figure over all replies is graded."""
+    by_channel: dict[Literal["voice", "chat", "email", "social"], "ChannelTarget"] = Field(default_factory=dict)
+    """Targets for one channel that differ from target_s / zero_at_s (social: an hour is good)."""
 
     @model_validator(mode="after")
     def _order(self) -> "LatencyOptions":
@@ -68,8 +77,10 @@ class ResponseLatency(Check):
         zero = o.zero_at_s or 4 * o.target_s
         what = ("the agent's first response" if o.mode == "first"
                 else f"the {o.statistic} time the agent takes to reply")
+        per = "".join(f"; on {ch}: {fmt_s(t.target_s)} (0 at {fmt_s(t.zero_at_s or 4 * t.target_s)})"
+                      for ch, t in o.by_channel.items())
         return (f"Full marks when {what} is at most {fmt_s(o.target_s)}; the score falls to 0 at "
-                f"{fmt_s(zero)}. N/A without timestamps.")
+                f"{fmt_s(zero)}{per}. N/A without timestamps.")
 
     def gaps(self, ctx: Context) -> list[tuple[float, int, int]]:
         """(seconds waited, customer turn, agent turn) for each reply (computed once per
@@ -100,6 +111,14 @@ class ResponseLatency(Check):
                 last_customer = None
         return out
 
+    def targets(self, channel: str) -> tuple[float, float]:
+        """(target, zero-at) seconds on this channel."""
+        o = self.options
+        t = o.by_channel.get(channel)
+        if t is not None:
+            return t.target_s, t.zero_at_s or 4 * t.target_s
+        return o.target_s, o.zero_at_s or 4 * o.target_s
+
     def run(self, ctx: Context) -> Outcome:
         o = self.options
         conv = ctx.conv
@@ -107,7 +126,7 @@ class ResponseLatency(Check):
             return na("no customer turns")
         if not ctx.has_timestamps:
             return na(f"the {conv.channel} has no timestamps, so response time cannot be measured")
-        zero = o.zero_at_s or 4 * o.target_s
+        target, zero = self.targets(conv.channel)
         gaps = self.gaps(ctx)
         if o.mode == "first":
             first_c = conv.customer_turns()[0][0]
@@ -117,18 +136,18 @@ class ResponseLatency(Check):
             if conv.channel == "voice" and first_a < first_c:
                 t0 = min(t.start_s for t in conv.turns)
                 value = max(0.0, conv.turns[first_a].start_s - min(t0, 0.0))
-                ev = [evidence(conv, first_a, "positive" if value <= o.target_s else "negative")]
+                ev = [evidence(conv, first_a, "positive" if value <= target else "negative")]
                 what = f"the agent opened the call after {fmt_s(value)}"
             else:
                 if not gaps:
                     return failed("the agent never replied to the customer", [evidence(conv, first_c, "negative")])
                 value, c, a = gaps[0]
-                pol = "positive" if value <= o.target_s else "negative"
+                pol = "positive" if value <= target else "negative"
                 ev = [evidence(conv, c, pol), evidence(conv, a, pol)]
                 what = f"first agent reply after {fmt_s(value)} (turn {a + 1}{at(conv.turns[a])})"
-            score = _graded(value, o.target_s, zero)
-            reason = f"{what}, target {fmt_s(o.target_s)}"
-            return passed(reason, ev) if value <= o.target_s else failed(reason, ev, score)
+            score = _graded(value, target, zero)
+            reason = f"{what}, target {fmt_s(target)}"
+            return passed(reason, ev) if value <= target else failed(reason, ev, score)
         if not gaps:
             c = conv.customer_turns()[-1][0]
             return failed("the agent never replied to the customer", [evidence(conv, c, "negative")])
@@ -142,17 +161,17 @@ class ResponseLatency(Check):
         else:
             value = sorted(values)[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
         worst = max(gaps)
-        score = _graded(value, o.target_s, zero)
-        pol = "positive" if value <= o.target_s else "negative"
+        score = _graded(value, target, zero)
+        pol = "positive" if value <= target else "negative"
         ev = [evidence(conv, worst[1], pol), evidence(conv, worst[2], pol)]
         label = {"mean": "mean", "median": "median", "max": "longest", "p90": "90th-percentile"}[o.statistic]
         reason = (f"{label} agent reply time {fmt_s(value)} over {len(values)} repl{'ies' if len(values) > 1 else 'y'}"
-                  f", target {fmt_s(o.target_s)}")
+                  f", target {fmt_s(target)}")
         if o.statistic != "max":
             reason += f" (longest {fmt_s(worst[0])}, turn {worst[2] + 1}{at(conv.turns[worst[2]])})"
         else:
             reason += f" (turn {worst[2] + 1}{at(conv.turns[worst[2]])})"
-        return passed(reason, ev) if value <= o.target_s else failed(reason, ev, score)
+        return passed(reason, ev) if value <= target else failed(reason, ev, score)
 
 
 # ---------------------------------------------------------------- dead_air

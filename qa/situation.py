@@ -1,0 +1,277 @@
+"""What a conversation calls for: facts about it that decide whether a criterion applies.
+
+A criterion's ``when:`` (see :mod:`qa.rubric`) names one or more of these conditions; the
+criterion is N/A unless they hold, and the N/A reason says why in plain words. Each
+condition gives a :class:`Fact`: whether it holds, a sentence saying why, and the turn and
+words that show it (quoted in the report, e.g. why empathy was needed).
+
+Conditions:
+
+* ``problem``: the customer reports a problem, complaint or something that went wrong
+  (not just a question): a distress cue, or a report of failure ("hasn't arrived", "was
+  charged twice", "keeps disconnecting", "cancelled", "broken", "no signal"…);
+* ``distress``: the customer voices a negative emotion or a hard situation
+  (:mod:`qa.affect`);
+* ``long_wait``: the customer waited on the agent longer than the channel's limit (chat
+  and social 3 min, calls 15 s of silence; never on e-mail);
+* ``name_known``: the customer's first name is known (metadata, given in the conversation,
+  or the agent addresses them by it);
+* ``customer_spoke``: the conversation has customer turns.
+
+Everything is computed once per conversation and kept in the scoring context.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .acts import MAX_CHARS, Act, detect
+
+if TYPE_CHECKING:
+    from .checks import Context
+
+
+@dataclass
+class Fact:
+    """Whether a condition holds in one conversation, and why."""
+
+    holds: bool
+    reason: str
+    """Plain words: "the customer voiced distress: 'I'm freaking out' (turn 1)"."""
+    turn_index: int | None = None
+    span: tuple[int, int] | None = None
+    """Character offsets of the words that show it in that turn."""
+
+
+CONDITIONS = {
+    "problem": "the customer reported a problem",
+    "distress": "the customer voiced distress",
+    "long_wait": "the customer waited on the agent",
+    "name_known": "the customer's name is known",
+    "customer_spoke": "the customer said something",
+}
+"""Condition name → what it means (for ``qa rubric explain`` and messages)."""
+
+NOT_HOLDING = {
+    "problem": "the customer asked a question, nothing went wrong",
+    "distress": "the customer voiced no frustration, worry, loss or other distress",
+    "long_wait": "the customer never waited long for the agent",
+    "name_known": "the customer's name is not known",
+    "customer_spoke": "the customer said nothing",
+}
+
+# A report that something went wrong: failure of an expected event, a fault word, a loss.
+_FAIL_VERBS = (r"arrive[d]?|come|came|turn(?:ed)?\s+up|show(?:ed)?\s+up|work(?:ed|ing)?|load(?:ed|ing)?|connect(?:ed|ing)?|"
+               r"charge[d]?|receive[d]?|get|got|log\s+in|login|sign\s+in|open(?:ed)?|start(?:ed)?|respond(?:ed)?|reply|replied|"
+               r"call(?:ed)?\s+(?:me\s+)?back|update[d]?|refund(?:ed)?|deliver(?:ed)?|pay|paid|process(?:ed)?|fix(?:ed)?|"
+               r"send|sent|ship(?:ped)?|install(?:ed)?|go\s+through|went\s+through|been\s+(?:paid|fixed|sent|booked|delivered|refunded|processed)|booked|sorted|resolved|approved|answered")
+_PROBLEM = re.compile(
+    r"\b(?:hasn't|haven't|hadn't|didn't|did\s+not|never|not|won't|wouldn't|can't|cannot|couldn't|doesn't|does\s+not|isn't|wasn't|aren't|weren't|still\s+(?:not|no|hasn't|haven't|waiting))"
+    rf"\s+(?:\w+\s+)?(?:{_FAIL_VERBS})\b"
+    r"|\b(?:broken|broke|damaged|smashed|cracked|faulty|defective|missing|wrong|incorrect|error|errors|fault|failed|fails|failure|"
+    r"crash(?:ed|es|ing)?|freez(?:es|ing)|frozen|declined|rejected|denied|cancel(?:l)?ed|late|delayed|overcharged|double[-\s]charged|"
+    r"charged\s+(?:twice|me\s+twice|two|double|again)|stuck|lost|stolen|burst|leak(?:ing|s)?|flood(?:ed|ing)?|outage|"
+    r"disconnect(?:s|ed|ing)|dropp(?:ed|ing)\s+(?:out|calls?)?|cut\s+off|banned|locked\s+out|deleted|hacked|scam(?:med)?|fraud|"
+    r"accident|injured|hurt|fell|admitted|passed\s+away|died|bereavement|spoil(?:ed|t)|stone\s+cold|cold|rotten|expired|"
+    r"complain(?:t|ing)?|problem|issue|trouble|mistake|mix-up|mixup|unacceptable|ridiculous|overdue|"
+    r"(?:no|zero)\s+(?:signal|water|power|internet|connection|service|heating|hot\s+water|reply|response|answer|update|updates|explanation)|"
+    r"(?:keeps|kept)\s+\w+ing|stopped\s+\w+ing|(?:higher|more)\s+than\s+(?:usual|normal|expected)|(?:bill|charge|fee)\s+(?:is|was|went)\s+(?:up|higher)|"
+    r"(?:instead\s+of\s+(?:my|the|what))|someone\s+else's|(?:is|was|are|went)\s+down\b|not\s+(?:what|the\s+one)\s+i\s+(?:ordered|booked|paid))",
+    re.IGNORECASE)
+_NOT_PROBLEM = re.compile(r"\bno\s+(?:problem|issue|trouble)s?\b|\bnot\s+(?:a\s+)?(?:problem|issue|complain\w*)\b|\bwithout\s+(?:a\s+)?(?:problem|issue)",
+                          re.IGNORECASE)
+
+
+def problem_cue(text: str) -> tuple[int, int] | None:
+    """The words of a turn that report something going wrong, or None."""
+    t = text[:MAX_CHARS]
+    for m in _PROBLEM.finditer(t):
+        a, b = m.start(), m.end()
+        around = t[max(0, a - 12):b + 12]
+        if _NOT_PROBLEM.search(around):
+            continue
+        return a, b
+    return None
+
+
+# ---------------------------------------------------------------- per-conversation facts
+def customer_affect(ctx: "Context") -> dict:
+    """Turn index → :class:`qa.affect.TurnAffect` for every customer turn (computed once)."""
+    cached = ctx.scratch.get("affect")
+    if cached is None:
+        from .affect import analyze_turns
+
+        conv = ctx.conv
+        idx = [i for i, t in enumerate(conv.turns) if t.speaker == "customer"]
+        prev_agent: list[str | None] = []
+        last = None
+        for i, t in enumerate(conv.turns):
+            if t.speaker == "agent":
+                last = t.text
+            elif t.speaker == "customer":
+                prev_agent.append(last)
+        states = analyze_turns([conv.turns[i].text for i in idx], prev_agent) if idx else []
+        cached = ctx.scratch["affect"] = dict(zip(idx, states))
+    return cached
+
+
+def acts(ctx: "Context", kind: str) -> dict[int, list[Act]]:
+    """Agent turn index → the acts of ``kind`` in it (turns without any left out)."""
+    key = ("acts", kind)
+    cached = ctx.scratch.get(key)
+    if cached is None:
+        spoken = ctx.conv.channel == "voice"
+        cached = {}
+        for i, t in enumerate(ctx.conv.turns):
+            if t.speaker == "agent":
+                found = detect(kind, t.text, spoken=spoken)
+                if found:
+                    cached[i] = found
+        ctx.scratch[key] = cached
+    return cached
+
+
+def _quote(text: str, span: tuple[int, int]) -> str:
+    words = text[span[0]:span[1]].strip()
+    return words if len(words) <= 80 else words[:77] + "…"
+
+
+def distress(ctx: "Context") -> Fact:
+    cached = ctx.scratch.get(("fact", "distress"))
+    if cached is not None:
+        return cached
+    states = customer_affect(ctx)
+    best = None
+    for i, st in states.items():
+        if st.is_distress:
+            best = (i, st)
+            break
+    if best is None:
+        fact = Fact(False, NOT_HOLDING["distress"])
+    else:
+        i, st = best
+        text = ctx.conv.turns[i].text
+        if st.cues:
+            c = st.cues[0]
+            span = (c.start, c.end)
+            fact = Fact(True, f"the customer voiced distress ({c.kind}): '{_quote(text, span)}' (turn {i + 1})", i, span)
+        else:
+            words = ", ".join(w for w, v in st.top_words[:3] if v > 0)
+            fact = Fact(True, f"the customer voiced distress (turn {i + 1}; words that weighed most: {words})", i, None)
+    ctx.scratch[("fact", "distress")] = fact
+    return fact
+
+
+def problem(ctx: "Context") -> Fact:
+    cached = ctx.scratch.get(("fact", "problem"))
+    if cached is not None:
+        return cached
+    fact = None
+    for i, t in enumerate(ctx.conv.turns):
+        if t.speaker != "customer":
+            continue
+        span = problem_cue(t.text)
+        if span is not None:
+            fact = Fact(True, f"the customer reported a problem: '{_quote(t.text, span)}' (turn {i + 1})", i, span)
+            break
+    if fact is None:
+        d = distress(ctx)
+        fact = (Fact(True, d.reason.replace("voiced distress", "reported a problem, voicing distress", 1), d.turn_index, d.span)
+                if d.holds else Fact(False, NOT_HOLDING["problem"]))
+    ctx.scratch[("fact", "problem")] = fact
+    return fact
+
+
+WAIT_LIMITS_S = {"chat": 180.0, "social": 180.0, "voice": 15.0}
+"""How long a customer may wait on the agent before it is a long wait (no limit on e-mail)."""
+
+
+@dataclass
+class Wait:
+    """The customer waiting on the agent: from ``after`` (the last message before the
+    silence) to ``reply`` (the agent message that ended it)."""
+
+    after: int
+    reply: int
+    seconds: float
+
+
+def waits(ctx: "Context", limits: dict[str, float] | None = None) -> list[Wait]:
+    """Every wait longer than the channel's limit while the customer waited on the agent
+    (the first reply included). Chats and social: the time between an agent message and
+    the message before it, when that one was the customer's or the agent's own (the
+    customer had not answered). Calls: a silence between turns (from the end of the one
+    before)."""
+    limits = limits or WAIT_LIMITS_S
+    conv = ctx.conv
+    limit = limits.get(conv.channel)
+    if limit is None or not ctx.has_timestamps:
+        return []
+    key = ("waits", limit)
+    cached = ctx.scratch.get(key)
+    if cached is not None:
+        return cached
+    out: list[Wait] = []
+    turns = conv.turns
+    voice = conv.channel == "voice"
+    prev = None
+    spoken_until = None
+    for i, t in enumerate(turns):
+        if t.start_s is None or t.speaker == "system":
+            continue
+        if prev is not None:
+            if voice:
+                gap = t.start_s - (spoken_until if spoken_until is not None else turns[prev].start_s)
+                waiting = t.speaker == "agent" or turns[prev].speaker == "agent"
+            else:
+                gap = t.start_s - turns[prev].start_s
+                waiting = t.speaker == "agent"
+            if waiting and gap > limit:
+                out.append(Wait(prev, i, gap))
+        end = t.end_s if t.end_s is not None else t.start_s
+        spoken_until = end if spoken_until is None else max(spoken_until, end)
+        prev = i
+    ctx.scratch[key] = out
+    return out
+
+
+def long_wait(ctx: "Context") -> Fact:
+    found = waits(ctx)
+    if not found:
+        if ctx.conv.channel not in WAIT_LIMITS_S:
+            return Fact(False, f"waits are not judged on {ctx.conv.channel}")
+        if not ctx.has_timestamps:
+            return Fact(False, "the conversation has no timestamps")
+        return Fact(False, NOT_HOLDING["long_wait"])
+    from .checks import fmt_s
+
+    w = max(found, key=lambda w: w.seconds)
+    return Fact(True, f"the customer waited {fmt_s(w.seconds)} for the agent (turn {w.reply + 1})", w.reply, None)
+
+
+def name_known(ctx: "Context") -> Fact:
+    from .checks.text import agent_vocative, customer_name
+
+    name, given_at, span = customer_name(ctx)
+    if name:
+        where = "from the metadata" if given_at is None else f"given in turn {given_at + 1}"
+        return Fact(True, f"the customer's name is known ({name}, {where})", given_at, span)
+    voc = agent_vocative(ctx)
+    if voc is not None:
+        i, a, b = voc
+        return Fact(True, f"the agent knows the customer's name ('{ctx.conv.turns[i].text[a:b]}', turn {i + 1})", i, (a, b))
+    return Fact(False, NOT_HOLDING["name_known"])
+
+
+def customer_spoke(ctx: "Context") -> Fact:
+    return Fact(True, "the customer said something") if ctx.has_customer else Fact(False, NOT_HOLDING["customer_spoke"])
+
+
+FACTS = {"problem": problem, "distress": distress, "long_wait": long_wait, "name_known": name_known,
+         "customer_spoke": customer_spoke}
+
+
+def fact(ctx: "Context", name: str) -> Fact:
+    return FACTS[name](ctx)
