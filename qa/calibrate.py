@@ -1204,7 +1204,7 @@ def _suggest_phrases(rr: _Rerun, case: _Case, stop: set[str]) -> Suggestion | No
         for i in set(others):
             df_other.update(grams(i))
         ranked = sorted((g for g, c in df_miss.items() if c >= 2 and g not in known),
-                        key=lambda g: (-(df_miss[g] - 2 * df_other[g]), -len(g), g))
+                        key=lambda g: (-(df_miss[g] - 2 * df_other[g]), len(g.split()), g))
         add_cands = [g for g in ranked if df_miss[g] > df_other[g]][:MAX_PHRASE_CANDIDATES]
     # qa's wrong hits: the phrases that made qa disagree the other way
     wrong = [i for i, g in case.items if g != miss_want and g != "na" and base_out.get(i) is not None
