@@ -1,18 +1,22 @@
 """How well the `politeness` check separates polite from impolite requests.
 
-    .venv/bin/python bench/eval_politeness.py
-    .venv/bin/python bench/eval_politeness.py --fit    # also refit the weights on the training split
+    .venv/bin/python bench/eval_politeness.py                 # train and held-out figures, ~5 s
+    .venv/bin/python bench/eval_politeness.py --other stack-exchange.annotated.csv
+    .venv/bin/python bench/eval_politeness.py --smoke         # a tiny run (the tests use it)
+    .venv/bin/python bench/eval_politeness.py --fit           # refit first (bench/fit_politeness.py)
 
 Data: the Stanford Politeness Corpus, Wikipedia requests (../shared/data/politeness/
-wikipedia.annotated.csv, 4,353 requests, each rated by 5 people). As in the paper that
-released it (Danescu-Niculescu-Mizil et al., 2013), the task is to tell the top quartile of
-human politeness scores from the bottom quartile. Each request is scored as a one-turn
-agent message by the `politeness` check of the shipped rubric (criterion `courtesy`).
+wikipedia.annotated.csv, 4,353 requests, each rated by 5 people). The split is the one the
+shipped weights were fitted on (bench/fit_politeness.py: by request id, seeded, 75% train).
+As in Danescu-Niculescu-Mizil et al. (2013), the standard figure is the accuracy of telling
+the top quartile of the human score from the bottom quartile: here the `courtesy` criterion's
+pass/fail (the shipped rubric's `politeness` check, each request scored as a one-turn agent
+chat). Also: ROC AUC of the turn score on the same requests, and Spearman's rho between the
+turn score and the human score over every request of the split (all four quartiles).
 
-The split is fixed (seed 13): 70% of the quartile requests to fit weights on, 30% held
-out. Figures are on the held-out 30%: accuracy of the check's pass/fail (pass = polite)
-and ROC AUC of the politeness score. The shipped weights (qa/checks/politeness.py) are the
-ones `--fit` prints, fitted on the training split only.
+``--other`` scores a corpus from another community with the same columns (the Stack
+Exchange half of the corpus, ``stack-exchange.annotated.csv``): nothing was fitted on it, so
+all of it counts as held out (its own quartiles).
 """
 
 from __future__ import annotations
@@ -20,131 +24,150 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from qa.checks.politeness import DEFAULT_BIAS, DEFAULT_WEIGHTS, FEATURES, PolitenessModel  # noqa: E402
+import fit_politeness as fp  # noqa: E402
+from qa.checks.politeness import DEFAULT_BIAS, DEFAULT_WEIGHTS, FIT  # noqa: E402
 from qa.conversation import Conversation, Source, Turn  # noqa: E402
 from qa.nlp import Analyzer  # noqa: E402
-from qa.rubric import load_rubric, parse_rubric  # noqa: E402
+from qa.rubric import default_rubric_path, parse_rubric  # noqa: E402
 from qa.score import score_conversations  # noqa: E402
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "politeness" / "wikipedia.annotated.csv"
+SMOKE_ROWS = 80
 
 
-def load(path: Path) -> list[tuple[str, float]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return [(row["Request"], float(row["Normalized Score"])) for row in csv.DictReader(fh)]
+def turn_scores(texts: list[str], analyzer) -> np.ndarray:
+    """The check's per-turn log-odds (bias + Σ weights) with the shipped weights."""
+    X = fp.feature_matrix(texts, analyzer)
+    w = np.array([DEFAULT_WEIGHTS[n] for n in fp.FEATURE_NAMES])
+    return DEFAULT_BIAS + X @ w
 
 
-def quartile_split(rows, seed: int = 13, train_share: float = 0.7):
-    scores = np.array([s for _, s in rows])
-    q1, q3 = np.quantile(scores, [0.25, 0.75])
-    data = [(t, 1) for t, s in rows if s >= q3] + [(t, 0) for t, s in rows if s <= q1]
-    rng = random.Random(seed)
-    rng.shuffle(data)
-    n = int(len(data) * train_share)
-    return data[:n], data[n:], (q1, q3)
+def check_outcomes(texts: list[str], source: str) -> tuple[np.ndarray, str, float]:
+    """1 where the shipped rubric's politeness criterion passes a one-turn agent chat."""
+    # only the criterion: the rest of the rubric need not load for this figure
+    from ruamel.yaml import YAML
+
+    try:
+        data = YAML(typ="safe").load(default_rubric_path().read_text(encoding="utf-8"))
+        crit = next(c for c in data["criteria"] if c.get("check") == "politeness")
+        crit = {k: v for k, v in crit.items() if k != "examples"}
+    except Exception as e:  # the shipped rubric mid-edit: the check's defaults
+        print(f"(default rubric unreadable, {type(e).__name__}; using the check's defaults)", file=sys.stderr)
+        crit = {"id": "courtesy", "category": "politeness", "check": "politeness", "speaker": "agent"}
+    only = parse_rubric(json.dumps({"rubric": "politeness-eval", "criteria": [crit]}))
+    convs = [Conversation(id=f"r{i}", channel="chat", agent_id="eval", turns=[Turn(speaker="agent", text=t)],
+                          source=Source(path=source, sha256="0" * 64, format="csv"))
+             for i, t in enumerate(texts)]
+    results = score_conversations(convs, only)
+    return (np.array([1 if r.criteria[0].outcome == "pass" else 0 for r in results]), crit["id"],
+            float(crit.get("threshold", 0.5)))
 
 
-def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
-    """Probability that a random polite request scores above a random impolite one."""
-    order = np.argsort(p, kind="mergesort")
-    ranks = np.empty(len(p))
-    sp = p[order]
-    i = 0
-    while i < len(sp):  # average ranks for ties
-        j = i
-        while j + 1 < len(sp) and sp[j + 1] == sp[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    n1 = y.sum()
-    n0 = len(y) - n1
-    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+def figures(rows: list[dict], q1: float, q3: float, analyzer, *, via_check: bool, source: str) -> dict:
+    z_all = turn_scores([r["text"] for r in rows], analyzer)
+    rho = fp.spearman(z_all, np.array([r["score"] for r in rows]))
+    keep = [k for k, r in enumerate(rows) if r["score"] >= q3 or r["score"] <= q1]
+    y = np.array([1 if rows[k]["score"] >= q3 else 0 for k in keep])
+    z = z_all[keep]
+    p = 1 / (1 + np.exp(-z))
+    out = {"n": len(rows), "n_quartiles": len(keep), "spearman": rho, "auc": fp.roc_auc(y, p)}
+    if via_check:
+        passed, crit_id, threshold = check_outcomes([rows[k]["text"] for k in keep], source)
+        # turns with no feature are scored like any other when they are a conversation's only turn
+        assert ((p >= threshold) == passed).all(), "the check and the model disagree"
+        out.update(accuracy=float((passed == y).mean()), criterion=crit_id)
+    else:
+        out.update(accuracy=float(((p >= 0.5) == y).mean()))
+    return out
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50) -> np.ndarray:
-    """Newton-Raphson logistic regression with an L2 penalty (not on the bias)."""
-    Xb = np.hstack([np.ones((len(X), 1)), X])
-    w = np.zeros(Xb.shape[1])
-    reg = np.full(Xb.shape[1], l2)
-    reg[0] = 0.0
-    for _ in range(iters):
-        p = 1 / (1 + np.exp(-Xb @ w))
-        grad = Xb.T @ (p - y) + reg * w
-        H = (Xb * (p * (1 - p))[:, None]).T @ Xb + np.diag(reg)
-        step = np.linalg.solve(H, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w
+def line(name: str, f: dict) -> str:
+    return (f"{name}: quartile accuracy {f['accuracy']:.1%} (top vs bottom quartile, n={f['n_quartiles']}), "
+            f"ROC AUC {f['auc']:.3f}, Spearman {f['spearman']:.3f} with the human score (n={f['n']})")
+
+
+SMOKE_CSV = [  # hand-written, in the corpus's columns: a stand-in when the corpus is absent
+    ("Thanks so much for the fix! Could you also look at the second table?", 1.5),
+    ("Hi, would you mind checking the references when you have a moment?", 1.2),
+    ("Sorry to bother you, but I think the date may be wrong. What do you think?", 1.0),
+    ("Great work on the article. Would it be possible to add a source?", 1.3),
+    ("Why did you remove my edit? Actually it was correct.", -1.4),
+    ("So you just deleted it? Are you sure you read the source?", -1.2),
+    ("What is this supposed to mean? You keep changing it.", -1.0),
+    ("But why would you do that? In fact nobody asked.", -1.5),
+    ("Where is the source for this claim?", -0.3),
+    ("Can you add the infobox?", 0.2),
+    ("I added the table. Is it right?", 0.3),
+    ("Did the bot run today?", 0.0),
+]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--fit", action="store_true", help="refit the weights on the training split and print them")
+    ap.add_argument("--data", type=Path, default=fp.DATA)
+    ap.add_argument("--other", type=Path, action="append", default=[],
+                    help="a corpus from another community in the same CSV columns (repeatable)")
+    ap.add_argument("--smoke", action="store_true",
+                    help=f"a tiny run: the first {SMOKE_ROWS} requests (or a built-in dozen when --data is absent)")
+    ap.add_argument("--fit", action="store_true", help="refit the weights first (bench/fit_politeness.py --write)")
     args = ap.parse_args()
-
     t0 = time.perf_counter()
-    rows = load(args.data)
-    train, test, (q1, q3) = quartile_split(rows)
-    print(f"{len(rows)} requests; bottom quartile <= {q1:.3f}, top quartile >= {q3:.3f}; "
-          f"{len(train)} to fit on, {len(test)} held out")
-
-    analyzer = Analyzer(None)
-    names = list(FEATURES)
-
-    def features(items) -> np.ndarray:
-        cnlp = analyzer.analyze_texts([t for t, _ in items])
-        model = PolitenessModel(analyzer)
-        found = model.features(cnlp, list(range(len(items))))
-        return np.array([[1.0 if n in found[i] else 0.0 for n in names] for i in range(len(items))])
-
-    X_train, X_test = features(train), features(test)
-    y_train = np.array([y for _, y in train])
-    y_test = np.array([y for _, y in test])
 
     if args.fit:
-        w = fit_logistic(X_train, y_train)
-        fitted = {n: round(float(v), 2) for n, v in zip(names, w[1:])}
-        print("fitted on the training split:")
-        print(f"DEFAULT_BIAS = {round(float(w[0]), 2)}")
-        print("DEFAULT_WEIGHTS.update(" + json.dumps(fitted) + ")")
-        folds = np.arange(len(y_train)) % 5
-        cv = []
-        for k in range(5):
-            wk = fit_logistic(X_train[folds != k], y_train[folds != k])
-            pk = 1 / (1 + np.exp(-(wk[0] + X_train[folds == k] @ wk[1:])))
-            cv.append(((pk >= 0.5) == y_train[folds == k]).mean())
-        print(f"  5-fold cross-validation on the training split: accuracy {np.mean(cv):.1%}")
-        p = 1 / (1 + np.exp(-(w[0] + X_test @ w[1:])))
-        print(f"  refitted weights, held out: accuracy {((p >= 0.5) == y_test).mean():.1%}, "
-              f"ROC AUC {roc_auc(y_test, p):.3f}")
+        res = fp.fit(fp.load(args.data))
+        fp.write_weights(fp.weights_block(res["bias"], res["weights"], res["fit"]))
+        print(f"refitted and written to qa/checks/politeness.py (CV accuracy {res['fit']['cv_accuracy']:.1%}); "
+              "run again without --fit for the figures")
+        return
 
-    # the shipped check, as users run it: one-turn agent conversations, the default rubric's criterion
-    rubric = load_rubric()
-    courtesy = next(c for c in rubric.data["criteria"] if c["check"] == "politeness")
-    only = parse_rubric(json.dumps({"rubric": "politeness-eval", "criteria": [courtesy]}))
-    convs = [Conversation(id=f"r{i}", channel="chat", agent_id="wiki", turns=[Turn(speaker="agent", text=t)],
-                          source=Source(path=str(args.data), sha256="0" * 64, format="csv"))
-             for i, (t, _) in enumerate(test)]
-    results = score_conversations(convs, only)
-    outcomes = np.array([1 if r.criteria[0].outcome == "pass" else 0 for r in results])
-    w = np.array([DEFAULT_WEIGHTS[n] for n in names])
-    p = 1 / (1 + np.exp(-(DEFAULT_BIAS + X_test @ w)))
-    assert ((p >= courtesy.get("threshold", 0.5)) == outcomes).all(), "check and model disagree"
-    acc = (outcomes == y_test).mean()
-    auc = roc_auc(y_test, p)
-    print(f"shipped `politeness` check (criterion '{courtesy['id']}'), held-out split: "
-          f"accuracy {acc:.1%}, ROC AUC {auc:.3f}  (n={len(test)}; paper's classifier ~83%, humans ~86%)")
+    tmp = None
+    data = args.data
+    if not data.exists():
+        if not args.smoke:
+            raise SystemExit(f"{data}: not found (the Stanford Politeness Corpus, see ../shared/data/README.md)")
+        tmp = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="", encoding="utf-8")
+        w = csv.writer(tmp)
+        w.writerow(["Community", "Id", "Request", "Normalized Score"])
+        w.writerows(["smoke", str(k), t, s] for k, (t, s) in enumerate(SMOKE_CSV))
+        tmp.close()
+        data = Path(tmp.name)
+    rows = fp.load(data)
+    if args.smoke:
+        rows = rows[:SMOKE_ROWS]
+    seed, share = FIT.get("seed", fp.SEED), FIT.get("train_share", fp.TRAIN_SHARE)
+    train, test = fp.split(rows, seed, share)
+    if not train or not test:  # a tiny smoke file can land on one side
+        train, test = rows[: len(rows) * 3 // 4], rows[len(rows) * 3 // 4:]
+    q1, q3 = fp.quartiles(train)
+    print(f"{data.name}: {len(rows)} requests; {fp.describe_split(seed, share)}: "
+          f"{len(train)} train, {len(test)} held out; quartiles from the training split: "
+          f"bottom <= {q1:.3f}, top >= {q3:.3f}")
+    print(f"weights: {len(DEFAULT_WEIGHTS)} features fitted on {FIT.get('n_train', '?')} training requests "
+          f"(5-fold CV accuracy there {FIT.get('cv_accuracy', float('nan')):.1%})")
+    analyzer = Analyzer(None)
+    print(line("train   ", figures(train, q1, q3, analyzer, via_check=False, source=str(data))))
+    f = figures(test, q1, q3, analyzer, via_check=True, source=str(data))
+    print(line(f"held out (the `{f['criterion']}` check's pass/fail)", f))
+    for other in args.other:
+        orows = fp.load(other)
+        if args.smoke:
+            orows = orows[:SMOKE_ROWS]
+        oq1, oq3 = fp.quartiles(orows)
+        print(line(f"{other.name} (another community, all held out)",
+                   figures(orows, oq1, oq3, analyzer, via_check=True, source=str(other))))
+    print("reference: the paper's classifier ~83% in-domain on Wikipedia, ~68% trained on Wikipedia and "
+          "tested on Stack Exchange; humans agree ~86%")
+    if tmp is not None:
+        Path(tmp.name).unlink()
     print(f"{time.perf_counter() - t0:.1f} s")
 
 

@@ -1,20 +1,25 @@
 """The ``politeness`` check: politeness strategies (Danescu-Niculescu-Mizil et al., 2013).
 
-Each agent turn is scored from a small set of explainable features: gratitude, greeting,
-apologising, "please", indirect requests ("could you / would you"), hedges, first-person
-plural, deference …  (polite), and direct questions, sentence-initial "so / but", "you" at
-the start, factuality ("in fact", "actually"), rude words … (impolite). Each feature has a
-weight; a turn's politeness is ``sigmoid(bias + Σ weight × present)``, 0..1. The default
-weights were fitted (logistic regression) on the training split of the Stanford
-Politeness Corpus (Wikipedia requests) by ``bench/eval_politeness.py``; trainers can
-override any of them in the rubric.
+Each of the speaker's turns is scored from a small set of explainable, general features,
+each a rule over words or lemmas (found by the shared phrase index, so no feature can make
+scoring slow): gratitude, greeting, apologising, deference, "please", indirect requests
+("could you / would you"), hedges, "we" … (polite) and direct questions ("why …?"), a
+sentence opening with "so / but / and", with "you" or with a bare order ("Send …"),
+factuality ("in fact", "actually"), negative words … (impolite). A turn's politeness is
+``sigmoid(bias + Σ weight of each feature present)``, 0..1.
+
+The weights are data, not hand-set: ``bench/fit_politeness.py`` fits them (L2 logistic
+regression) on the training split of the Stanford Politeness Corpus (Wikipedia requests,
+split by request id) and writes the block between the ``fitted weights`` markers below;
+``bench/eval_politeness.py`` reports them on the held-out split. Trainers can override any
+weight in the rubric (``weights:``), and the ``bias``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import Field, field_validator
 
@@ -22,108 +27,117 @@ from . import (BaseOptions, Check, Context, Outcome, PhraseSet, evidence, failed
                register)
 from ..nlp import ConvNLP
 
-# name: (where, match, phrases, plain description)
-#   where: "any" anywhere in the turn, "start" the first words of a sentence,
-#          "inner" anywhere except a sentence start
-FEATURES: dict[str, tuple[str, str, list[str], str]] = {
-    "gratitude": ("any", "lemma", ["thank", "thanks", "thank you", "appreciate", "grateful"],
-                  "thanks the other person"),
-    "deference": ("start", "exact", ["great", "good", "nice", "interesting", "cool", "excellent",
-                                     "awesome", "wonderful", "impressive", "fantastic"],
-                  "opens with a compliment (\"Great work …\")"),
-    "greeting": ("start", "exact", ["hi", "hello", "hey", "greetings", "good morning",
-                                    "good afternoon", "good evening", "dear"],
-                 "greets (\"Hi\", \"Hello\")"),
-    "apologizing": ("any", "lemma", ["sorry", "apologize", "apology", "excuse me", "forgive me",
-                                     "pardon", "my bad", "oops", "regret", "my mistake"],
-                    "apologises"),
-    "please": ("inner", "exact", ["please", "pls", "plz", "kindly"], "says \"please\" inside the request"),
-    "please_start": ("start", "exact", ["please", "pls", "plz", "kindly"], "starts with \"please\""),
-    "by_the_way": ("any", "exact", ["by the way", "btw", "incidentally"], "indirect (\"by the way\")"),
-    "indirect_modal": ("any", "exact", ["could you", "would you", "could we", "would it be", "would you mind",
-                                        "would it be possible", "could i", "may i", "might"],
-                       "asks indirectly (\"could you\", \"would you\")"),
-    "direct_modal": ("any", "exact", ["can you", "will you", "can't you", "won't you"],
-                     "asks directly (\"can you\", \"will you\")"),
-    "hedges": ("any", "lemma", ["think", "suggest", "perhaps", "maybe", "possibly", "probably",
-                                "likely", "seem", "appear", "guess", "assume", "believe", "wonder",
-                                "somewhat", "kind of", "sort of", "i feel", "a bit", "a little",
-                                "if you don't mind", "hopefully", "hope", "might"],
-               "hedges (\"I think\", \"perhaps\", \"I wonder\")"),
-    "first_person_plural": ("any", "exact", ["we", "our", "us", "ours", "let's", "ourselves"],
-                            "says \"we\" / \"us\""),
-    "first_person": ("inner", "exact", ["i", "my", "me", "mine", "myself"], "speaks in the first person"),
-    "first_person_start": ("start", "exact", ["i", "my", "me"], "starts a sentence with \"I\""),
-    "second_person": ("inner", "exact", ["you", "your", "yours", "yourself"], "says \"you\""),
-    "second_person_start": ("start", "exact", ["you", "your", "yours"],
-                            "starts a sentence with \"you\""),
-    "direct_question": ("start", "exact", ["what", "why", "who", "how", "where", "when", "which"],
-                        "asks a direct wh-question (\"Why did you …?\")"),
-    "direct_start": ("start", "exact", ["so", "then", "and", "but", "or", "well"],
-                     "starts with \"so\", \"but\", \"and\""),
-    "factuality": ("any", "exact", ["in fact", "actually", "really", "the point is", "the reality is",
-                                    "the truth is", "obviously", "clearly", "of course",
-                                    "as i said", "as i already said"],
-                   "insists (\"in fact\", \"actually\", \"obviously\")"),
-    "positive_words": ("any", "lemma", ["glad", "happy", "pleased", "welcome", "helpful", "good",
-                                        "great", "nice", "wonderful", "excellent", "love", "enjoy",
-                                        "awesome", "fantastic", "perfect", "interesting", "cool"],
-                       "uses positive words"),
-    "negative_words": ("any", "lemma", ["wrong", "bad", "problem", "mistake", "error", "fail",
-                                        "worse", "worst", "poor", "confused", "confusing",
-                                        "unclear", "disagree", "bias", "vandalism", "delete",
-                                        "revert", "remove", "complain", "annoy", "waste"],
-                       "uses negative words"),
-    "rude": ("any", "lemma", ["stupid", "idiot", "nonsense", "ridiculous", "shut up", "wtf",
-                              "damn", "hell", "crap", "dumb", "pathetic", "whatever", "seriously",
-                              "ignorant", "lazy", "absurd"],
-             "uses rude or dismissive words"),
-    "conditional": ("any", "exact", ["if you could", "if you can", "if you have time", "if possible",
-                                     "if you don't mind", "if you wouldn't mind", "if that's ok",
-                                     "when you have a moment", "when you get a chance", "no rush",
-                                     "at your convenience", "in advance"],
-                    "leaves the other person room (\"if you have time\", \"no rush\")"),
-    "obligation": ("any", "exact", ["you need to", "you have to", "you must", "you should",
-                                    "you ought to", "i need you to", "i want you to", "you better",
-                                    "you'd better", "make sure you", "stop", "don't"],
-                   "orders (\"you need to\", \"you must\", \"don't\")"),
-    "opinion_request": ("any", "exact", ["what do you think", "what are your thoughts", "your thoughts",
-                                         "your opinion", "any thoughts", "any suggestions", "any ideas",
-                                         "what would you suggest", "would you agree", "do you think"],
-                        "asks for the other person's view (\"what do you think?\")"),
-    "reassurance": ("any", "exact", ["don't worry", "do not worry", "not to worry", "no worries",
-                                     "no problem", "no rush", "take your time", "not a problem",
-                                     "that's fine", "that's ok", "that's okay", "sounds good", "sounds fine"],
-                    "reassures (\"no worries\", \"take your time\")"),
-    "offer_help": ("any", "exact", ["happy to help", "glad to help", "happy to", "glad to", "i'd be happy",
-                                    "i would be happy", "i can help", "let me know", "hope this helps",
-                                    "hope that helps", "i'll have a look", "i will have a look",
-                                    "i'll take a look", "feel free", "you're welcome", "you are welcome"],
-                   "offers help (\"happy to help\", \"let me know\")"),
-    "challenge": ("any", "exact", ["aren't you", "isn't it", "isn't that", "don't you", "didn't you",
-                                   "shouldn't", "why not", "are you sure", "did you even", "how come",
-                                   "what's wrong with", "what is wrong with", "do you even", "why would you",
-                                   "why are you", "why did you", "why do you", "why is it", "you keep"],
-                  "challenges (\"why did you …\", \"aren't you …\", \"are you sure\")"),
-    "question": ("any", "exact", ["?"], "asks a question"),
-    "exclamation": ("any", "exact", ["!"], "exclaims (\"!\")"),
+
+class Feature(NamedTuple):
+    where: str
+    """``any``: anywhere in the turn; ``start``: the first words of a sentence; ``inner``:
+    anywhere except a sentence start."""
+    match: str
+    """``lemma`` (any inflection: "thanked", "apologised") or ``exact`` (the words as written)."""
+    phrases: list[str]
+    label: str
+    """Plain words for reasons and ``qa rubric explain``."""
+
+
+# Kept few and general on purpose: each must mean the same thing on Wikipedia talk pages,
+# Stack Exchange comments and a customer-service agent's turns (no topic words).
+FEATURES: dict[str, Feature] = {
+    "gratitude": Feature("any", "lemma", [
+        "thank", "thanks", "thank you", "thx", "appreciate", "grateful"], "thanks"),
+    "deference": Feature("start", "exact", [
+        "great", "good", "nice", "interesting", "excellent", "awesome", "wonderful",
+        "impressive", "fantastic", "well done", "good job", "good point", "good question"],
+        "opens with praise (\"Great work\")"),
+    "greeting": Feature("start", "exact", [
+        "hi", "hello", "hey", "hiya", "greetings", "good morning", "good afternoon",
+        "good evening", "dear", "welcome"], "greets (\"Hi\", \"Hello\")"),
+    "apologizing": Feature("any", "lemma", [
+        "sorry", "apologize", "apologise", "apology", "excuse me", "forgive me", "pardon",
+        "my apologies", "my bad", "my mistake", "regret"], "apologises"),
+    "please": Feature("inner", "exact", ["please", "pls", "plz", "kindly"],
+                      "says \"please\" inside the sentence"),
+    "please_start": Feature("start", "exact", ["please", "pls", "plz", "kindly"],
+                            "opens with \"please\""),
+    "indirect_request": Feature("any", "exact", [
+        "could you", "would you", "could we", "would we", "could i", "may i", "would it be",
+        "would you mind", "if you could", "if you would", "if you don't mind", "if possible",
+        "if you have time", "when you get a chance", "when you have a moment",
+        "i was wondering", "i wonder if"],
+        "asks indirectly (\"could you\", \"would you mind\")"),
+    "direct_request": Feature("any", "exact", ["can you", "will you", "can we", "can i"],
+                              "asks directly (\"can you\", \"will you\")"),
+    "hedges": Feature("any", "lemma", [
+        "think", "suggest", "perhaps", "maybe", "possibly", "probably", "likely", "seem",
+        "guess", "assume", "believe", "wonder", "somewhat", "kind of", "sort of", "i feel",
+        "a bit", "a little", "hopefully", "hope", "might", "not sure", "if i understand",
+        "as far as i know", "i suppose"], "hedges (\"I think\", \"perhaps\")"),
+    "first_person_plural": Feature("any", "exact", ["we", "our", "us", "ours", "let's", "ourselves"],
+                                   "says \"we\" / \"us\""),
+    "first_person_start": Feature("start", "exact", ["i", "my", "i'm", "i've", "i'd", "i'll"],
+                                  "opens a sentence with \"I\""),
+    "second_person": Feature("inner", "exact", ["you", "your", "yours", "yourself"],
+                             "addresses the other person (\"you\")"),
+    "second_person_start": Feature("start", "exact", ["you", "your", "yours", "you're", "you've"],
+                                   "opens a sentence with \"you\""),
+    "direct_question": Feature("start", "exact", ["what", "who", "where", "when", "which", "how"],
+                               "asks a direct question (\"What is …?\")"),
+    "why_question": Feature("start", "exact", ["why", "how come"],
+                            "asks \"why …?\" (reads as a challenge)"),
+    "direct_start": Feature("start", "exact", ["so", "then", "and", "but", "or", "well"],
+                            "opens with \"so\", \"but\", \"and\""),
+    "factuality": Feature("any", "exact", [
+        "in fact", "actually", "the point is", "the reality is", "the truth is", "obviously",
+        "clearly", "as i said", "as i already said", "as i told you", "of course"],
+        "insists (\"in fact\", \"actually\", \"obviously\")"),
+    "challenge": Feature("any", "exact", [
+        "are you sure", "did you even", "do you even", "what's wrong with", "what is wrong with",
+        "you keep", "you always", "you never", "why would you", "why don't you", "why didn't you"],
+        "challenges (\"are you sure\", \"did you even\")"),
+    "offer_help": Feature("any", "exact", [
+        "no problem", "no worries", "not a problem", "feel free", "let me know", "happy to help",
+        "glad to help", "happy to", "glad to", "you're welcome", "you are welcome",
+        "take your time", "hope this helps", "hope that helps", "i can help", "i'd be happy",
+        "i would be happy"], "offers help or reassures (\"happy to help\", \"no worries\")"),
+    "opinion_request": Feature("any", "exact", [
+        "what do you think", "do you think", "any thoughts", "any suggestions", "any ideas",
+        "your thoughts", "your opinion", "would you agree", "what would you suggest"],
+        "asks for the other person's view (\"what do you think?\")"),
+    "positive_words": Feature("any", "lemma", [
+        "glad", "happy", "welcome", "helpful", "good", "great", "nice", "wonderful",
+        "excellent", "love", "enjoy", "awesome", "fantastic", "perfect", "interesting", "kind",
+        "cool", "lovely"], "positive words"),
+    "negative_words": Feature("any", "lemma", [
+        "wrong", "bad", "mistake", "fail", "worse", "worst", "poor", "confusing", "unclear",
+        "stupid", "ridiculous", "nonsense", "useless", "pointless", "waste", "annoying",
+        "terrible", "horrible", "awful", "lazy", "silly", "dumb", "idiot", "crap", "damn",
+        "hell", "whatever", "seriously", "ignore"], "negative words"),
 }
 
-# Fitted (L2 logistic regression) on the training split of the Stanford Politeness Corpus:
-# `python bench/eval_politeness.py --fit` prints these. Positive: more polite. One change by
-# hand: "please" inside a request fitted slightly negative (-0.23; on Wikipedia it often sits
-# in demands); it is set to 0 so that no agent is told "please" is impolite.
-DEFAULT_BIAS = -1.08
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "gratitude": 3.62, "deference": 1.13, "greeting": 1.73, "apologizing": 1.93, "please": 0.0,
-    "please_start": -0.61, "by_the_way": 0.17, "indirect_modal": 1.36, "direct_modal": 0.73,
-    "hedges": 0.28, "first_person_plural": 0.28, "first_person": 0.23, "first_person_start": 0.81,
-    "second_person": 0.36, "second_person_start": -0.63, "direct_question": -0.67,
-    "direct_start": -1.43, "factuality": -1.09, "positive_words": 1.3, "negative_words": -0.6,
-    "rude": -1.17, "conditional": 1.56, "obligation": -0.85, "opinion_request": 1.81,
-    "reassurance": 2.19, "offer_help": 0.66, "challenge": -2.46, "question": 0.0, "exclamation": 0.38,
+# ---- fitted weights (written by bench/fit_politeness.py; do not edit by hand) ----
+# split by request id: sha256('2013:<Id>') in the first 75% of the hash range trains, the rest is held out;
+# fitted on the training split's top/bottom quartiles
+# (n=1646), L2 penalty 0.3 chosen by 5-fold cross-validation;
+# held at >= 0: please, please_start.
+FIT = {
+    "split": "split by request id: sha256('2013:<Id>') in the first 75% of the hash range trains, the rest is held out",
+    "seed": 2013,
+    "train_share": 0.75,
+    "n_train": 1646,
+    "l2": 0.3,
+    "cv_accuracy": 0.7849,
+    "quartiles": [-0.4459, 0.5152],
 }
-assert set(DEFAULT_WEIGHTS) == set(FEATURES)
+DEFAULT_BIAS = -1.14
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "gratitude": 3.58, "deference": 1.91, "greeting": 1.89, "apologizing": 1.5, "please": 0.46,
+    "please_start": 0.0, "indirect_request": 1.94, "direct_request": 1.17, "hedges": 0.23,
+    "first_person_plural": 0.11, "first_person_start": 0.8, "second_person": 0.19,
+    "second_person_start": -1.0, "direct_question": -0.2, "why_question": -2.71,
+    "direct_start": -1.59, "factuality": -1.16, "challenge": -2.71, "offer_help": 2.18,
+    "opinion_request": 1.9, "positive_words": 1.24, "negative_words": -1.12,
+}
+# ---- end of fitted weights ----
+assert set(DEFAULT_WEIGHTS) == set(FEATURES), "refit: bench/fit_politeness.py --write"
 
 
 class PolitenessOptions(BaseOptions):
@@ -137,7 +151,7 @@ class PolitenessOptions(BaseOptions):
     min_turns: int = Field(default=1, ge=1)
     """N/A when the speaker has fewer turns with words."""
     include_plain_turns: bool = False
-    """Count turns with no politeness marker either way in the mean (they score low)."""
+    """Count turns with no politeness marker either way in the mean."""
 
     @field_validator("weights")
     @classmethod
@@ -154,26 +168,26 @@ class FeatureHit:
     feature: str
     start: int
     end: int
+    """Character span of the feature's first occurrence in the turn."""
     weight: float
 
 
 class PolitenessModel:
-    """The features compiled once (one phrase set per feature); scores analysed turns."""
+    """The features compiled once (one labelled phrase set per match mode); scores turns."""
 
     def __init__(self, analyzer, weights: dict[str, float] | None = None, bias: float | None = None):
         self.weights = dict(DEFAULT_WEIGHTS)
         self.weights.update(weights or {})
         self.bias = DEFAULT_BIAS if bias is None else bias
-        # two phrase sets (lemma and exact features), each phrase labelled with its feature
         self.sets: list[PhraseSet] = []
         for mode in ("lemma", "exact"):
             phrases, labels, starts = [], [], []
-            for name, (where, match, words, _) in FEATURES.items():
-                if match != mode or name in ("exclamation", "question"):
+            for name, f in FEATURES.items():
+                if f.match != mode:
                     continue
-                phrases += words
-                labels += [name] * len(words)
-                starts += [where == "start"] * len(words)
+                phrases += f.phrases
+                labels += [name] * len(f.phrases)
+                starts += [f.where == "start"] * len(f.phrases)
             self.sets.append(PhraseSet(phrases, analyzer, mode, labels=labels, sentence_start=starts))
 
     def features(self, cnlp: ConvNLP, turns: list[int]) -> dict[int, dict[str, tuple[int, int]]]:
@@ -183,18 +197,15 @@ class PolitenessModel:
             for h in ps.find(cnlp, turns, overlapping=True):
                 feats = found[h.turn_index]
                 for name in h.labels:
-                    if FEATURES[name][0] == "inner" and h.at_start:
+                    if FEATURES[name].where == "inner" and h.at_start:
                         continue
-                    if name not in feats:
+                    old = feats.get(name)
+                    if old is None or h.start < old[0]:
                         feats[name] = (h.start, h.end)
-        for i in turns:
-            for name, ch in (("exclamation", "!"), ("question", "?")):
-                k = cnlp.texts[i].find(ch)
-                if k >= 0:
-                    found[i][name] = (k, k + 1)
         return found
 
     def score(self, feats: dict[str, tuple[int, int]]) -> tuple[float, list[FeatureHit]]:
+        """A turn's politeness 0..1 and the features that moved it, strongest first."""
         z = self.bias
         hits = []
         for name, (s, e) in feats.items():
@@ -202,15 +213,24 @@ class PolitenessModel:
             z += w
             if w:
                 hits.append(FeatureHit(name, s, e, w))
+        hits.sort(key=lambda h: -abs(h.weight))
         return 1.0 / (1.0 + math.exp(-z)), hits
+
+
+STRONG = 0.5
+"""Features with at least this weight (either way) are named in reasons and evidence."""
+
+
+def _quote(text: str, s: int, e: int) -> str:
+    return text[s:e].replace("\n", " ")
 
 
 @register
 class Politeness(Check):
     name = "politeness"
-    summary = ("Politeness strategies in the speaker's turns (thanks, please, \"could you\", "
-               "apologies, hedges … vs direct questions, \"actually\", rude words), each with a "
-               "weight; the mean turn score against a threshold.")
+    summary = ("Politeness strategies in the speaker's turns (thanks, greetings, apologies, "
+               "\"could you\", hedges … vs \"why …?\", bare orders, \"actually\", negative words), "
+               "weights fitted on rated requests; the mean turn score against a threshold.")
     Options = PolitenessOptions
 
     def __init__(self, options: PolitenessOptions, analyzer):
@@ -222,8 +242,8 @@ class Politeness(Check):
         pos = sorted((k for k in w if w[k] > 0), key=lambda k: -w[k])
         neg = sorted((k for k in w if w[k] < 0), key=lambda k: w[k])
         return (f"Scores each {self.options.speaker} turn 0..1 from politeness strategies. Raises it: "
-                + ", ".join(f"{FEATURES[k][3]} ({w[k]:+.1f})" for k in pos[:8])
-                + ". Lowers it: " + ", ".join(f"{FEATURES[k][3]} ({w[k]:+.1f})" for k in neg[:6])
+                + ", ".join(f"{FEATURES[k].label} ({w[k]:+.1f})" for k in pos[:8])
+                + ". Lowers it: " + ", ".join(f"{FEATURES[k].label} ({w[k]:+.1f})" for k in neg[:6])
                 + f". Passes when the mean over the turns that show any of these is at least "
                 f"{self.options.threshold:.2f}.")
 
@@ -237,39 +257,39 @@ class Politeness(Check):
             return na(f"no {o.speaker} turns with words" if not idx else
                       f"only {len(idx)} {o.speaker} turn(s), fewer than {o.min_turns}")
         scores, plain = [], []
-        best: list[tuple[float, int, FeatureHit]] = []
+        fired: list[tuple[int, FeatureHit]] = []
         feats = self.model.features(ctx.nlp, idx)
         for i in idx:
             p, hits = self.model.score(feats[i])
             (scores if hits or o.include_plain_turns else plain).append(p)
-            for h in hits:
-                best.append((h.weight, i, h))
+            fired += [(i, h) for h in hits]
         # turns with no marker either way (plain statements of fact) do not dilute the mean
         n_scored = len(scores) if scores else len(plain)
         mean = sum(scores or plain) / n_scored
-        # evidence and reason name the strong markers (|weight| >= 0.5); weaker ones still count
-        pos = sorted((b for b in best if b[0] >= 0.5), key=lambda b: -b[0])[:3]
-        neg = sorted((b for b in best if b[0] <= -0.5), key=lambda b: b[0])[:3]
-        ev = [evidence(conv, i, "positive", (h.start, h.end)) for _, i, h in pos]
-        ev += [evidence(conv, i, "negative", (h.start, h.end)) for _, i, h in neg]
+        # the reason and evidence name the strongest features either way (|weight| >= 0.5):
+        # which, in which turn, with what weight; weaker ones still count
+        pos = sorted((f for f in fired if f[1].weight >= STRONG), key=lambda f: (-f[1].weight, f[0]))
+        neg = sorted((f for f in fired if f[1].weight <= -STRONG), key=lambda f: (f[1].weight, f[0]))
 
-        def names(items):
-            seen = []
-            for _, _, h in items:
-                label = FEATURES[h.feature][3].split(" (")[0]
-                if label not in seen:
-                    seen.append(label)
-            return "; ".join(seen)
+        def named(items: list[tuple[int, FeatureHit]]) -> str:
+            out, seen = [], set()
+            for i, h in items:
+                if h.feature in seen:
+                    continue
+                seen.add(h.feature)
+                out.append(f"{h.feature} {h.weight:+.2f} (turn {i + 1}: "
+                           f"'{_quote(conv.turns[i].text, h.start, h.end)}')")
+                if len(out) == 3:
+                    break
+            return ", ".join(out)
 
-        detail = []
-        if pos:
-            detail.append(f"polite: {names(pos)}")
-        if neg:
-            detail.append(f"impolite: {names(neg)}")
-        reason = (f"politeness {mean:.2f} over {n_scored} {o.speaker} turn{'s' if n_scored > 1 else ''} "
-                  f"(threshold {o.threshold:.2f})" + (f"; {' / '.join(detail)}" if detail else
-                                                       "; no politeness markers either way"))
+        ev = [evidence(conv, i, "positive", (h.start, h.end)) for i, h in pos[:3]]
+        ev += [evidence(conv, i, "negative", (h.start, h.end)) for i, h in neg[:3]]
+        detail = [f"polite: {named(pos)}"] if pos else []
+        detail += [f"impolite: {named(neg)}"] if neg else []
+        s = "s" if n_scored > 1 else ""
+        reason = (f"politeness {mean:.2f} over {n_scored} {o.speaker} turn{s} (threshold {o.threshold:.2f})"
+                  + (f"; {'; '.join(detail)}" if detail else "; no politeness markers either way"))
         if mean >= o.threshold:
             return passed(reason, ev, 1.0)
         return failed(reason, ev, mean / o.threshold if o.threshold > 0 else 0.0)
-
