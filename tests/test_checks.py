@@ -340,7 +340,8 @@ def test_politeness():
     c = run(make_conv([("agent", "Thanks so much for waiting! Could you please confirm your email?")]), **crit)
     assert c.outcome == "pass" and c.score == 1.0
     assert c.reason.startswith("politeness ")
-    assert "over 1 agent turn (threshold 0.50); polite: thanks the other person; asks indirectly" in c.reason
+    assert "over 1 agent turn (threshold 0.50); polite: gratitude +" in c.reason
+    assert "(turn 1: 'Thanks')" in c.reason and "indirect_request +" in c.reason
     assert {e.polarity for e in c.evidence} == {"positive"}
     # plain statements of fact do not dilute the politeness of the turns that show it
     mixed = make_conv([("agent", "Thanks so much for waiting!"), ("agent", "The parcel left on Monday."),
