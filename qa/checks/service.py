@@ -327,7 +327,11 @@ def _content(text: str) -> dict[str, tuple[int, int]]:
     out: dict[str, tuple[int, int]] = {}
     for m in _TOKEN.finditer(text[:20_000]):
         w = m.group(0)
-        key = w.lower().replace("\u2019", "'").rstrip("'s").rstrip(".,")
+        key = w.lower().replace("\u2019", "'").rstrip(".,")
+        if "n't" in key or key.endswith("'re") or key.endswith("'ve") or key.endswith("'ll"):
+            continue
+        if key.endswith("'s"):
+            key = key[:-2]
         if key.endswith("s") and len(key) > 4 and not key.endswith("ss"):
             key = key[:-1]
         if any(ch.isdigit() for ch in key):
@@ -340,7 +344,7 @@ def _content(text: str) -> dict[str, tuple[int, int]]:
 
 
 class PersonalDetailsOptions(BaseOptions):
-    min_details: int = Field(default=2, ge=1)
+    min_details: int = Field(default=1, ge=1)
     """How many of the customer's own specifics (names, places, items, numbers, dates) the agent must reuse."""
     ignore: list[str] = Field(default_factory=list)
     """Words that never count (your brand and product names, which every reply says)."""
@@ -363,32 +367,60 @@ class PersonalDetails(Check):
         if not ctx.has_customer:
             return na("no customer turns")
         ignore = {w.lower() for w in self.options.ignore}
+        from .text import _name_parts, customer_name
+
+        name = customer_name(ctx)[0]
+        ignore |= {p.lower() for p in _name_parts(name)} if name else set()  # name_usage judges the name
         said_by_agent: set[str] = set()
         given: dict[str, tuple[int, tuple[int, int]]] = {}
         reused: list[tuple[str, int, tuple[int, int]]] = []
+        seen: set = set()
         for i, t in enumerate(conv.turns):
-            words = _content(t.text)
             if t.speaker == "customer":
-                for k, span in words.items():
+                for k, span in _content(t.text).items():
                     if k not in said_by_agent and k not in given and k not in ignore:
                         given[k] = (i, span)
             elif t.speaker == "agent":
-                for k, span in words.items():
-                    if k in given and k not in {r[0] for r in reused}:
-                        reused.append((k, i, span))
-                said_by_agent |= words.keys()
-        if not given:
-            return na("the customer gave no specifics to refer back to")
+                for off, sent in _sentences(t.text):
+                    if not _YOU.search(sent):
+                        continue  # details count when said to the customer about them
+                    words = _content(sent)
+                    for k, (a, b) in words.items():
+                        if k in given and k not in seen:
+                            seen.add(k)
+                            reused.append((k, i, (off + a, off + b)))
+                    fact = _ACCOUNT_FACT.search(sent)
+                    if fact and ("fact", i) not in seen:
+                        seen.add(("fact", i))
+                        reused.append((f"fact:{i}", i, (off + fact.start(), off + fact.end())))
+                said_by_agent |= _content(t.text).keys()
         n = self.options.min_details
         ev = [evidence(conv, i, "positive", span) for _, i, span in reused[:MAX_EVIDENCE]]
         shown = ", ".join(f"'{conv.turns[i].text[s[0]:s[1]]}'" for _, i, s in reused[:4])
         if len(reused) >= n:
-            return passed(f"the agent referred back to the customer's own details: {shown}", ev)
+            return passed(f"the agent referred to the customer's own details: {shown}", ev)
+        if not given and not reused:
+            return na("the customer gave no specifics to refer back to")
         got = f" (only {shown})" if reused else ""
         agent = [i for i, t in enumerate(conv.turns) if t.speaker == "agent"]
         neg = [evidence(conv, agent[-1], "negative")] if agent else []
-        return failed(f"the agent referred back to fewer than {n} of the customer's own details{got}",
+        what = "none" if n == 1 else f"fewer than {n}"
+        return failed(f"the agent referred to {what} of the customer's own details{got}",
                       ev + neg, len(reused) / n)
+
+
+_YOU = re.compile(r"\b(?:you|your|yours|you're|you've|you'll|you'd|u|ur)\b", re.IGNORECASE)
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
+           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|"
+           "saturday|sunday|tomorrow|tonight")
+_ACCOUNT_FACT = re.compile(rf"\byour\s+(?:[\w\-]+\s+){{0,4}}?[\w\-]+\b[^.!?]{{0,60}}?(?:[£$€]\s?\d[\d,.]*|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})\b|\b(?:{_MONTHS})\b|\b\d[\d,.:]*\s?(?:am|pm|gb|mb|%|minutes|hours|days)\b)",
+                           re.IGNORECASE)
+_SENT_RE = re.compile(r"[^.!?\n]+[.!?]*")
+
+
+def _sentences(text: str):
+    for m in _SENT_RE.finditer(text[:20_000]):
+        yield m.start(), m.group(0)
 
 
 # ---------------------------------------------------------------- wait_updates

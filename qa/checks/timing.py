@@ -59,7 +59,21 @@ def _calls_only(ctx: Context, subject: str) -> Outcome | None:
         return na(f"{subject} to calls, not to {ctx.conv.channel}")
     if not ctx.has_timestamps:
         return na("the call has no timestamps")
+    if not has_turn_lengths(ctx):
+        return na("the call's turns have start times only (no lengths or word timings), so silences "
+                  "between them cannot be told from speech")
     return None
+
+
+def has_turn_lengths(ctx: Context) -> bool:
+    """True when some turn has an end after its start, or word timings (a transcript with
+    start times only cannot show silences or overlaps)."""
+    v = ctx.scratch.get("has_turn_lengths")
+    if v is None:
+        v = ctx.scratch["has_turn_lengths"] = any(
+            t.words or (t.end_s is not None and t.start_s is not None and t.end_s > t.start_s)
+            for t in ctx.conv.turns)
+    return v
 
 
 @register
@@ -127,6 +141,8 @@ class ResponseLatency(Check):
         if not ctx.has_timestamps:
             return na(f"the {conv.channel} has no timestamps, so response time cannot be measured")
         target, zero = self.targets(conv.channel)
+        if o.mode == "reply" and conv.channel == "voice" and not has_turn_lengths(ctx):
+            return na("the call's turns have start times only, so the pause before each reply cannot be measured")
         gaps = self.gaps(ctx)
         if o.mode == "first":
             first_c = conv.customer_turns()[0][0]
