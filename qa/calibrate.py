@@ -658,6 +658,19 @@ def _answer(t: Target, raw: str, *, target_s: float | None) -> str | None:
     return b
 
 
+def _target_s(crit: Any, channel: str | None) -> float | None:
+    """A timing criterion's ``target_s`` for this channel (its ``by_channel`` entry first)."""
+    if crit is None:
+        return None
+    opts = crit.options
+    entry = (getattr(opts, "by_channel", None) or {}).get(channel) if channel else None
+    if entry is not None:
+        v = entry.get("target_s") if isinstance(entry, dict) else getattr(entry, "target_s", None)
+        if v is not None:
+            return v
+    return getattr(opts, "target_s", None)
+
+
 def _qa_answer(t: Target, outcome: str) -> str:
     if t.kind == "applies":
         return "na" if outcome == "na" else "applies"
@@ -711,7 +724,7 @@ def compare(results_dir: str | Path, grades_path: str | Path,
     rub = _load_rubric(rubric)
     conv = pl.read_parquet(paths.conversations, columns=[
         "conversation_id", "overall", "promptness", "politeness", "professionalism",
-        "personalization", "empathy", "rubric_id", "rubric_hash"])
+        "personalization", "empathy", "rubric_id", "rubric_hash", "channel"])
     issues: list[Issue] = []
     hashes = sorted({h for h in conv["rubric_hash"].to_list() if h})
     rubric_ids = sorted({h for h in conv["rubric_id"].to_list() if h})
@@ -801,12 +814,12 @@ def compare(results_dir: str | Path, grades_path: str | Path,
             cats_out.append(_rating(t, rows, scores, table.path))
             continue
         c = rub_crit.get(t.criterion)
-        target_s = getattr(c.options, "target_s", None) if c is not None else None
         g_list, q_list, case_ids, per_unit = [], [], [], {}
         for line, row in rows:
             raw = row.get(t.label, "")
             try:
-                g = _answer(t, raw, target_s=target_s)
+                g = _answer(t, raw, target_s=_target_s(c, scores.get(
+                    row["conversation_id"].strip(), {}).get("channel")))
             except ValueError as exc:
                 raise GradesError(f"column {t.label!r} holds {raw!r}; allowed: {exc}",
                                   path=table.path, place=f"line {line}",
