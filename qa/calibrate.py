@@ -971,7 +971,8 @@ def format_text(report: CalibrationReport, *, limit: int = 20) -> str:
                                         if len(shown) < n else ""))
     for d in shown:
         who = f" [{d.grader_id}]" if d.grader_id else ""
-        quote = f' "{d.quotes[0]}"' if d.quotes else ""
+        q = " ".join(d.quotes[0].split()) if d.quotes else ""
+        quote = f' "{q if len(q) <= 120 else q[:119] + "…"}"' if q else ""
         out.append(f"  {d.conversation_id} {d.criterion} ({d.label}={d.raw}){who}: grader {d.grader}, "
                    f"qa {d.qa}: {d.reason}{quote}  {d.href}")
     if report.suggestions:
