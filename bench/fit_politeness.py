@@ -39,9 +39,9 @@ MODULE = ROOT / "qa" / "checks" / "politeness.py"
 SEED = 2013
 TRAIN_SHARE = 0.75
 L2_GRID = (0.3, 1.0, 3.0, 10.0)
-# Weights held at >= 0. On Wikipedia "please" fits negative because it marks an order
-# ("Please stop removing …") and the model has no feature for orders; a negative weight
-# would tell an agent that adding "please" to a request makes it ruder.
+# Weights held at >= 0. On Wikipedia "please" opening a sentence fits negative because it
+# marks an order ("Please stop removing …") and the model has no feature for orders; a
+# negative weight would tell an agent that adding "please" to a request makes it ruder.
 NONNEGATIVE = ("please", "please_start")
 
 
