@@ -278,13 +278,13 @@ _SWEARS = ("fuck|fucks|fucked|fucking|fuckin|motherfucker|shit|shits|shitty|bull
            "hell|bloody|bollocks|bugger|piss|pissed|pissing|arse|ass|asshole|arsehole|bastard|bitch|bitching|dick|prick|"
            "wanker|twat|cock|sucks|screw\\s+(?:you|that|this|it)|wtf|stfu|ffs|omfg")
 _PROFANITY_RULES: list[tuple[str, re.Pattern]] = [
+    ("vulgar idiom", _rx(r"\bpain\s+in\s+the\s+(?:ass|arse|a[\*\$]{2}|butt|backside|rear)\b|\bkick\s+(?:your|his|her|their)\s+(?:ass|arse|butt)"
+                         r"|\bpiss(?:ed|ing)?\s+(?:off|about|around)\b|\bscrewed\s+(?:up|over)\b|\bsuck(?:s|ed)?\s+(?:big|so\s+much)")),
     ("swear word", re.compile(rf"(?<![\w@#/.])(?:{_SWEARS})(?![\w@/])", re.IGNORECASE)),
     ("masked swear word", re.compile(
         r"(?<![\w@])(?:f[\*#@!$%]{1,4}(?:k|ck|cking|ked|king|ing|ed)?|f[u\*][\*#@!$%]{1,3}(?:k|ed|ing|king)?|s[h\*][\*#@!$%]{1,3}t|"
         r"a[\$\*]{2}(?:hole)?|a[r\*][\*#@!$%]{1,3}e?|b[\*#@!$%]{1,3}(?:tch|h)|d[\*#@!$%]{1,3}n|c[\*#@!$%]{2,3}p|h[\*#@!$%]{2}l)(?![\w])",
         re.IGNORECASE)),
-    ("vulgar idiom", _rx(r"\bpain\s+in\s+the\s+(?:ass|arse|a[\*\$]{2}|butt|backside|rear)\b|\bkick\s+(?:your|his|her|their)\s+(?:ass|arse|butt)"
-                         r"|\bpiss(?:ed|ing)?\s+(?:off|about|around)\b|\bscrewed\s+(?:up|over)\b|\bsuck(?:s|ed)?\s+(?:big|so\s+much)")),
     ("insult", _rx(rf"\b(?:you|u|ur|you're|you\s+are|they're|they\s+are|bunch\s+of|what\s+an?|such\s+an?|be\s+so|so|that's|thats)\s+(?!not\b|never\b)(?:\w+\s+)?(?:{_INSULTS})\b"
                    rf"|\b(?:shut\s+up|get\s+lost|piss\s+off|bugger\s+off|sod\s+off)\b")),
 ]
@@ -341,7 +341,7 @@ def slang(text: str, *, spoken: bool = False) -> list[Act]:
 def _slang_words(text: str, spoken: bool) -> list[Act]:
     out = []
     for m in re.finditer(r"[\w']+", text):
-        w = _REPEATS.sub(r"\1\1", m.group(0))
+        w = _REPEATS.sub(r"\1", m.group(0))
         for a in slang(w, spoken=spoken):
             out.append(Act("slang", m.start(), m.end(), m.group(0), a.rule))
     return out

@@ -293,29 +293,42 @@ def test_empathy_response():
     crit = dict(check="empathy_response")
     upset = [("customer", "This is the third time I've called, I'm really frustrated."),
              ("agent", "What's your account number?")]
-    c = run(make_conv(upset + [("agent", "I'm sorry to hear that, let me fix it.")]), category="empathy", **crit)
+    c = run(make_conv(upset + [("agent", "I'm so sorry to hear that, let me fix it.")]), category="empathy", **crit)
     assert c.outcome == "pass"
-    assert c.reason == ("customer said 'third time' in turn 1; agent acknowledged ('i'm sorry') in turn 3")
+    assert c.reason.startswith("the customer voiced ")
+    assert "the agent acknowledged it ('I'm so sorry'" in c.reason and "in turn 3" in c.reason
     assert [(e.turn_index, e.polarity) for e in c.evidence] == [(0, "positive"), (2, "positive")]
-    c = run(make_conv(upset + [("agent", "Done."), ("agent", "I'm sorry to hear that.")]), category="empathy", **crit)
+    c = run(make_conv(upset + [("agent", "Done."), ("agent", "I'm so sorry to hear that.")]), category="empathy", **crit)
     assert c.outcome == "fail"
-    assert c.reason == "customer said 'third time' in turn 1; no acknowledgement in the next 2 agent turn(s)"
-    c = run(make_conv([("customer", "I need a new password"), ("agent", "Sure")]), category="empathy", **crit)
-    assert (c.outcome, c.reason) == ("na", "the customer voiced no frustration, loss or worry")
-    for text in ["No worries, take your time", "I'm not upset at all", "I don't worry about it"]:
-        c = run(make_conv([("customer", text), ("agent", "Great")]), category="empathy", **crit)
-        assert c.outcome == "na", text
+    assert "no acknowledgement of the feeling in the next 2 agent turn(s) (turn 2 went straight on)" in c.reason
+    assert [(e.turn_index, e.polarity) for e in c.evidence] == [(0, "negative"), (1, "negative")]
+    c = run(make_conv([("customer", "How do I reset my password?"), ("agent", "Sure")]), category="empathy", **crit)
+    assert (c.outcome, c.reason) == ("na", "no empathy needed: the customer voiced no frustration, worry, loss "
+                                           "or other distress")
     c = run(make_conv([("agent", "Hello")]), category="empathy", **crit)
     assert (c.outcome, c.reason) == ("na", "no customer turns")
 
 
+def test_empathy_response_rejects_formulaic_and_dismissive_replies():
+    crit = dict(check="empathy_response")
+    upset = ("customer", "I'm so angry, my order never arrived and I'm really upset.")
+    for reply in ["We apologise for any inconvenience caused.", "I'm sorry you feel that way.",
+                  "Calm down, I'll check.", "I understand."]:
+        c = run(make_conv([upset, ("agent", reply)]), category="empathy", **crit)
+        assert c.outcome == "fail", reply
+    for reply in ["I'm truly sorry, that sounds really stressful.", "Losing a whole weekend to this is exhausting.",
+                  "Anyone would feel anxious after that.", "Oh no, I'd be upset too."]:
+        c = run(make_conv([upset, ("agent", reply)]), category="empathy", **crit)
+        assert c.outcome == "pass", reply
+
+
 def test_empathy_partial_share():
-    conv = make_conv([("customer", "I'm worried about the bill"), ("agent", "I understand, let me check"),
-                      ("customer", "and I'm upset about the delay"), ("agent", "It ships Monday."),
+    conv = make_conv([("customer", "I'm really worried about the bill"), ("agent", "That sounds worrying, let me check"),
+                      ("customer", "and I'm so upset and angry about the delay"), ("agent", "It ships Monday."),
                       ("agent", "Anything else?")])
     c = run(conv, category="empathy", check="empathy_response")
     assert (c.outcome, c.score) == ("fail", 0.5)
-    assert c.reason.endswith("(1 of 2 moments acknowledged)")
+    assert c.reason.endswith("(1 of 2 moments)")
     assert run(conv, category="empathy", check="empathy_response", min_share=0.5).outcome == "pass"
 
 

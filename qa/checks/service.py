@@ -252,13 +252,16 @@ CLOSINGS = ["thank you for contacting", "thanks for contacting", "thank you for 
             "don't hesitate", "do not hesitate", "feel free to"]
 
 
+_FAREWELL = re.compile(r"\b(?:bye|goodbye|you\s+too|cheers|thanks|thank\s+you|take\s+care|ta-ra|see\s+you)\b", re.IGNORECASE)
+
+
 class ClosingOptions(BaseOptions):
     phrases: list[str] = Field(default_factory=lambda: list(CLOSINGS))
     """What counts as a courteous close (thanks for contacting, offers more help, wishes them well)."""
     extra_phrases: list[str] = Field(default_factory=list)
     """Added to the built-in phrases."""
     short_words: int = Field(default=3, ge=0)
-    """A last agent turn of at most this many words ("bye", "you too") lets the turn before it hold the close."""
+    """A last agent turn of at most this many words that is a farewell ("bye", "you too") lets the turn before it hold the close."""
 
 
 @register
@@ -284,8 +287,9 @@ class Closing(Check):
             return na("no agent turns")
         last = agent[-1]
         look = [last]
-        if ctx.n_words(last) <= self.options.short_words and len(agent) > 1:
-            look.insert(0, agent[-2])
+        if (ctx.n_words(last) <= self.options.short_words and len(agent) > 1
+                and _FAREWELL.search(conv.turns[last].text)):
+            look.insert(0, agent[-2])  # "Have a great day!" … "Bye!"
         hits = self.set.find(ctx.nlp, look)
         if hits:
             h = hits[-1]
