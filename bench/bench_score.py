@@ -32,7 +32,7 @@ import spacy  # noqa: E402
 
 from qa.nlp import PIPELINE_NAME, get_nlp  # noqa: E402
 from qa.rubric import default_rubric_path, load_rubric, parse_rubric  # noqa: E402
-from qa.score import Scorer, read_inputs, write_results  # noqa: E402
+from qa.score import Scorer, iter_inputs, write_results  # noqa: E402
 from qa.store import OutDir, iter_conversation_files, write_conversation  # noqa: E402
 
 FIRST = ["Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jamal"]
@@ -94,7 +94,7 @@ def edited_rubric_text() -> str:
 def score_folder(out: OutDir, rubric, jobs: int) -> tuple[float, Scorer, int, float]:
     t0 = time.perf_counter()
     c0 = time.process_time()
-    convs = [c for c, _ in read_inputs(iter_conversation_files(out))]
+    convs = [c for c, _ in iter_inputs(iter_conversation_files(out))]
     scorer = Scorer(rubric, cache_dir=out.cache / "spacy", jobs=jobs)
     results = [r for _, r in scorer.score(convs)]
     write_results(results, out)
