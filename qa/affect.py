@@ -1,0 +1,582 @@
+"""The customer's state in each of their turns: distress (with the words that show it) and
+sentiment.
+
+Two parts decide, and both say which words did it:
+
+* **Rules** over the turn's words (general English constructions, not phrases from any one
+  contact centre). Each hit is a :class:`DistressCue` with its character span, a kind and a
+  weight:
+
+  - *feelings*: frustration ("frustrated", "fed up", "sick of", "at my wits' end", "pulling
+    my hair out"), anger ("angry", "furious", "livid"), worry ("worried", "anxious",
+    "panicking", "stressed", "breathing down my neck"), fear ("scared", "terrified",
+    "petrified"), sadness ("upset", "devastated", "heartbroken", "in tears");
+  - *urgency that hurts* ("urgent", "asap", "emergency", "desperate", "I need it today",
+    "in an hour", "money's tight", "stranded");
+  - *repeated failure*: an ordinal or count with *time(s)* ("third time", "5 times"),
+    "still not / still no / still waiting", "yet again", "(it's) broken again", "keeps
+    crashing", "over and over", "for weeks now";
+  - *loss*: "lost / deleted / wiped / stolen / disappeared / missing" about the customer's
+    things ("I lost my saved game", "my photos are gone"), not hypothetical ("what if I
+    lose my card?").
+
+  An intensifier just before a cue ("really", "so", "extremely", "absolutely") raises its
+  weight. A cue in the scope of a negation (up to four words after *not*, *n't*, *no*,
+  *never*, *nothing*, *without*, within the clause) is dropped, so "not angry, just
+  confused", "no worries" and "not worried, just checking" are not distress, while "not
+  upset with you, but I'm exhausted" is (the negation does not cross *but* or a comma).
+  Cues inside a conditional or hypothetical clause ("if", "in case", "what if") are dropped.
+
+* **A learned model**: logistic regression over words, word pairs and negation-marked words
+  ("not" + "happy" gives ``NEG_happy``), plus VADER's negative and positive shares, trained
+  on the GoEmotions train split (Reddit comments whose raters gave any of anger, annoyance,
+  disappointment, disapproval, disgust, embarrassment, fear, grief, nervousness, remorse,
+  sadness). Its weights live in ``qa/models/distress.json.gz`` and are applied here in plain
+  Python; :attr:`TurnAffect.top_words` lists the words that weighed most. When only the
+  model fires, the cue is its strongest word (kind ``negative``). The model's decision point
+  was chosen by cross-validation on the training split (``bench/train_distress.py``).
+
+The two are combined as a noisy-or: ``distress = 1 - (1 - rules) * (1 - model)``, where
+``rules`` is the noisy-or of the cue weights and ``model`` is the model's probability moved
+so that its chosen threshold sits at 0.5; ``is_distress`` is ``distress >= 0.5``. A plain
+question with no rule cue needs a stronger model score (its logit is lowered by
+:data:`QUESTION_DAMPING`).
+
+**Sentiment** is VADER's compound score (-1..1) of the turn; when the turn is distress and
+VADER saw nothing negative, it is pulled to at most ``-0.25 - 0.5 * (distress - 0.5)``, so
+"third time I'm calling about this" does not read as neutral.
+
+**Context**: the previous agent turn may be given. A short "yes"-like answer to an agent
+question that names a feeling ("are you worried about…?") takes the feeling from the
+question; "no"/"not really" does not.
+
+Bounds: a turn is read at most :data:`MAX_CHARS` characters in (a pasted log past that is
+not searched); all patterns are linear-time. Library code logs, never prints.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Iterable, Sequence
+
+log = logging.getLogger(__name__)
+
+MAX_CHARS = 4_000
+"""A turn is read this far in; the rest is not searched (bounds the work on pastes)."""
+
+MODEL_RESOURCE = "distress.json.gz"
+"""File name of the learned model inside ``qa/models``."""
+
+THRESHOLD = 0.5
+"""``is_distress`` is ``distress >= THRESHOLD`` (the model is shifted to fit this)."""
+
+QUESTION_DAMPING = 1.0
+"""Logit subtracted from the model for a question with no rule cue."""
+
+TOP_WORDS = 6
+"""How many of the model's heaviest words :attr:`TurnAffect.top_words` keeps."""
+
+
+@dataclass
+class DistressCue:
+    """Words in a customer turn that show distress."""
+
+    start: int
+    """Character offset (in the turn text) where the deciding words start."""
+    end: int
+    """Character offset where they end (exclusive): ``text == turn[start:end]``."""
+    text: str
+    """The deciding words, as written."""
+    kind: str
+    """frustration, anger, worry, fear, sadness, urgency, repeated_failure, loss, or
+    negative (the learned model's strongest word, when no rule fired)."""
+    weight: float
+    """Its contribution to :attr:`TurnAffect.distress` (0..1, combined as a noisy-or)."""
+
+
+@dataclass
+class TurnAffect:
+    """The customer's state in one turn."""
+
+    sentiment: float
+    """-1 (very negative) .. 1 (very positive): VADER's compound, pulled down for distress."""
+    distress: float
+    """0..1 strength of distress (noisy-or of rule cues and the learned model)."""
+    is_distress: bool
+    """``distress >= THRESHOLD``, after negation, hedges and questions were handled."""
+    cues: list[DistressCue] = field(default_factory=list)
+    """The spans that show the distress, strongest first (empty when there is none)."""
+    top_words: list[tuple[str, float]] = field(default_factory=list)
+    """The learned model's heaviest features in this turn and their contributions to its
+    logit (positive = towards distress), largest magnitude first."""
+    model_probability: float = 0.0
+    """The learned model alone, shifted so that 0.5 is its chosen threshold."""
+
+
+# --------------------------------------------------------------------------- tokens
+
+_TOKEN_RE = re.compile(
+    r"[A-Za-z0-9\u00C0-\u024F]+(?:['’][A-Za-z]+)*"  # words, with n't / 's / 're
+    r"|[!?]"
+    r"|[.,;:()\u2014\u2013]"  # clause marks
+    r"|[\U0001F300-\U0001FAFF\u2600-\u27BF]"  # emoji
+)
+_CLAUSE = frozenset(".,;:()!?\u2014\u2013")
+_NEGATORS = frozenset(
+    "not no never nothing nobody none nor neither without hardly barely cannot cant dont "
+    "doesnt didnt isnt wasnt arent werent wont wouldnt shouldnt couldnt havent hasnt hadnt "
+    "aint".split()
+)
+_SCOPE_BREAKERS = frozenset("but though although however just only except yet".split())
+_NEG_SCOPE = 4
+
+
+def _norm(tok: str) -> str:
+    return tok.lower().replace("’", "'")
+
+
+def _is_negator(t: str) -> bool:
+    return t in _NEGATORS or t.endswith("n't")
+
+
+def tokenize(text: str) -> list[tuple[str, int, int]]:
+    """Lower-cased tokens of the first :data:`MAX_CHARS` characters, with their offsets."""
+    return [(_norm(m.group()), m.start(), m.end()) for m in _TOKEN_RE.finditer(text, 0, MAX_CHARS)]
+
+
+def features(toks: Sequence[tuple[str, int, int]]) -> list[tuple[str, int]]:
+    """The learned model's sparse features of a tokenized turn: ``(name, token index)``.
+
+    Words (``w``), word pairs (``w1 w2``) and, for words in a negation's scope,
+    ``NEG_w``; ``!`` and ``?`` are kept as words; a clause mark ends a negation scope.
+    """
+    out: list[tuple[str, int]] = []
+    neg_left = 0
+    prev = "<s>"
+    for i, (t, _, _) in enumerate(toks):
+        if t in _CLAUSE and t not in "!?":
+            neg_left = 0
+            prev = "<p>"
+            continue
+        if t in _SCOPE_BREAKERS:
+            neg_left = 0
+        if neg_left > 0 and not _is_negator(t):
+            out.append(("NEG_" + t, i))
+            neg_left -= 1
+        else:
+            out.append((t, i))
+        out.append((prev + " " + t, i))
+        if _is_negator(t):
+            neg_left = _NEG_SCOPE
+        prev = t
+    return out
+
+
+# --------------------------------------------------------------------------- rules
+
+# (kind, weight, regex). Regexes run over the turn with IGNORECASE; \b-bounded.
+_INTENS = (
+    r"(?:really|so|very|extremely|incredibly|absolutely|completely|totally|utterly|"
+    r"seriously|super|truly|honestly|beyond|quite|pretty|getting|starting to (?:get|feel)|"
+    r"more than a (?:bit|little))"
+)
+_ORD = (
+    r"(?:second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|seventh|eighth|ninth|tenth|"
+    r"umpteenth|nth|hundredth|millionth|\d+(?:st|nd|rd|th))"
+)
+_NUMW = r"(?:two|three|four|five|six|seven|eight|nine|ten|a dozen|\d+|several|multiple|many|countless|numerous|a few|a couple of)"
+
+_RULES: list[tuple[str, float, str]] = [
+    # frustration
+    ("frustration", 0.8, r"frustrat(?:ed|ing|ion)|exasperat(?:ed|ing)|infuriat(?:ed|ing)|"
+     r"fed up|sick (?:and tired )?of|tired of|had enough|had it with|"
+     r"wits['’]? end|end of my (?:rope|tether)|pulling my hair out|at a loss|"
+     r"losing my (?:mind|patience|temper)|can(?:no|')?t (?:take|stand|deal with) (?:this|it|any ?more)|"
+     r"(?:this|it) is (?:a )?(?:joke|ridiculous|unacceptable|absurd|insane|a nightmare|a disgrace)|"
+     r"ridiculous|unacceptable|outrageous|disgrace(?:ful)?|shambles|nightmare|"
+     r"(?:complete|total|utter) (?:waste|joke|mess)|waste of (?:my )?(?:time|money)|"
+     r"useless|pathetic|hopeless|appalling|terrible|awful|horrible|worst|rubbish|"
+     r"disappoint(?:ed|ing|ment)|let down|annoy(?:ed|ing)|irritat(?:ed|ing)|"
+     r"exhaust(?:ed|ing)|drained|stressed out|done with (?:this|you)|"
+     r"argh+|wtf|"
+     r"fix (?:this|it) (?:already|now)|enough is enough|thanks,? i guess|"
+     r"nobody cares"),
+    # anger
+    ("anger", 0.85, r"angry|furious|livid|fuming|outraged|enraged|pissed(?: off)?|"
+     r"(?:so|really|very) mad|disgust(?:ed|ing)|appalled|"
+     r"i hate|hate (?:this|that|it|you)|sick to death"),
+    # worry
+    ("worry", 0.75, r"worried|worrying|anxious|anxiety|nervous|uneasy|"
+     r"panic(?:king|ked)?|stressed|stressful|on edge|losing sleep|can['’]?t sleep|"
+     r"freaking out|freaked out|beside myself|breathing down my neck|"
+     r"(?:out of|at) my depth|don['’]?t know what (?:to|else to) do|"
+     r"what (?:am i|do i) (?:supposed to|going to|gonna) do|overwhelm(?:ed|ing)"),
+    # fear
+    ("fear", 0.8, r"scared|scary|afraid|terrified|terrifying|petrified|frightened|frightening|"
+     r"fear(?:ful)?|shaking|shaken|rattled|traumati[sz](?:ed|ing)|in shock|unsafe"),
+    # sadness
+    ("sadness", 0.8, r"sad|upset(?:ting)?|devastat(?:ed|ing)|heartbr(?:oken|eaking)|"
+     r"miserable|depress(?:ed|ing)|crying|in tears|gutted|distraught|grie(?:f|ving)|"
+     r"passed away|funeral|bereave(?:d|ment)|lonely|"
+     r"(?:mum|mom|mother|dad|father|husband|wife|son|daughter|partner|brother|sister|grandma|"
+     r"grandpa|grandmother|grandfather|nan|gran|friend|dog|cat|pet|baby|uncle|aunt)"
+     r"(?: \w+)? (?:has |had |just )?died|"
+     r"embarrass(?:ed|ing)|humiliat(?:ed|ing)|ashamed|hurt(?:s|ful)?|"
+     r"heart ?sick|sorry for myself|broke my heart"),
+    # urgency that hurts
+    ("urgency", 0.7, r"urgent(?:ly)?|"
+     r"(?:need|needs|needed) (?:it|this|them|that|help|a \w+|my \w+) (?:today|tonight|now|"
+     r"right now|by (?:tomorrow|tonight|today|\w+day)|before)|"
+     r"(?:need|needs|needed|want|have to|has to|must)(?: \w+){0,3} (?:right now|immediately|"
+     r"as soon as possible|urgently)|time[- ]sensitive|"
+     r"(?:in|within) (?:an|one|two|\d+) (?:hour|hours|minutes|mins)|"
+     r"(?:have|need|got) to be at (?:work|school|the \w+)|"
+     r"running out of (?:time|money|medication|meds|insulin)|"
+     r"money(?:['’]s| is) (?:really |so |very )?tight|can(?:no|['’])?t afford|"
+     r"stranded|stuck (?:here|at|in|without)|without (?:power|heat|heating|water|internet|"
+     r"a phone|money|food|my medication)|no (?:power|heat|heating|water|food)|"
+     r"(?:kids?|children|son|daughter|baby|family)(?: \w+)? (?:haven['’]?t|hasn['’]?t|can['’]?t|"
+     r"didn['’]?t) (?:eaten|eat|sleep|slept)|"
+     r"(?:my )?(?:boss|manager)(?:['’]s| is) (?:on my case|going to kill me|furious)"),
+    # repeated failure
+    ("repeated_failure", 0.75,
+     r"(?:for )?(?:the |a |my |our )?" + _ORD + r" (?:time|attempt|call|try)|" + _NUMW + r" times (?:now|already|before|this|today|"
+     r"in|i['’]ve|and|but|over)|" + _NUMW + r" (?:calls|emails|attempts|tries|messages)|"
+     r"yet again|once again|(?:all )?over again|again and again|over and over|time after time|"
+     r"every single time|keeps? (?:on )?(?:crash|fail|drop|break|freez|happen|cutt|"
+     r"declin|reject|charg|disconnect|going down|getting|asking|telling|saying)\w*|"
+     r"still (?:not (?:working|fixed|arrived|received|here|resolved|sorted|back|showing|loading|"
+     r"connected|refunded|delivered|heard|got|been|able|on|there|right|credited|processed|"
+     r"cancel+ed|answered|replied)|no|nothing|hasn['’]?t|haven['’]?t|isn['’]?t|doesn['’]?t|didn['’]?t|"
+     r"won['’]?t|can['’]?t|waiting|broken|down|missing|getting|charging|the same|no word|"
+     r"no sign|no reply|no response|haven|unresolved|not fixed)|"
+     r"(?:broken|down|failed|crashed|happened|happening|charged|declined|wrong|late|out|"
+     r"cut off|disconnected|missing) again|"
+     r"(?:for|over) (?:a |two |three |four |several |\d+ )?(?:weeks|months|days) now|"
+     r"been (?:waiting|chasing|trying|calling|on hold) (?:for )?(?:ages|forever|hours|days|weeks|"
+     r"months|over|since|all)|"
+     r"never (?:arrived|came|received|got|showed|turned up|fixed|resolved|heard back|called back)|"
+     r"no one (?:ever )?(?:called|got) back|nobody (?:ever )?(?:called|got) back|"
+     r"(?:already|i['’]ve) (?:tried|done) (?:that|this|everything|all)|"
+     r"(?:tried|done) (?:that|this|everything) already|"
+     r"(?:not|isn['’]?t|wasn['’]?t) (?:the )?first time|same (?:problem|issue|thing) (?:again|as)"),
+    # weak cues: distress in service talk, but often not on their own (noisy on the training
+    # split): they need a second cue or the model's support to reach the threshold.
+    ("frustration", 0.4, r"unbelievable|seriously\?+|ugh+|smh|ffs|over it|"
+     r"no (?:one|body) (?:has|will|is|can|ever)|mad (?:at|about)|useless"),
+    ("worry", 0.4, r"worr(?:y|ies)|concern(?:ed|ing)|stress"),
+    ("urgency", 0.4, r"asap|emergency|desperate(?:ly)?|right now|immediately"),
+    ("repeated_failure", 0.4, r"over and over|every time|still not"),
+    ("sadness", 0.4, r"died"),
+    # loss
+    ("loss", 0.75, r"(?:i|i['’]ve|we|we['’]ve|i have|we have|have|has|just|already) "
+     r"(?:lost|lose|losing)|lost (?:my|all|our|everything|the|access|\w+ (?:of|worth))|"
+     r"(?:is|are|was|were|has been|have been|got|get|been|all|now|just|completely) "
+     r"(?:deleted|wiped|erased|gone|disappeared|vanished|stolen|missing|corrupted)|"
+     r"(?:went|gone|go|still) missing|(?:deleted|wiped|erased|stole|corrupted) (?:my|all|our|everything)|"
+     r"missing (?:from|items?|parcel|package|money|funds|payment|order)|"
+     r"(?:got|been|was|were) (?:hacked|stolen|robbed|scammed|defrauded)|"
+     r"money (?:is )?gone|out of pocket|lost out"),
+]
+_RULE_RES = [(k, w, re.compile(r"(?<![\w'’])(?:" + p + r")(?![\w'’])", re.IGNORECASE)) for k, w, p in _RULES]
+
+_INTENS_RE = re.compile(r"(?:" + _INTENS + r")\s+(?:\w+\s+)?$", re.IGNORECASE)
+_WEAK_RE = re.compile(r"(?:a (?:little|bit|tad)|slightly|somewhat|kind of|kinda|sort of|a touch)\s+(?:\w+\s+)?$", re.IGNORECASE)
+_HYPO_RE = re.compile(
+    r"(?:\bif\b|\bin case\b|\bwhat if\b|\bwhether\b|\bunless\b|\bso that\b|\bto avoid\b|\bprevent\b|"
+    r"\bwould\b|\bcould\b|\bwill i\b|\bcan i\b|\bhow (?:do|can|would) i\b|\bdo i\b)[^.,;!?]*$",
+    re.IGNORECASE,
+)
+_NOT_ME_RE = re.compile(  # the feeling is about someone else's state, asked or wished
+    r"(?:\bdon['’]?t\b|\bno need to\b|\bnothing to\b|\bnot\b|\bnever\b|\bno\b)\s+(?:\w+\s+){0,3}$",
+    re.IGNORECASE,
+)
+_CLAUSE_SPLIT_RE = re.compile(r"[.,;:!?()\u2014\u2013]|\bbut\b|\bthough\b|\balthough\b|\bhowever\b|\bjust\b", re.IGNORECASE)
+_NEG_WORD_RE = re.compile(
+    r"(?<![\w'’])(?:not|no|never|nothing|nobody|none|without|hardly|barely|cannot|nor|"
+    r"\w+n['’]t)(?![\w'’])",
+    re.IGNORECASE,
+)
+
+# cues whose own wording contains a negation: never dropped as "negated".
+_SELF_NEGATED = re.compile(
+    r"^(?:still |never |no (?:one|body|power|heat|heating|water|food)|can|not the first|"
+    r"isn|wasn|nobody|kids?|children|son|daughter|baby|family|without|money)",
+    re.IGNORECASE,
+)
+
+_QUESTION_START = re.compile(
+    r"^\s*(?:what|when|where|which|who|whom|whose|why|how|is|are|am|was|were|do|does|did|can|"
+    r"could|would|will|should|shall|may|have|has)\b",
+    re.IGNORECASE,
+)
+
+
+def _clause_prefix(text: str, start: int) -> str:
+    """The text of the current clause before ``start`` (at most 80 characters)."""
+    lo = max(0, start - 80)
+    before = text[lo:start]
+    last = None
+    for m in _CLAUSE_SPLIT_RE.finditer(before):
+        last = m
+    return before[last.end():] if last else before
+
+
+def _negated(prefix: str) -> bool:
+    words = prefix.split()[-_NEG_SCOPE - 1:]
+    return bool(_NEG_WORD_RE.search(" ".join(words)))
+
+
+def rule_cues(text: str) -> list[DistressCue]:
+    """The rule layer's cues in ``text`` (negated and hypothetical ones dropped), strongest
+    first, overlapping hits merged (the longer one wins)."""
+    t = text[:MAX_CHARS]
+    found: list[DistressCue] = []
+    for kind, w, rx in _RULE_RES:
+        for m in rx.finditer(t):
+            s, e = m.start(), m.end()
+            prefix = _clause_prefix(t, s)
+            if not _SELF_NEGATED.match(m.group()) and _negated(prefix):
+                continue
+            if kind in ("loss", "fear", "worry", "urgency", "sadness") and _HYPO_RE.search(prefix):
+                continue
+            weight = w
+            if _INTENS_RE.search(prefix[-40:]):
+                weight = min(0.95, w + 0.1)
+            elif _WEAK_RE.search(prefix[-30:]):
+                weight = max(0.55, w - 0.1)
+            found.append(DistressCue(s, e, t[s:e], kind, round(weight, 3)))
+    if not found:
+        return found
+    # drop cues contained in a longer one
+    found.sort(key=lambda c: (c.start, -(c.end - c.start)))
+    kept: list[DistressCue] = []
+    for c in found:
+        if kept and c.start < kept[-1].end:
+            if c.end - c.start > kept[-1].end - kept[-1].start:
+                kept[-1] = c
+            continue
+        kept.append(c)
+    kept.sort(key=lambda c: -c.weight)
+    return kept
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass
+class _Model:
+    weights: dict[str, float]
+    dense: dict[str, float]
+    intercept: float
+    shift: float
+    meta: dict
+
+
+@lru_cache(maxsize=1)
+def load_model() -> _Model | None:
+    """The shipped learned model (``qa/models/distress.json.gz``), or None if it is absent."""
+    try:
+        raw = resources.files("qa").joinpath("models", MODEL_RESOURCE).read_bytes()
+    except (FileNotFoundError, OSError) as exc:
+        log.warning("distress model not found (%s); rules only", exc)
+        return None
+    d = json.loads(gzip.decompress(raw).decode("utf-8"))
+    return _Model(
+        weights={k: float(v) for k, v in d["weights"].items()},
+        dense={k: float(v) for k, v in d["dense"].items()},
+        intercept=float(d["intercept"]),
+        shift=float(d["shift"]),
+        meta=d.get("meta", {}),
+    )
+
+
+_VADER = None
+
+
+def _vader():
+    global _VADER
+    if _VADER is None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        _VADER = SentimentIntensityAnalyzer()
+    return _VADER
+
+
+def vader_scores(text: str) -> dict[str, float]:
+    """VADER's neg/neu/pos/compound of the first :data:`MAX_CHARS` characters."""
+    return _vader().polarity_scores(text[:MAX_CHARS])
+
+
+def dense_features(vs: dict[str, float], toks: Sequence[tuple[str, int, int]]) -> dict[str, float]:
+    """The learned model's dense features: VADER's shares and a few counts."""
+    n = len(toks)
+    return {
+        "vader_neg": vs["neg"],
+        "vader_pos": vs["pos"],
+        "vader_compound": vs["compound"],
+        "vader_negative": 1.0 if vs["compound"] <= -0.05 else 0.0,
+        "is_question": 1.0 if any(t == "?" for t, _, _ in toks) else 0.0,
+        "exclaims": min(3, sum(1 for t, _, _ in toks if t == "!")) / 3.0,
+        "short": 1.0 if n <= 4 else 0.0,
+    }
+
+
+def _model_logit(model: _Model, toks, vs) -> tuple[float, list[tuple[str, float, int]]]:
+    feats = features(toks)
+    w = model.weights
+    hits = [(f, w[f], i) for f, i in feats if f in w]
+    norm = 1.0 / math.sqrt(len(feats)) if feats else 0.0
+    z = model.intercept
+    contribs = []
+    for f, wt, i in hits:
+        c = wt * norm
+        z += c
+        contribs.append((f, c, i))
+    for k, v in dense_features(vs, toks).items():
+        z += model.dense.get(k, 0.0) * v
+    return z, contribs
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def combine(rules: float, model_logit: float, shift: float, question: bool) -> tuple[float, float]:
+    """``(distress, model probability)`` from the rules' noisy-or strength and the model's
+    raw logit: the logit is moved by the chosen ``shift`` (and by
+    :data:`QUESTION_DAMPING` for a question with no rule cue), then noisy-or'ed with the rules."""
+    z = model_logit - shift
+    if question and rules <= 0.0:
+        z -= QUESTION_DAMPING
+    p = _sigmoid(z)
+    return 1.0 - (1.0 - rules) * (1.0 - p), p
+
+
+def is_question(text: str) -> bool:
+    """A turn that asks: ends with '?' or opens with a question word and has a '?'."""
+    head = text[:MAX_CHARS].rstrip()
+    return head.endswith("?") or bool(_QUESTION_START.match(head) and "?" in head)
+
+
+# --------------------------------------------------------------------------- context
+
+_YES_RE = re.compile(
+    r"^\s*(?:yes|yeah|yep|yup|ya|very|very much|a lot|definitely|totally|absolutely|of course|"
+    r"i am|i do|it is|really|so much|honestly yes|kind of|a bit|a little)\b",
+    re.IGNORECASE,
+)
+_NO_RE = re.compile(r"^\s*(?:no|nope|nah|not really|not at all|i['’]?m (?:fine|ok|okay|good))\b", re.IGNORECASE)
+
+
+def _from_context(text: str, agent: str | None) -> list[DistressCue]:
+    if not agent or "?" not in agent or len(text) > 60 or _NO_RE.match(text):
+        return []
+    m = _YES_RE.match(text)
+    if not m:
+        return []
+    q = agent[: agent.rfind("?") + 1]
+    q = q[max(0, q.rfind(".", 0, len(q) - 1) + 1):]
+    cues = [c for c in rule_cues(q) if c.kind != "negative"]
+    if not cues:
+        return []
+    c = cues[0]
+    s, e = m.start(), m.end()
+    while s < e and text[s].isspace():
+        s += 1
+    return [DistressCue(s, e, text[s:e], c.kind, round(c.weight * 0.9, 3))]
+
+
+# --------------------------------------------------------------------------- API
+
+
+def _analyze(text: str, agent: str | None, model: _Model | None) -> TurnAffect:
+    text = text or ""
+    toks = tokenize(text)
+    vs = vader_scores(text)
+    cues = rule_cues(text)
+    if not cues and agent:
+        cues = _from_context(text, agent)
+    rules = 1.0
+    for c in cues:
+        rules *= 1.0 - c.weight
+    rules = 1.0 - rules
+
+    p_model = 0.0
+    top: list[tuple[str, float]] = []
+    if model is not None and toks:
+        z, contribs = _model_logit(model, toks, vs)
+        _, p_model = combine(rules, z, model.shift, is_question(text))
+        contribs.sort(key=lambda x: -abs(x[1]))
+        seen = set()
+        for f, c, _ in contribs:
+            if f in seen:
+                continue
+            seen.add(f)
+            top.append((f, round(c, 3)))
+            if len(top) >= TOP_WORDS:
+                break
+        if p_model >= THRESHOLD and not cues:
+            best = max(contribs, key=lambda x: x[1], default=None)
+            if best is not None and best[1] > 0:
+                i = best[2]
+                name = best[0]
+                _, s, e = toks[i]
+                if " " in name and i > 0 and not name.startswith(("<s>", "<p>")):
+                    s = toks[i - 1][1]
+                cues = [DistressCue(s, e, text[s:e], "negative", round(p_model, 3))]
+    distress = 1.0 - (1.0 - rules) * (1.0 - p_model)
+    is_d = distress >= THRESHOLD
+    sentiment = vs["compound"]
+    if is_d:
+        sentiment = min(sentiment, -0.25 - 0.5 * (distress - THRESHOLD))
+    return TurnAffect(
+        sentiment=round(sentiment, 4),
+        distress=round(distress, 4),
+        is_distress=is_d,
+        cues=cues if is_d or cues else [],
+        top_words=top,
+        model_probability=round(p_model, 4),
+    )
+
+
+def analyze_turns(
+    texts: Sequence[str], context: Sequence[str | None] | None = None
+) -> list[TurnAffect]:
+    """Distress and sentiment of each customer turn in ``texts``.
+
+    ``context``, if given, holds the previous agent turn of each (or None), so that a short
+    "yes" to "are you worried about it?" is read with its question.
+    """
+    model = load_model()
+    if context is not None and len(context) != len(texts):
+        raise ValueError("context must have one entry per text")
+    out = []
+    for i, t in enumerate(texts):
+        out.append(_analyze(t, context[i] if context is not None else None, model))
+    return out
+
+
+def analyze_turn(text: str, context: str | None = None) -> TurnAffect:
+    """:func:`analyze_turns` for one turn."""
+    return _analyze(text, context, load_model())
+
+
+def conversation_sentiment(affects: Iterable[TurnAffect]) -> tuple[float | None, float | None, float | None]:
+    """``(start, end, shift)`` of customer sentiment over a conversation's customer turns:
+    the first turn's, the last turn's and end - start (None when there are no turns)."""
+    a = list(affects)
+    if not a:
+        return None, None, None
+    s, e = a[0].sentiment, a[-1].sentiment
+    return s, e, round(e - s, 4)
