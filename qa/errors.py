@@ -6,6 +6,30 @@ Every error says *where* (file, and line or key when known) and *what to do*.
 
 from __future__ import annotations
 
+import re
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(m: re.Match) -> str:
+    ch = m.group()
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte of a file name (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def display(text: object) -> str:
+    """``text`` made safe for one line of a terminal or a CSV cell: control characters
+    (newlines, escape sequences, NUL …), Unicode line and bidi-override characters and
+    lone surrogates (undecodable bytes of a file name) are written as backslash escapes
+    (``\\n``, ``\\x1b``, ``\\xff``); everything else is kept as is."""
+    s = str(text)
+    return _UNSAFE.sub(_escape, s) if _UNSAFE.search(s) else s
+
 
 class QAError(Exception):
     """Base class for every error a user can cause and fix.
@@ -26,9 +50,10 @@ class QAError(Exception):
 
     @property
     def location(self) -> str:
+        """``path:place``, made safe for one line (:func:`display`)."""
         if self.path and self.place:
-            return f"{self.path}:{self.place}"
-        return self.path or self.place or ""
+            return display(f"{self.path}:{self.place}")
+        return display(self.path or self.place or "")
 
     @property
     def reason(self) -> str:
@@ -37,7 +62,7 @@ class QAError(Exception):
         if self.fix:
             end = "" if text.endswith((".", "!", "?")) else "."
             text = f"{text}{end} Fix: {self.fix}"
-        return text
+        return display(text)
 
     def __str__(self) -> str:
         loc = self.location

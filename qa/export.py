@@ -14,7 +14,9 @@ Spreadsheet safety: text that came from conversations or ids can start with ``=`
 ``-``, ``@``, a tab or a carriage return, which a spreadsheet would run as a formula
 ("CSV injection"). In CSV such a cell gets a leading apostrophe (``'=SUM(A1)``), which
 spreadsheets show as text; numbers are never changed. In XLSX every text cell is written
-with the string type, so nothing is ever read as a formula, and the text is kept as is.
+with the string type, so nothing is ever read as a formula, and the text is kept as is,
+except the control characters XML forbids (``\x00``, ``\x1b`` …), which become their
+visible "control pictures" (``␀``, ``␛``; :func:`xlsx_text`); CSV keeps them as they are.
 Times are UTC (XLSX has no time zones: they are written as UTC wall-clock times).
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +48,22 @@ class ExportSummary:
     files: list[Path] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     """Rows per table."""
+
+
+_XLSX_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _picture(m: re.Match) -> str:
+    code = ord(m.group())
+    return chr(0x2400 + code) if code < 0x20 else "\ufffd"
+
+
+def xlsx_text(value: str) -> str:
+    """Text an XLSX cell can hold: the control characters XML forbids (NUL, ESC, BEL …;
+    real chat exports carry them) become their visible Unicode "control pictures"
+    (``\x1b`` -> ``␛``, ``\x00`` -> ``␀``), and the few other code points XML forbids
+    become ``�``. Tab, newline and carriage return are allowed and kept."""
+    return _XLSX_ILLEGAL.sub(_picture, value) if _XLSX_ILLEGAL.search(value) else value
 
 
 def neutralise(value: str) -> str:
@@ -125,7 +144,7 @@ def _write_xlsx(tables: dict[str, pl.DataFrame], path: Path) -> None:
                 cells = []
                 for v in row:
                     if isinstance(v, str):
-                        cell = WriteOnlyCell(ws, value=v)
+                        cell = WriteOnlyCell(ws, value=xlsx_text(v))
                         cell.data_type = "s"  # text, never a formula
                         cells.append(cell)
                     else:

@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from . import __version__
-from .conversation import Conversation, load_if_conversation
-from .errors import IngestError, QAError, ReportError
+from .conversation import Conversation
+from .errors import AudioDecodeError, IngestError, QAError, ReportError, display
 from .inputs import AUDIO_EXTS, TEXT_EXTS, discover, is_audio
 from .store import Failure, OutDir, keep_conversation, record_failures, write_json
 
@@ -122,7 +122,7 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
     to ``results/failures.csv``; the run goes on. A bad rubric or a missing Whisper model
     raises before any input is processed.
     """
-    from .ingest import IngestOptions, ingest_paths
+    from .ingest import IngestOptions, ingest_paths, read_conversation_file, unexpected_error
     from .rubric import load_rubric
 
     from .score import ResultsWriter, Scorer
@@ -139,11 +139,12 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
             on_stage(name)
 
     def fail(file: str | Path, stage_name: str, exc: QAError | None, reason: str | None = None) -> None:
+        # file names and reasons are shown one per line: control characters are escaped
         if exc is not None:
-            place = f" ({exc.place})" if exc.place else ""
-            f = Failure(str(exc.path or file), stage_name, f"{exc.reason}{place}".replace("\n", " "))
+            place = f" ({display(exc.place)})" if exc.place else ""
+            f = Failure(display(exc.path or file), stage_name, f"{exc.reason}{place}")
         else:
-            f = Failure(str(file), stage_name, (reason or "").replace("\n", " "))
+            f = Failure(display(file), stage_name, display(reason or ""))
         summary.failures.append(f)
         if on_failure:
             on_failure(f, exc)
@@ -205,15 +206,22 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
     to_ingest: list[Path] = []
     for f in texts:
         try:
-            conv = load_if_conversation(f)
+            conv = read_conversation_file(f)
+            if conv is None:
+                to_ingest.append(f)
+                continue
+            written = keep_conversation(outdir, conv, f)
         except QAError as exc:
             fail(f, "ingest", exc)
             continue
-        if conv is None:
-            to_ingest.append(f)
+        except Exception as exc:  # noqa: BLE001 - last resort: this file fails, not the run
+            log.debug("unexpected error reading %s", f, exc_info=True)
+            fail(f, "ingest", unexpected_error(exc, f))
             continue
-        add(conv, keep_conversation(outdir, conv, f), f)
-    for res in ingest_paths(to_ingest, outdir, ingest_opts):
+        add(conv, written, f)
+    ingest_owners: dict[str, Path] = {}
+    for res in _per_file(lambda rest: ingest_paths(rest, outdir, ingest_opts, owners=ingest_owners),
+                         to_ingest, "ingest"):
         for exc in res.errors:
             fail(res.path, "ingest", exc)
         for conv, written in zip(res.conversations, res.written):
@@ -229,8 +237,9 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
         stage("transcribe")
         t0 = time.perf_counter()
         score_before = timings.get("score", 0.0)
-        for res in transcribe_paths(audio, outdir, topts, options.metadata,
-                                    agent_id=options.agent_id, progress=on_transcribed):
+        for res in _per_file(lambda rest: transcribe_paths(
+                rest, outdir, topts, options.metadata, agent_id=options.agent_id,
+                progress=on_transcribed), audio, "transcribe", in_order=False):
             summary.audio_s += res.audio_s
             if not res.ok:
                 fail(res.path, "transcribe", res.error)
@@ -277,6 +286,46 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
     write_run_json(outdir, summary, options, inputs,
                    transcription=(options_summary(topts) | {"model": model_ref.name}) if model_ref else None)
     return summary
+
+
+def _per_file(run: Callable[[list[Path]], Iterable], files: Sequence[Path], stage_name: str, *,
+              in_order: bool = True) -> Iterator:
+    """Results of ``run(files)`` (a stage yielding one result with ``.path`` per file), with
+    a last-resort guard: should the stage itself raise (a bug, not bad input: the stages
+    report bad input as results), the file it was on gets a failure result with the
+    exception's type and message, and the stage is restarted on the files after it.
+
+    ``in_order``: the stage yields its files in order (ingest), so the file it was on is
+    the first one without a result; otherwise (transcription, in completion order) every
+    file still without a result is failed with the reason."""
+    from .ingest import FileResult as IngestResult
+    from .transcribe import FileResult as AudioResult
+
+    rest = list(files)
+    while rest:
+        done: set[Path] = set()
+        try:
+            for res in run(rest):
+                done.add(Path(res.path))
+                yield res
+            return
+        except Exception as exc:  # noqa: BLE001 - the last resort the docstring describes
+            log.debug("the %s stage stopped on an unexpected error", stage_name, exc_info=True)
+            left = [f for f in rest if Path(f) not in done]
+            if not left:
+                return
+            blamed = left[:1] if in_order else left
+            text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            for f in blamed:
+                kind = IngestError if stage_name == "ingest" else AudioDecodeError
+                err = kind(f"{stage_name} stopped on this file: unexpected {type(exc).__name__}"
+                           + (f": {text}" if text else ""), path=str(f),
+                           fix="Please report this as a qa bug; the other inputs were processed.")
+                if stage_name == "ingest":
+                    yield IngestResult(Path(f), errors=[err])
+                else:
+                    yield AudioResult(Path(f), error=err)
+            rest = left[len(blamed):]
 
 
 def write_run_json(out: OutDir, summary: RunSummary, options: RunOptions,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .errors import OutputLockedError
+from .errors import IngestError, OutputLockedError, display
 
 FAILURE_COLUMNS = ["file", "stage", "reason"]
 
@@ -255,10 +255,48 @@ def write_json(path: str | Path, data: object) -> None:
 
 
 def write_conversation(out: OutDir, conv) -> Path:
-    """Write one conversation to ``OUT/transcripts/<safe id>.json`` atomically."""
+    """Write one conversation to ``OUT/transcripts/<safe id>.json`` atomically.
+
+    Raises :class:`~qa.errors.IngestError` naming the field when the conversation cannot
+    be serialised (text that is not valid Unicode, such as a lone surrogate)."""
     path = out.transcript_path(conv.id)
-    atomic_write_text(path, conv.to_json(), durable=False)
+    try:
+        text = conv.to_json()
+    except Exception as exc:  # noqa: BLE001 - pydantic's serialisation errors, whatever their type
+        where = _invalid_text_at(conv.model_dump(mode="python"))
+        raise IngestError(
+            f"conversation {conv.id} cannot be written: "
+            + (f"{where} is not valid Unicode text (a lone surrogate)" if where
+               else f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"),
+            path=getattr(getattr(conv, "source", None), "path", None),
+            fix="Re-export the file as UTF-8; qa replaces lone surrogate escapes in JSON exports "
+                "itself, so please report this as a qa bug.") from None
+    atomic_write_text(path, text, durable=False)
     return path
+
+
+def _invalid_text_at(value, where: str = "") -> str | None:
+    """The key path (``turns[3].text``) of the first string in ``value`` that UTF-8 cannot
+    encode, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "(top level)"
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            key = f"{where}.{k}" if where else str(k)
+            found = _invalid_text_at(k, key) if isinstance(k, str) else None
+            found = found or _invalid_text_at(v, key)
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = _invalid_text_at(v, f"{where}[{i}]")
+            if found:
+                return found
+    return None
 
 
 def keep_conversation(out: OutDir, conv, src: str | Path) -> Path:

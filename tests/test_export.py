@@ -101,3 +101,31 @@ def test_redacted_export_masks_pii_in_quotes_and_reasons(tmp_path):
     r = CliRunner().invoke(main, ["export", str(results), "--redact", "--out", str(tmp_path / "cli"), "-q"])
     assert r.exit_code == 0, r.output
     assert rows(tmp_path / "cli")["greeting"]["first_quote"] == "Write to me at [EMAIL] or call [PHONE]"
+
+
+def test_control_characters_never_crash_an_xlsx_export(tmp_path):
+    """Real chat exports carry NUL, ESC colour codes and BEL; openpyxl refuses them
+    (IllegalCharacterError) and XML forbids them: they become visible control pictures in
+    XLSX, and CSV keeps the text exactly."""
+    from qa.export import xlsx_text
+
+    assert xlsx_text("a\x00b\x1b[31mred\x1b[0m\x07\ttab\nnl") == "a␀b␛[31mred␛[0m␇\ttab\nnl"
+    assert xlsx_text("plain") == "plain"
+    quote = "Hello \x00 \x1b[31mred\x1b[0m \x07 thanks \ufffe"
+    c1 = conv_row("c\x1b1", "agent\x00x", "north", dt("2026-01-05"), 80.0, agent_name="Sam\x08")
+    crits = [crit_row(c1, "greeting", "pass", reason="said \x1b[1mhi\x1b[0m",
+                      evidence=[ev(0, quote, None, polarity="positive")])]
+    results = write_results(tmp_path / "out", [c1], crits)
+    s = export_tables(results, tmp_path / "x", "xlsx")
+    ws = load_workbook(s.files[0])["criteria"]
+    header = [c.value for c in ws[1]]
+    row = {h: c.value for h, c in zip(header, next(ws.iter_rows(min_row=2)))}
+    assert row["first_quote"] == "Hello ␀ ␛[31mred␛[0m ␇ thanks \ufffd"
+    assert row["reason"] == "said ␛[1mhi␛[0m"
+    assert row["conversation_id"] == "c␛1"
+    agents = load_workbook(s.files[0])["agent_summary"]
+    assert [c.value for c in agents[2]][:2] == ["agent␀x", "Sam␈"]
+    csv_out = export_tables(results, tmp_path / "c", "csv")
+    with open(csv_out.files[2], newline="", encoding="utf-8") as fh:
+        crit = list(csv.DictReader(fh))
+    assert crit[0]["first_quote"] == quote  # CSV holds any character: kept exactly

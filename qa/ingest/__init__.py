@@ -31,14 +31,15 @@ from ..inputs import AUDIO_EXTS, TEXT_EXTS, discover
 from ..metadata import Metadata, require_agent
 from ..store import OutDir, write_conversation
 from . import chat, exports, transcripts
-from .common import (DEFAULT_LABELS, MESSAGE_FIELDS, ConvOutcome, SpeakerLabels, build_chats,
-                     decode_text, parse_map_options, require_agent_turns)
+from .common import (DEFAULT_LABELS, MESSAGE_FIELDS, ConvOutcome, SpeakerLabels, bound_turns,
+                     build_chats, decode_text, parse_map_options, require_agent_turns,
+                     safe_json_text)
 from .exports import ABCD_AGENT_ID, snowflake_time
 
 __all__ = [
     "ABCD_AGENT_ID", "DEFAULT_LABELS", "FORMATS", "MESSAGE_FIELDS", "FileResult", "IngestOptions",
     "IngestSummary", "SpeakerLabels", "detect_format", "ingest_paths", "parse_file",
-    "parse_map_options", "read_file", "snowflake_time", "summarize",
+    "parse_map_options", "read_conversation_file", "read_file", "snowflake_time", "summarize",
 ]
 
 log = logging.getLogger("qa.ingest")
@@ -54,6 +55,7 @@ FORMATS: dict[str, str] = {
     "abcd": "ASAPP ABCD export (convo_id / scenario / original)",
 }
 VOICE_FORMATS = ("vtt", "srt", "whisper-json")
+JSON_FORMATS = ("chat-jsonl", "chat-json", "whisper-json", "ibm-twitter", "abcd")
 WRITE_THREADS = 8
 _BY_EXT = {".jsonl": "chat-jsonl", ".ndjson": "chat-jsonl", ".csv": "chat-csv", ".tsv": "chat-csv",
            ".vtt": "vtt", ".srt": "srt"}
@@ -174,14 +176,21 @@ def parse_file(path: str | Path, options: IngestOptions | None = None) -> FileRe
     except QAError as exc:
         result.errors.append(exc)
         return result
-    except (RecursionError, MemoryError):
-        raise
+    except RecursionError:  # nesting the depth check did not foresee: still this file's problem
+        log.debug("recursion reading %s", path, exc_info=True)
+        result.errors.append(IngestError(
+            "nested too deeply to read (Python's recursion limit)", path=path,
+            fix="This is not a chat export or transcript qa can read; check the file, or leave "
+                "it out."))
+        return result
+    except MemoryError:
+        result.errors.append(IngestError(
+            "not enough memory to read this file", path=path,
+            fix="Split the export into smaller files (a few hundred MB each) and try again."))
+        return result
     except Exception as exc:  # a reader bug must not stop the batch or show a traceback
         log.debug("unexpected error reading %s", path, exc_info=True)
-        result.errors.append(IngestError(
-            f"could not be read: unexpected {type(exc).__name__}: {exc}", path=path,
-            fix="Check the file's structure against `qa ingest --help`; if it looks right, "
-                "please report this as a qa bug."))
+        result.errors.append(unexpected_error(exc, path))
         return result
     for oc in outcomes:
         if oc.error is not None:
@@ -195,9 +204,7 @@ def parse_file(path: str | Path, options: IngestOptions | None = None) -> FileRe
             continue
         except Exception as exc:  # as above: never a traceback for one conversation
             log.debug("unexpected error finishing %s in %s", conv.id, path, exc_info=True)
-            result.errors.append(IngestError(
-                f"conversation {conv.id} could not be read: unexpected {type(exc).__name__}: "
-                f"{exc}", path=path, fix="Please report this as a qa bug."))
+            result.errors.append(unexpected_error(exc, path, f"conversation {conv.id}"))
             continue
         result.conversations.append(conv)
     return result
@@ -227,6 +234,10 @@ def _read(path: Path, options: IngestOptions) -> tuple[str, list[ConvOutcome]]:
         raise IngestError(f"cannot read the file: {exc.strerror}", path=path) from None
     text = decode_text(raw, path)
     sha = sha256_bytes(raw)
+    del raw
+    if options.fmt in JSON_FORMATS or (options.fmt is None and (
+            path.suffix.lower() in (".json", ".jsonl", ".ndjson") or text.lstrip()[:1] in ("[", "{"))):
+        text = safe_json_text(text, path)
     mapping = dict(options.mapping or {})
     data: Any = None
     fmt = options.fmt
@@ -306,17 +317,73 @@ def _finish(conv: Conversation, path: Path, fmt: str, options: IngestOptions) ->
                 "--meta calls.csv (columns: file, agent_id, …) or --agent-id.")
     require_agent(conv, path)
     require_agent_turns(conv, path)
+    bound_turns(conv, path)
+
+
+def unexpected_error(exc: BaseException, path: Path, what: str | None = None) -> IngestError:
+    """The failure row for an exception no reader foresaw: its type and message, so that a
+    batch never ends on one file (the traceback goes to the debug log)."""
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    subject = f"{what} could not be read" if what else "could not be read"
+    return IngestError(
+        f"{subject}: unexpected {type(exc).__name__}" + (f": {text}" if text else ""), path=path,
+        fix="Check the file's structure against `qa ingest --help`; if it looks right, please "
+            "report this as a qa bug.")
+
+
+def read_conversation_file(path: str | Path) -> Conversation | None:
+    """The conversation in ``path`` when it is a qa conversation JSON file (``.json`` with
+    ``schema_version`` and ``turns``, as ``qa ingest`` / ``qa transcribe`` write); None for
+    anything else (a chat export to ingest).
+
+    As :func:`qa.conversation.load_if_conversation`, with the same guards as the readers:
+    the nesting limit, lone surrogates replaced, over-long turns cut
+    (:func:`~qa.ingest.common.bound_turns`). Raises :class:`IngestError` naming the file
+    and the field; never anything else."""
+    from pydantic import ValidationError
+
+    p = Path(path)
+    if p.suffix.lower() != ".json":
+        return None
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"cannot read the file: {exc.strerror}", path=p) from None
+    if not (b'"schema_version"' in raw[:4096] and b'"turns"' in raw):
+        return None
+    text = safe_json_text(decode_text(raw, p), p)
+    del raw
+    try:
+        try:
+            conv = Conversation.model_validate_json(text)
+        except ValidationError:  # the library's own, located message
+            conv = Conversation.from_json(text, path=p)
+    except QAError:
+        raise
+    except RecursionError:
+        raise IngestError("nested too deeply to read (Python's recursion limit)", path=p,
+                          fix="Re-create it with `qa ingest` or `qa transcribe`.") from None
+    except Exception as exc:  # noqa: BLE001 - whatever pydantic raises: this file's failure
+        log.debug("unexpected error reading %s", p, exc_info=True)
+        raise unexpected_error(exc, p) from None
+    bound_turns(conv, p)
+    return conv
 
 
 # ---------------------------------------------------------------- many files
-def ingest_paths(paths: Iterable[str | Path], out: OutDir, options: IngestOptions | None = None
-                 ) -> Iterator[FileResult]:
+def ingest_paths(paths: Iterable[str | Path], out: OutDir, options: IngestOptions | None = None,
+                 owners: dict[str, Path] | None = None) -> Iterator[FileResult]:
     """Read files and folders (folders searched for chat and transcript extensions) and
     write each conversation to ``OUT/transcripts/<safe id>.json``.
 
     Yields one :class:`FileResult` per file, in order. A conversation id already written
     by an earlier file of the same call is an error for the later one (nothing is
-    overwritten); a path that does not exist is an error result of its own.
+    overwritten); a path that does not exist is an error result of its own. ``owners``
+    (conversation id -> file) carries that check over several calls.
+
+    Nothing a file holds ends the batch: any exception while reading, validating or writing
+    a file is an error of that file's result, and one conversation that cannot be written
+    is an error of that conversation.
     """
     files, missing = discover(paths, TEXT_EXTS)
     sidecar = options.metadata.sidecar_path if options and options.metadata else None
@@ -325,24 +392,50 @@ def ingest_paths(paths: Iterable[str | Path], out: OutDir, options: IngestOption
         files = [f for f in files if f.resolve() != skip]
     for m in missing:
         yield FileResult(m, errors=[IngestError("no such file or folder", path=m)])
-    owners: dict[str, Path] = {}
+    owners = {} if owners is None else owners
     # each write is fsync'd (atomic_write): threads overlap the waits on the disk
     with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
         for f in files:
-            result = parse_file(f, options)
-            kept = []
-            for conv in result.conversations:
-                if conv.id in owners:
-                    result.errors.append(IngestError(
-                        f"duplicate conversation id {conv.id}, also in {owners[conv.id]}", path=f,
-                        fix="Conversation ids must be unique across inputs; leave one file out, "
-                            "or give the files' conversations distinct ids."))
-                    continue
-                owners[conv.id] = f
-                kept.append(conv)
-            result.conversations = kept
-            result.written = list(pool.map(partial(write_conversation, out), kept))
+            try:
+                result = parse_file(f, options)
+                kept = []
+                for conv in result.conversations:
+                    if conv.id in owners:
+                        result.errors.append(IngestError(
+                            f"duplicate conversation id {conv.id}, also in {owners[conv.id]}", path=f,
+                            fix="Conversation ids must be unique across inputs; leave one file out, "
+                                "or give the files' conversations distinct ids."))
+                        continue
+                    kept.append(conv)
+                written = list(pool.map(partial(_write_one, out, f), kept))
+                result.conversations, result.written = [], []
+                for conv, w in zip(kept, written):
+                    if isinstance(w, QAError):
+                        result.errors.append(w)
+                    else:
+                        owners[conv.id] = f
+                        result.conversations.append(conv)
+                        result.written.append(w)
+            except Exception as exc:  # noqa: BLE001 - last resort: this file fails, the batch goes on
+                log.debug("unexpected error ingesting %s", f, exc_info=True)
+                result = FileResult(Path(f), errors=[unexpected_error(exc, Path(f))])
             yield result
+
+
+def _write_one(out: OutDir, path: Path, conv: Conversation) -> Path | QAError:
+    """Write one conversation; an error (bad text, disk full) is returned, not raised."""
+    try:
+        return write_conversation(out, conv)
+    except QAError as exc:
+        if exc.path is None:
+            exc.path = str(path)
+        return exc
+    except OSError as exc:
+        return IngestError(f"conversation {conv.id} could not be written: {exc.strerror or exc}",
+                           path=path, fix="Check the output folder's free space and permissions.")
+    except Exception as exc:  # noqa: BLE001
+        log.debug("unexpected error writing %s from %s", conv.id, path, exc_info=True)
+        return unexpected_error(exc, path, f"conversation {conv.id}")
 
 
 def summarize(results: Iterable[FileResult]) -> IngestSummary:

@@ -4,13 +4,14 @@ parsed chat messages into :class:`~qa.conversation.Conversation` objects."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
 from ..conversation import Conversation, Source, Turn
-from ..errors import IngestError, MetadataError, QAError
+from ..errors import IngestError, MetadataError, QAError, display
 from ..metadata import parse_datetime
 
 log = logging.getLogger("qa.ingest")
@@ -190,6 +191,105 @@ def decode_text(data: bytes, path: Path) -> str:
         raise IngestError("the file is empty", path=path,
                           fix="Export the conversations again, or remove the file from the inputs.")
     return text
+
+
+# ---------------------------------------------------------------- JSON safety
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of JSON arrays/objects qa reads. Real exports nest 3-6 levels; Python's
+parser would recurse (and end the whole run) on a file nested 100,000 levels deep."""
+
+_JSON_STRING = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"')
+_SURROGATE_ESCAPE = re.compile(
+    r"(\\\\)|(\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})|(\\u[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+_PAIR = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def check_json_depth(text: str, path: Path, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise :class:`IngestError`, naming the line, when JSON text (a document or JSON
+    lines) nests arrays/objects deeper than ``limit``. Linear time, no recursion: string
+    literals are blanked (they cannot hold a raw newline, so line numbers stay right), then
+    the brackets' running depth is summed with numpy."""
+    import numpy as np
+
+    if text.count("[") + text.count("{") <= limit:
+        return
+    bare = _JSON_STRING.sub('""', text)
+    data = np.frombuffer(bare.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    step = np.zeros(data.shape, dtype=np.int8)
+    step[(data == ord("[")) | (data == ord("{"))] = 1
+    step[(data == ord("]")) | (data == ord("}"))] = -1
+    if not step.any():
+        return
+    depth = np.cumsum(step, dtype=np.int64)
+    over = np.flatnonzero(depth > limit)
+    if over.size:
+        at = int(over[0])
+        line = int(np.count_nonzero(data[:at] == ord("\n"))) + 1
+        raise IngestError(
+            f"JSON nested more than {limit} levels deep", path=path, place=f"line {line}",
+            fix="This is not a chat export or transcript qa can read (real exports nest a few "
+                "levels); check the file, or leave it out.")
+
+
+def fix_lone_surrogates(text: str, path: Path) -> str:
+    """JSON text with every lone UTF-16 surrogate escape (``"\\ud800"`` without its pair,
+    as a cut emoji leaves it) replaced by ``\\ufffd`` (the replacement character), and a
+    warning naming the lines. Such a string is valid JSON but not valid Unicode, so it
+    could not be written, scored or shown. Pairs (``\\ud83d\\ude00``) are kept."""
+    if "\\u" not in text or not _SURROGATE.search(text) or not _SURROGATE.search(_PAIR.sub("", text)):
+        return text  # (the quick test may see an escaped backslash as an escape: then below decides)
+    lines: list[int] = []
+    pos, line = 0, 1
+
+    def sub(m: re.Match) -> str:
+        nonlocal pos, line
+        if m.group(3) is None:
+            return m.group()
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        if not lines or lines[-1] != line:
+            lines.append(line)
+        return "\\ufffd"
+
+    fixed = _SURROGATE_ESCAPE.sub(sub, text)
+    if lines:
+        shown = ", ".join(str(n) for n in lines[:10]) + (" …" if len(lines) > 10 else "")
+        log.warning("%s: line%s %s: a lone surrogate escape (half of a UTF-16 pair, e.g. a cut "
+                    "emoji) is not text; replaced by U+FFFD", display(path),
+                    "s" if len(lines) > 1 else "", shown)
+    return fixed
+
+
+def safe_json_text(text: str, path: Path) -> str:
+    """JSON text that :func:`json.loads` can parse without recursing too deep, and whose
+    strings are valid Unicode (:func:`check_json_depth`, :func:`fix_lone_surrogates`)."""
+    check_json_depth(text, path)
+    return fix_lone_surrogates(text, path)
+
+
+MAX_TURN_CHARS = 5 * 1024 * 1024
+"""Longest turn text qa keeps (5,242,880 characters): a longer one is cut to this, with a
+warning. Scoring a turn costs about 90 bytes of memory per character (spaCy's tokens), so
+this bounds a run's memory whatever one message holds (README, "Bad input")."""
+
+
+def bound_turns(conv: Conversation, path: Path, limit: int = MAX_TURN_CHARS) -> None:
+    """Cut every turn longer than ``limit`` characters to its first ``limit``, recording
+    each cut in ``conv.metadata["truncated_turns"]`` and logging a warning."""
+    cut = []
+    for i, t in enumerate(conv.turns):
+        if len(t.text) > limit:
+            cut.append({"turn": i, "chars": len(t.text), "kept": limit})
+            t.text = t.text[:limit]
+    if cut:
+        conv.metadata["truncated_turns"] = cut
+        for c in cut:
+            log.warning("%s: conversation %s turn %d has %s characters; kept the first %s for "
+                        "scoring (a bound on memory)", display(path), display(conv.id),
+                        c["turn"] + 1, f"{c['chars']:,}", f"{limit:,}")
 
 
 # ---------------------------------------------------------------- timestamps
