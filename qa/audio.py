@@ -117,12 +117,22 @@ def probe(path: str | Path) -> AudioInfo:
                 duration = container.duration / 1_000_000
             info = AudioInfo(channels=channels, sample_rate=rate, codec=ctx.name or "?",
                              container=container.format.name or "?", duration_s=duration)
+            # FFmpeg picks a demuxer by the extension too: random bytes named .flac "open"
+            # with a stream of 0 channels. A recording has channels, a rate and a first
+            # frame that decodes.
+            if info.channels <= 0 or info.sample_rate <= 0 or not _first_frame_decodes(container, stream):
+                raise AudioDecodeError(
+                    "unsupported or corrupt audio: FFmpeg does not recognise the format",
+                    path=str(p), fix=FIX_CONVERT)
     except AudioDecodeError:
         raise
-    except av.error.InvalidDataError:
+    except (av.error.InvalidDataError, av.error.EOFError):
         raise AudioDecodeError("unsupported or corrupt audio: FFmpeg does not recognise the format",
                                path=str(p), fix=FIX_CONVERT) from None
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
+    except av.error.FFmpegError as exc:
+        raise AudioDecodeError(f"unsupported or corrupt audio: FFmpeg cannot open it ({_short(exc)})",
+                               path=str(p), fix=FIX_CONVERT) from None
+    except (OSError, ValueError) as exc:
         raise AudioDecodeError(f"cannot open the audio ({_short(exc)})", path=str(p), fix=FIX_CONVERT) from None
     if info.channels not in (1, 2):
         raise AudioDecodeError(
@@ -137,6 +147,24 @@ def probe(path: str | Path) -> AudioInfo:
             f"truncated audio: the WAV header promises {missing:,} more bytes of sound than the "
             "file holds", path=str(p), fix=FIX_RECORD)
     return info
+
+
+def _first_frame_decodes(container, stream, max_packets: int = 50) -> bool:
+    """True when one of the first ``max_packets`` packets of ``stream`` decodes to audio."""
+    import av
+
+    try:
+        for i, packet in enumerate(container.demux(stream)):
+            if i >= max_packets:
+                return False
+            try:
+                if any(frame.samples for frame in packet.decode()):
+                    return True
+            except (av.error.FFmpegError, ValueError):
+                continue
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
+    return False
 
 
 def _wav_missing_bytes(p: Path, size: int, head: bytes) -> int:

@@ -79,6 +79,23 @@ def test_random_bytes_are_unsupported(tmp_path):
     assert e.value.fix == FIX_CONVERT
 
 
+@pytest.mark.parametrize("ext", ["flac", "ogg", "mp3", "m4a", "opus", "webm", "wma"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_bytes_under_any_audio_name_are_unsupported(tmp_path, ext, seed):
+    """FFmpeg also picks a demuxer by the extension: random bytes named .flac used to
+    "open" with 0 channels ("has 0 audio channels … Mix it down") and .ogg with an end-of-file
+    error; each is the documented reason."""
+    import random
+
+    p = tmp_path / f"noise.{ext}"
+    rng = random.Random(seed)
+    p.write_bytes(bytes(rng.getrandbits(8) for _ in range(4096)))
+    with pytest.raises(AudioDecodeError) as e:
+        probe(p)
+    assert e.value.message == "unsupported or corrupt audio: FFmpeg does not recognise the format"
+    assert e.value.fix == FIX_CONVERT
+
+
 def test_unsupported_container(tmp_path):
     p = tmp_path / "archive.m4a"
     with zipfile.ZipFile(p, "w") as z:
