@@ -63,7 +63,8 @@ def test_good_rubric_loads():
 def test_registry_snapshot():
     assert sorted(REGISTRY) == sorted([
         "phrases", "patterns", "response_latency", "dead_air", "interruptions", "talk_ratio",
-        "name_usage", "empathy_response", "filler_rate", "politeness"])
+        "name_usage", "empathy_response", "filler_rate", "politeness", "agent_act", "introduction",
+        "closing", "personal_details", "wait_updates"])
     for name, cls in REGISTRY.items():
         assert cls.name == name and cls.summary and cls.Options.model_fields
 
@@ -82,8 +83,8 @@ def test_unknown_check_lists_known_checks():
     text = GOOD.replace("check: phrases", "check: phrase")
     assert problems(text) == [
         "rubrics/acme.yaml:10 criteria[0].check: Unknown check 'phrase'. Known checks: phrases, "
-        "patterns, name_usage, empathy_response, filler_rate, response_latency, dead_air, "
-        "interruptions, talk_ratio, politeness"]
+        "patterns, name_usage, filler_rate, response_latency, dead_air, "
+        "interruptions, talk_ratio, politeness, agent_act, empathy_response, introduction, closing, personal_details, wait_updates"]
 
 
 def test_unknown_option_lists_the_checks_options():
@@ -99,7 +100,7 @@ def test_every_problem_is_listed_at_once():
     got = problems(text)
     assert got == [
         "rubrics/acme.yaml:3 extra: unknown key; remove it (allowed keys: rubric, version, "
-        "description, categories, criteria)",
+        "description, categories, criteria, calibration)",
         "rubrics/acme.yaml:9 criteria[0].category: must be one of 'promptness', 'politeness', "
         "'professionalism', 'personalization' or 'empathy', got \"politness\"",
         "rubrics/acme.yaml:19 criteria[1].target_s: is required; add it",
@@ -226,8 +227,8 @@ def test_cli_check_ok_and_problems(tmp_path):
     assert res.stdout.splitlines() == [
         f'{bad}:13 criteria[0].weight: must be a number ≥ 0, got "high"',
         f"{bad}:20 criteria[1].check: Unknown check 'latency'. Known checks: phrases, patterns, "
-        "name_usage, empathy_response, filler_rate, response_latency, dead_air, interruptions, "
-        "talk_ratio, politeness"]
+        "name_usage, filler_rate, response_latency, dead_air, interruptions, "
+        "talk_ratio, politeness, agent_act, empathy_response, introduction, closing, personal_details, wait_updates"]
     assert "2 problems" in res.stderr
 
 
