@@ -250,7 +250,7 @@ def test_cli_explain_gives_shares_and_auto_fail():
     res = CliRunner().invoke(main, ["rubric", "explain"])
     assert res.exit_code == 0
     out = res.output
-    assert "Rubric 'qa-default', version 1" in out
+    assert "Rubric 'qa-default', version 2" in out
     assert "Categories (share of the overall score): on chats, on calls, on e-mails" in out
     assert "  empathy           25%   25%   25%   3 criteria" in out
     assert "EMPATHY — 25% of the overall score" in out
