@@ -211,8 +211,7 @@ def run_lock(out: OutDir) -> Iterator[None]:
         try:
             fcntl.lockf(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except (BlockingIOError, PermissionError):
-            fh.seek(0)
-            raise _locked_error(out, fh.read().strip() or "another process") from None
+            raise _locked_error(out, _lock_holder(fh)) from None
         _HELD.add(key)
         try:
             fh.seek(0)
@@ -225,6 +224,32 @@ def run_lock(out: OutDir) -> Iterator[None]:
             _HELD.discard(key)
     finally:
         fh.close()
+
+
+def _lock_holder(fh) -> str:
+    """``pid N`` of the process holding ``fh``'s lock. Asked of the kernel (``F_GETLK``),
+    not read from the file: the holder writes its pid only after it has the lock, so a
+    reader could find the file still empty."""
+    import fcntl
+    import struct
+    import time
+
+    try:
+        query = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        query += b"\0" * (32 - len(query))
+        got = fcntl.fcntl(fh.fileno(), fcntl.F_GETLK, query)
+        l_type, _, _, _, l_pid = struct.unpack_from("hhqqi", got)
+        if l_type != fcntl.F_UNLCK and l_pid > 0:
+            return f"pid {l_pid}"
+    except (OSError, struct.error, AttributeError):  # not Linux-like: read what the holder wrote
+        pass
+    for _ in range(20):
+        fh.seek(0)
+        text = fh.read().strip()
+        if text:
+            return text
+        time.sleep(0.025)
+    return "another process"
 
 
 def clean_stale_temp(out: OutDir) -> int:

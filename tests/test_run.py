@@ -281,3 +281,30 @@ def test_lock_dies_with_its_process_not_with_its_workers(tmp_path):
             os.kill(child, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_busy_message_names_the_holder_even_before_it_wrote_its_pid(tmp_path):
+    """The holder writes "pid N" into the lock file only after it has the lock; the busy
+    message asks the kernel who holds it (F_GETLK), so it never says "(another process)"
+    in that window."""
+    out = tmp_path / "out"
+    out.mkdir()
+    script = textwrap.dedent(f"""
+        import fcntl, time
+        fh = open({str(out / ".qa.lock")!r}, "a+")
+        fcntl.lockf(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # locked, nothing written yet
+        print("locked", flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        assert (out / ".qa.lock").read_text() == ""
+        with pytest.raises(Exception) as e:
+            with run_lock(OutDir.at(out)):
+                pass
+        assert f"another qa command (pid {proc.pid}) is writing to this output folder" in str(e.value)
+        assert "another process" not in str(e.value)
+    finally:
+        proc.kill()
+        proc.wait()
