@@ -1,0 +1,179 @@
+"""Benchmark of the customer-distress detector (qa.affect) on data in ../shared/data.
+
+Prints, in one run:
+  1. GoEmotions dev, "negative" group: precision / recall / F1 of is_distress, next to
+     VADER alone (compound <= -0.05) and the learned model alone; the model was trained on
+     the train split only and its threshold chosen there (bench/train_distress.py).
+  2. The graded development set (80 conversations): conversation-level distress (any
+     customer turn is_distress) against the grader's `distress` column: agreement, Cohen's
+     kappa, confusion; and the disagreements with the turn that decided (--show).
+  3. Speed in turns/s on one core, against the time to only tokenize the same turns.
+
+    .venv/bin/python bench/eval_distress.py
+    .venv/bin/python bench/eval_distress.py --smoke    # a few hundred turns, for a test
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from qa import affect  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+NEGATIVE = {
+    "anger", "annoyance", "disappointment", "disapproval", "disgust", "embarrassment",
+    "fear", "grief", "nervousness", "remorse", "sadness",
+}
+SMOKE_TURNS = [
+    "I'm not angry, just confused about the bill.",
+    "This is the third time I've called and it's still not fixed!",
+    "What time do you open on Saturday?",
+    "Honestly panicking a bit, money's really tight this month.",
+    "no worries, thanks for checking",
+    "I lost my saved game after the update",
+    "my manager is breathing down my neck about this",
+    "great, thank you so much!",
+]
+
+
+def prf(gold: list[int], pred: list[int]) -> tuple[float, float, float]:
+    tp = sum(1 for g, p in zip(gold, pred) if g and p)
+    fp = sum(1 for g, p in zip(gold, pred) if not g and p)
+    fn = sum(1 for g, p in zip(gold, pred) if g and not p)
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def kappa(a: list[int], b: list[int]) -> tuple[float, float]:
+    n = len(a)
+    if not n:
+        return 0.0, 0.0
+    agree = sum(1 for x, y in zip(a, b) if x == y) / n
+    pa, pb = sum(a) / n, sum(b) / n
+    pe = pa * pb + (1 - pa) * (1 - pb)
+    return agree, ((agree - pe) / (1 - pe) if pe < 1 else 1.0)
+
+
+def goemotions(data: Path, limit: int | None) -> None:
+    names = (data / "emotions" / "goemotions_labels.txt").read_text().split()
+    texts, gold = [], []
+    for line in (data / "emotions" / "goemotions_dev.tsv").read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) < 2:
+            continue
+        texts.append(parts[0])
+        gold.append(int(any(names[int(i)] in NEGATIVE for i in parts[1].split(",") if i)))
+    if limit:
+        texts, gold = texts[:limit], gold[:limit]
+    res = affect.analyze_turns(texts)
+    ours = [int(r.is_distress) for r in res]
+    model = [int(r.model_probability >= affect.THRESHOLD) for r in res]
+    vader = [int(affect.vader_scores(t)["compound"] <= -0.05) for t in texts]
+    rules = [int(bool(affect.rule_cues(t)) and
+                 1 - _prod(1 - c.weight for c in affect.rule_cues(t)) >= affect.THRESHOLD) for t in texts]
+    print(f"GoEmotions dev, negative group: {len(texts)} comments, {sum(gold)} negative")
+    print(f"  {'detector':34} {'P':>6} {'R':>6} {'F1':>6}")
+    for name, pred in [("VADER alone (compound <= -0.05)", vader), ("rules alone", rules),
+                       ("learned model alone", model), ("qa.affect is_distress", ours)]:
+        p, r, f = prf(gold, pred)
+        print(f"  {name:34} {p:6.3f} {r:6.3f} {f:6.3f}")
+
+
+def _prod(xs) -> float:
+    out = 1.0
+    for x in xs:
+        out *= x
+    return out
+
+
+def graded(data: Path, limit: int | None, show: bool) -> None:
+    convs: dict[str, list[dict]] = defaultdict(list)
+    with open(data / "graded" / "conversations.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            m = json.loads(line)
+            convs[m["conversation_id"]].append(m)
+    grades = {r["conversation_id"]: r for r in csv.DictReader(open(data / "graded" / "grades.csv"))}
+    ids = sorted(convs)[: limit or None]
+    gold, pred, why = [], [], {}
+    for cid in ids:
+        texts, ctx, prev = [], [], None
+        for m in convs[cid]:
+            if m["speaker"] == "agent":
+                prev = m["text"]
+            else:
+                texts.append(m["text"])
+                ctx.append(prev)
+        res = affect.analyze_turns(texts, ctx)
+        hit = [(t, r) for t, r in zip(texts, res) if r.is_distress]
+        gold.append(int(grades[cid]["distress"] == "1"))
+        pred.append(int(bool(hit)))
+        why[cid] = hit[0] if hit else (max(zip(texts, res), key=lambda x: x[1].distress) if res else None)
+    agree, k = kappa(gold, pred)
+    tp = sum(1 for g, p in zip(gold, pred) if g and p)
+    fp = sum(1 for g, p in zip(gold, pred) if not g and p)
+    fn = sum(1 for g, p in zip(gold, pred) if g and not p)
+    tn = len(gold) - tp - fp - fn
+    print(f"graded set, conversation distress (any customer turn) vs grader: {len(gold)} conversations")
+    print(f"  agreement {agree:.3f}  Cohen's kappa {k:.3f}  (tp {tp} fp {fp} fn {fn} tn {tn})")
+    if show:
+        for cid, g, p in zip(ids, gold, pred):
+            if g != p and why[cid]:
+                t, r = why[cid]
+                cue = r.cues[0] if r.cues else None
+                print(f"  {cid} grader={g} ours={p} d={r.distress:.2f} "
+                      f"cue={cue.kind + ':' + cue.text if cue else '-'} | {t[:110]!r}")
+
+
+def speed(data: Path, n: int) -> None:
+    texts = list(SMOKE_TURNS)
+    conv = data / "graded" / "conversations.jsonl"
+    if conv.exists():
+        with open(conv, encoding="utf-8") as fh:
+            texts = [json.loads(line)["text"] for line in fh]
+    turns = (texts * (n // len(texts) + 1))[:n]
+    affect.load_model()
+    affect.analyze_turns(turns[:50])
+    t0 = time.perf_counter()
+    for t in turns:
+        affect.tokenize(t)
+    t_tok = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    affect.analyze_turns(turns)
+    t_all = time.perf_counter() - t0
+    avg = sum(len(t) for t in turns) / len(turns)
+    print(f"speed, one core, {n} turns (mean {avg:.0f} chars): analyze_turns {n / t_all:,.0f} turns/s; "
+          f"baseline tokenize only {n / t_tok:,.0f} turns/s ({t_all / t_tok:.1f}x its time)")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--smoke", action="store_true", help="a few hundred turns, for a test")
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--show", action="store_true", help="list graded-set disagreements")
+    args = ap.parse_args(argv)
+    m = affect.load_model()
+    if m is not None:
+        print(f"model: {m.meta.get('trained_on')}, {len(m.weights)} weights, shift {m.shift:+.2f}, "
+              f"CV F1 {m.meta.get('cv_f1')}")
+    have = (args.data / "emotions" / "goemotions_dev.tsv").exists()
+    if have:
+        goemotions(args.data, 300 if args.smoke else None)
+        graded(args.data, 10 if args.smoke else None, args.show)
+    else:
+        print(f"{args.data} not found: skipping GoEmotions and the graded set")
+    speed(args.data, 500 if args.smoke else 20_000)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

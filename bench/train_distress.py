@@ -1,0 +1,215 @@
+"""Train the customer-distress model that ships in qa/models/distress.json.gz.
+
+Logistic regression (scikit-learn, only here: ``pip install -e ".[train]"``) over the
+features of :func:`qa.affect.features` (words, word pairs, negation-marked words,
+L2-normalised) and :func:`qa.affect.dense_features` (VADER shares, counts), on the
+GoEmotions TRAIN split only, label = any emotion of the paper's negative group.
+
+The regularisation C and the decision shift are chosen by 5-fold cross-validation on the
+training split (the shift on the out-of-fold scores combined with the rule layer exactly as
+at run time): the largest F1 whose precision is at least --min-precision. The dev split is
+never read here.
+
+    .venv/bin/python bench/train_distress.py            # writes qa/models/distress.json.gz
+    .venv/bin/python bench/train_distress.py --smoke    # 2,000 comments, writes to a temp file
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from qa import affect  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "emotions"
+NEGATIVE = {
+    "anger", "annoyance", "disappointment", "disapproval", "disgust", "embarrassment",
+    "fear", "grief", "nervousness", "remorse", "sadness",
+}
+DENSE = ["vader_neg", "vader_pos", "vader_compound", "vader_negative", "is_question",
+         "exclaims", "short"]
+SEED = 13
+
+
+def read_split(path: Path, names: list[str]) -> tuple[list[str], np.ndarray]:
+    texts, ys = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) < 2:
+            continue
+        ids = [int(x) for x in parts[1].split(",") if x.strip()]
+        texts.append(parts[0])
+        ys.append(1 if any(names[i] in NEGATIVE for i in ids) else 0)
+    return texts, np.array(ys, dtype=np.int8)
+
+
+def featurize(texts: list[str]):
+    """Per text: feature-name list, dense vector, rule strength, question flag."""
+    feats, dense, rules, quest = [], [], [], []
+    for t in texts:
+        toks = affect.tokenize(t)
+        feats.append([f for f, _ in affect.features(toks)])
+        vs = affect.vader_scores(t)
+        d = affect.dense_features(vs, toks)
+        dense.append([d[k] for k in DENSE])
+        r = 1.0
+        for c in affect.rule_cues(t):
+            r *= 1.0 - c.weight
+        rules.append(1.0 - r)
+        quest.append(affect.is_question(t))
+    return feats, np.array(dense), np.array(rules), np.array(quest)
+
+
+def build_matrix(feats, dense, vocab):
+    from scipy.sparse import csr_matrix, hstack
+
+    rows, cols, vals = [], [], []
+    for r, fs in enumerate(feats):
+        if not fs:
+            continue
+        v = 1.0 / np.sqrt(len(fs))
+        for f in fs:
+            j = vocab.get(f)
+            if j is not None:
+                rows.append(r)
+                cols.append(j)
+                vals.append(v)
+    X = csr_matrix((vals, (rows, cols)), shape=(len(feats), len(vocab)))
+    X.sum_duplicates()
+    return hstack([X, csr_matrix(dense)]).tocsr()
+
+
+def make_vocab(feats, min_df: int) -> dict[str, int]:
+    df: dict[str, int] = {}
+    for fs in feats:
+        for f in set(fs):
+            df[f] = df.get(f, 0) + 1
+    keep = sorted(f for f, n in df.items() if n >= min_df)
+    return {f: i for i, f in enumerate(keep)}
+
+
+def prf(y, pred):
+    tp = int(((pred == 1) & (y == 1)).sum())
+    fp = int(((pred == 1) & (y == 0)).sum())
+    fn = int(((pred == 0) & (y == 1)).sum())
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def combined(z, rules, quest, shift):
+    zz = z - shift - np.where(quest & (rules <= 0), affect.QUESTION_DAMPING, 0.0)
+    p = 1.0 / (1.0 + np.exp(-zz))
+    return 1.0 - (1.0 - rules) * (1.0 - p)
+
+
+def choose_shift(z, rules, quest, y, min_precision):
+    best = None
+    for shift in np.arange(-3.0, 3.01, 0.05):
+        pred = (combined(z, rules, quest, shift) >= affect.THRESHOLD).astype(np.int8)
+        p, r, f = prf(y, pred)
+        ok = p >= min_precision
+        key = (ok, f if ok else p)
+        if best is None or key > best[0]:
+            best = (key, float(round(shift, 2)), p, r, f)
+    return best[1:]
+
+
+def oof_logits(feats, dense, y, C, folds, min_df):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    z = np.zeros(len(y))
+    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED)
+    for tr, te in skf.split(np.zeros(len(y)), y):
+        vocab = make_vocab([feats[i] for i in tr], min_df)
+        Xtr = build_matrix([feats[i] for i in tr], dense[tr], vocab)
+        Xte = build_matrix([feats[i] for i in te], dense[te], vocab)
+        clf = LogisticRegression(C=C, max_iter=2000, solver="liblinear", random_state=SEED)
+        clf.fit(Xtr, y[tr])
+        z[te] = clf.decision_function(Xte)
+    return z
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--smoke", action="store_true", help="2,000 comments, 2 folds, temp output")
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / affect.MODEL_RESOURCE)
+    ap.add_argument("--C", type=float, nargs="*", default=[0.5, 1.0, 2.0, 4.0])
+    ap.add_argument("--min-df", type=int, default=2)
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--min-precision", type=float, default=0.62)
+    args = ap.parse_args(argv)
+
+    from sklearn.linear_model import LogisticRegression
+
+    names = (args.data / "goemotions_labels.txt").read_text().split()
+    texts, y = read_split(args.data / "goemotions_train.tsv", names)
+    if args.smoke:
+        rng = np.random.default_rng(SEED)
+        idx = rng.choice(len(texts), size=min(2000, len(texts)), replace=False)
+        texts, y = [texts[i] for i in idx], y[idx]
+        args.folds, args.C = 2, args.C[:1]
+        if args.out == ROOT / "qa" / "models" / affect.MODEL_RESOURCE:
+            args.out = Path(tempfile.mkdtemp()) / affect.MODEL_RESOURCE
+    t0 = time.perf_counter()
+    feats, dense, rules, quest = featurize(texts)
+    print(f"train: {len(texts)} comments, {int(y.sum())} negative ({y.mean():.1%}); "
+          f"featurised in {time.perf_counter() - t0:.1f}s")
+
+    rp, rr, rf = prf(y, (rules >= affect.THRESHOLD).astype(np.int8))
+    print(f"  rules alone: P {rp:.3f} R {rr:.3f} F1 {rf:.3f}")
+    best = None
+    for C in args.C:
+        z = oof_logits(feats, dense, y, C, args.folds, args.min_df)
+        shift, p, r, f = choose_shift(z, rules, quest, y, args.min_precision)
+        print(f"  C={C:<5} {args.folds}-fold CV (rules + model, shift {shift:+.2f}): "
+              f"P {p:.3f} R {r:.3f} F1 {f:.3f}")
+        if best is None or f > best[0]:
+            best = (f, C, shift, p, r)
+    f, C, shift, p, r = best
+
+    vocab = make_vocab(feats, args.min_df)
+    X = build_matrix(feats, dense, vocab)
+    clf = LogisticRegression(C=C, max_iter=2000, solver="liblinear", random_state=SEED)
+    clf.fit(X, y)
+    coef = clf.coef_[0]
+    inv = {i: f_ for f_, i in vocab.items()}
+    weights = {inv[i]: round(float(coef[i]), 4) for i in range(len(vocab)) if abs(coef[i]) >= 0.005}
+    dense_w = {k: round(float(coef[len(vocab) + j]), 4) for j, k in enumerate(DENSE)}
+    model = {
+        "weights": weights,
+        "dense": dense_w,
+        "intercept": round(float(clf.intercept_[0]), 4),
+        "shift": shift,
+        "meta": {
+            "trained_on": "GoEmotions train split (negative group)",
+            "n_train": len(texts), "C": C, "min_df": args.min_df, "folds": args.folds,
+            "cv_precision": round(p, 4), "cv_recall": round(r, 4), "cv_f1": round(f, 4),
+            "min_precision": args.min_precision, "seed": SEED, "smoke": args.smoke,
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    blob = json.dumps(model, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    args.out.write_bytes(gzip.compress(blob, mtime=0))
+    print(f"chosen: C={C}, shift {shift:+.2f} (threshold: distress >= {affect.THRESHOLD}); "
+          f"CV P {p:.3f} R {r:.3f} F1 {f:.3f}")
+    print(f"wrote {args.out} ({len(weights)} weights, {args.out.stat().st_size / 1e6:.2f} MB) "
+          f"in {time.perf_counter() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

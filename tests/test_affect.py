@@ -1,0 +1,157 @@
+"""qa.affect: customer distress and sentiment per turn, on hand-built turns."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa import affect
+from qa.affect import DistressCue, TurnAffect, analyze_turns
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def one(text: str, context: str | None = None) -> TurnAffect:
+    return analyze_turns([text], [context] if context is not None else None)[0]
+
+
+def check_spans(text: str, a: TurnAffect) -> None:
+    for c in a.cues:
+        assert isinstance(c, DistressCue)
+        assert c.text == text[c.start:c.end]
+        assert 0 < c.weight <= 1
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("I'm so frustrated with this, nothing works", "frustration"),
+        ("Honestly I'm at my wits' end with your app", "frustration"),
+        ("I am absolutely furious about this charge", "anger"),
+        ("I'm really worried my payment didn't go through", "worry"),
+        ("my manager is breathing down my neck about the report", "worry"),
+        ("I'm petrified of flying now after that landing", "fear"),
+        ("I'm so upset, it was a present for my daughter", "sadness"),
+        ("I need it today, I have to be at work in an hour", "urgency"),
+        ("This is the third time I've called about this", "repeated_failure"),
+        ("it's still not working after the reset", "repeated_failure"),
+        ("the app keeps crashing when I open it", "repeated_failure"),
+        ("I lost my saved game after the update", "loss"),
+        ("all my photos are gone since the sync", "loss"),
+    ],
+)
+def test_each_kind_is_distress_with_its_span(text, kind):
+    a = one(text)
+    assert a.is_distress, (text, a)
+    assert a.cues and a.cues[0].kind == kind, a.cues
+    check_spans(text, a)
+    assert 0.5 <= a.distress <= 1
+    assert -1 <= a.sentiment < 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm not angry, just confused",
+        "no worries!",
+        "not worried, just checking",
+        "Don't worry about it, thanks",
+        "What time do you open on Saturday?",
+        "Can I change the delivery address on my order?",
+        "How do I reset my password?",
+        "What happens if I lose my card?",
+        "great, thank you so much",
+        "ok",
+        "",
+    ],
+)
+def test_negations_hedges_questions_and_plain_turns_are_not_distress(text):
+    a = one(text)
+    assert not a.is_distress, (text, a)
+    assert a.cues == []
+    assert a.distress < 0.5
+
+
+def test_negation_does_not_cross_but():
+    text = "I'm not upset with you, but I'm exhausted"
+    a = one(text)
+    assert a.is_distress
+    assert a.cues[0].text == "exhausted"
+    assert all(c.text != "upset" for c in a.cues)
+    check_spans(text, a)
+
+
+def test_intensifier_raises_weight():
+    plain = affect.rule_cues("I'm worried about it")[0].weight
+    strong = affect.rule_cues("I'm extremely worried about it")[0].weight
+    assert strong > plain
+
+
+def test_context_yes_to_a_feeling_question():
+    a = one("yes, very", context="That sounds worrying. Are you worried about the payment?")
+    assert a.is_distress and a.cues[0].kind == "worry"
+    check_spans("yes, very", a)
+    b = one("no, I'm fine", context="Are you worried about the payment?")
+    assert not b.is_distress
+
+
+def test_explanation_fields_and_top_words():
+    text = "This is ridiculous, the worst service I have ever had"
+    a = one(text)
+    assert a.is_distress
+    check_spans(text, a)
+    assert a.top_words, "the learned model should say which words weighed"
+    assert all(isinstance(w, str) and isinstance(v, float) for w, v in a.top_words)
+    assert a.cues == sorted(a.cues, key=lambda c: -c.weight)
+
+
+def test_sentiment_range_and_direction():
+    good, bad = analyze_turns(["Thank you so much, that's wonderful!", "This is awful and I'm furious"])
+    assert 0 < good.sentiment <= 1
+    assert -1 <= bad.sentiment < 0
+    start, end, shift = affect.conversation_sentiment([bad, good])
+    assert start == bad.sentiment and end == good.sentiment and shift > 0
+    assert affect.conversation_sentiment([]) == (None, None, None)
+
+
+def test_huge_and_odd_input_is_bounded():
+    text = "still not working 😡 @someone https://x.example/a?b=c " + ("lorem ipsum " * 500_000)
+    a = one(text)
+    assert a.is_distress
+    check_spans(text, a)
+    assert all(c.end <= affect.MAX_CHARS for c in a.cues)
+
+
+def test_context_length_must_match():
+    with pytest.raises(ValueError):
+        analyze_turns(["a", "b"], [None])
+
+
+def test_shipped_model_loads():
+    path = ROOT / "qa" / "models" / affect.MODEL_RESOURCE
+    assert path.exists() and path.stat().st_size < 5_000_000
+    m = affect.load_model()
+    assert m is not None and len(m.weights) > 1000
+    assert "GoEmotions" in m.meta["trained_on"] and not m.meta["smoke"]
+
+
+def test_eval_bench_smoke_runs():
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "eval_distress.py"), "--smoke"],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "turns/s" in r.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "emotions" / "goemotions_train.tsv").exists(),
+                    reason="needs ../shared/data/emotions (GoEmotions train split)")
+def test_train_bench_smoke_runs(tmp_path):
+    pytest.importorskip("sklearn", reason="needs the [train] extra (scikit-learn)")
+    out = tmp_path / "m.json.gz"
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "train_distress.py"), "--smoke",
+                        "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert out.exists() and "chosen:" in r.stdout
