@@ -252,9 +252,9 @@ def test_cli_explain_gives_shares_and_auto_fail():
     out = res.output
     assert "Rubric 'qa-default', version 2" in out
     assert "Categories (share of the overall score): on chats, on calls, on e-mails" in out
-    assert "  empathy           25%   25%   25%   3 criteria" in out
+    assert "  empathy           25%   25%   25%   25%   3 criteria" in out
     assert "EMPATHY — 25% of the overall score" in out
-    assert ("  first_response_voice [calls only]: weight 1 = 25% of promptness on calls (5.0% of the total)"
+    assert ("  first_response_voice [calls only]: weight 1 = 17% of promptness on calls (3.3% of the total)"
             in out)
     assert "no_profanity  AUTO-FAIL: weight 3 = 43% of professionalism on chats (8.6% of the total)" in out
     assert "Auto-fail: if any of these fails, the whole conversation scores 0:" in out
