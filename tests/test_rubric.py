@@ -256,7 +256,7 @@ def test_cli_explain_gives_shares_and_auto_fail():
     assert "EMPATHY — 25% of the overall score" in out
     assert ("  first_response_voice [calls only]: weight 1 = 17% of promptness on calls (3.3% of the total)"
             in out)
-    assert "no_profanity  AUTO-FAIL: weight 3 = 43% of professionalism on chats (8.6% of the total)" in out
+    assert "no_profanity  AUTO-FAIL: weight 3 = 25% of professionalism on chats (5.0% of the total)" in out
     assert "Auto-fail: if any of these fails, the whole conversation scores 0:" in out
     assert "Looks for: Passes when the agent says at least one of 'thank you for calling'" in out
 
