@@ -128,8 +128,12 @@ def run_pipeline(inputs: Sequence[str | Path], out: str | Path | OutDir,
     from .score import ResultsWriter, Scorer
     from .transcribe import TranscribeOptions, options_summary, resolve_model, transcribe_paths
 
+    from .procs import install as die_with_this_process
+
     options = options or RunOptions()
     outdir = out if isinstance(out, OutDir) else OutDir.at(out)
+    # every worker process (scoring, spaCy, reports) dies with this one, kill -9 included
+    die_with_this_process(outdir.root)
     t_start = time.perf_counter()
     summary = RunSummary()
     timings = summary.timings

@@ -723,11 +723,13 @@ def _remove_stale(out: Path) -> None:
 
 
 def _pool(jobs: int, init_args: tuple):
-    import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method),
+    from .procs import forkserver_context
+
+    # forkserver (no fork of this threaded process), set up so that the fork server and
+    # its workers die with this process, kill -9 included (qa.procs)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=forkserver_context(),
                                initializer=_init_worker, initargs=init_args)
 
 

@@ -218,6 +218,9 @@ def run_lock(out: OutDir) -> Iterator[None]:
             fh.truncate()
             fh.write(f"pid {os.getpid()}")
             fh.flush()
+            from .procs import reap_left_behind
+
+            reap_left_behind(out.root)  # helpers a killed command on this folder left running
             clean_stale_temp(out)
             yield
         finally:

@@ -308,3 +308,91 @@ def test_busy_message_names_the_holder_even_before_it_wrote_its_pid(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Pids of every living descendant of ``pid`` (children, grandchildren …), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - found
+        found |= frontier
+    return found
+
+
+def _living(pids: set[int]) -> set[int]:
+    alive = set()
+    for p in pids:
+        try:
+            state = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.add(p)
+    return alive
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_kill_9_during_the_report_stage_leaves_no_process_behind(tmp_path):
+    """The report pool's fork server, its resource tracker and its workers used to run on
+    for ever after kill -9 of `qa run` (the workers hold both ends of their task queue)."""
+    ibm = SHARED_DATA / "chats" / "ibm_twitter_care_dev.json"  # 525 conversations: a pool
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*QA, "run", str(ibm), "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    helpers: set[int] = set()
+    try:
+        for line in proc.stderr:
+            if line.startswith("report"):
+                break
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            helpers = _descendants(proc.pid)
+            cmds = " ".join(Path(f"/proc/{p}/cmdline").read_text(errors="replace")
+                            for p in helpers if Path(f"/proc/{p}/cmdline").exists())
+            if "forkserver" in cmds and len(helpers) >= 3:  # server, tracker, a worker
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before its report workers could be seen"
+        assert len(helpers) >= 3, helpers
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 15
+        while _living(helpers) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not _living(helpers), f"left running: {sorted(_living(helpers))}"
+    finally:
+        proc.kill()
+        for p in _living(helpers):
+            os.kill(p, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
+def test_the_next_command_stops_helpers_a_killed_run_left(tmp_path):
+    """Where the kernel could not stop them, the next command on the same folder does:
+    helpers carry QA_OUT and QA_PARENT_PID; their qa process is gone."""
+    out = tmp_path / "out"
+    out.mkdir()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    env = {**os.environ, "QA_OUT": str(out.resolve()), "QA_PARENT_PID": str(gone.pid)}
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], env=env)
+    other_out = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
+                                 env={**env, "QA_OUT": str((tmp_path / "elsewhere").resolve())})
+    try:
+        time.sleep(0.3)
+        with run_lock(OutDir.at(out)):
+            assert orphan.wait(timeout=10) == -signal.SIGKILL
+        assert other_out.poll() is None  # another folder's helpers are not this folder's business
+    finally:
+        orphan.kill()
+        other_out.kill()
+        orphan.wait()
+        other_out.wait()
