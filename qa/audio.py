@@ -518,3 +518,81 @@ def _short(exc: BaseException) -> str:
     if ": '" in text:
         text = text.split(": '")[0]
     return text[:160]
+
+
+# ---------------------------------------------------------------- recordings the reports may play
+RECORDINGS_CACHE = Path(".cache") / "recordings"
+"""``OUT/.cache/recordings/``: one small JSON per recording qa itself decoded (or found in
+its transcription cache by its sha256): its resolved path, sha256, size, mtime and inode."""
+
+
+def _registry_file(out_root: Path, resolved: Path) -> Path:
+    import hashlib
+
+    key = hashlib.sha256(str(resolved).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return Path(out_root) / RECORDINGS_CACHE / f"{key}.json"
+
+
+def register_recording(out_root: str | Path, path: str | Path, sha256: str) -> None:
+    """Remember that ``path`` (whose bytes hash to ``sha256``) is a recording qa decoded, so
+    that the reports may play it (:func:`playable_recording`)."""
+    import json
+    import os
+
+    from .store import atomic_write_text
+
+    try:
+        resolved = Path(path).resolve(strict=True)
+        st = os.stat(resolved)
+        entry = {"path": str(resolved), "sha256": sha256, "size": st.st_size,
+                 "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
+        atomic_write_text(_registry_file(Path(out_root), resolved), json.dumps(entry), durable=False)
+    except (OSError, ValueError) as exc:
+        log.debug("could not register recording %s (%s)", path, exc)
+
+
+def playable_recording(out_root: str | Path, audio_path: str | None, sha256: str | None
+                       ) -> tuple[Path | None, str | None]:
+    """The file a call page may play, or None and the reason it may not.
+
+    The rule (README, "Reports"): a recording is linked into ``reports/`` only when it is
+    one qa itself decoded (registered by :func:`register_recording` with its sha256, and
+    unchanged since: same size, mtime and inode), or, when qa has no record of it (a
+    conversation JSON from elsewhere), when the file at ``audio_path`` still hashes to the
+    conversation's recorded ``sha256`` and decodes as audio. Anything else (a path that
+    names ``/etc/passwd``, a file changed since) is never linked or copied."""
+    import json
+    import os
+
+    from .conversation import sha256_file
+
+    if not audio_path:
+        return None, None
+    try:
+        resolved = Path(audio_path).resolve(strict=True)
+        st = os.stat(resolved)
+    except (OSError, RuntimeError, ValueError):
+        return None, "not found"
+    if not resolved.is_file():
+        return None, "not found"
+    reg = _registry_file(Path(out_root), resolved)
+    try:
+        entry = json.loads(reg.read_text(encoding="utf-8"))
+        if (entry.get("path") == str(resolved) and entry.get("size") == st.st_size
+                and entry.get("mtime_ns") == st.st_mtime_ns and entry.get("ino") == st.st_ino
+                and (sha256 is None or entry.get("sha256") == sha256)):
+            return resolved, None
+    except (OSError, ValueError, AttributeError):
+        pass
+    if not sha256:
+        return None, "not a recording qa decoded, and no sha256 to check it against"
+    try:
+        if sha256_file(resolved) != sha256:
+            return None, "the file there is not the recording that was transcribed (sha256 differs)"
+        probe(resolved)
+    except AudioDecodeError:
+        return None, "the file there does not decode as audio"
+    except OSError as exc:
+        return None, f"cannot read it ({exc.strerror})"
+    register_recording(out_root, resolved, sha256)
+    return resolved, None

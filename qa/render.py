@@ -11,7 +11,9 @@ Every HTML file is self-contained: CSS, JavaScript and the SVG charts (drawn by
 matplotlib) are inline; nothing is fetched from a network, and a Content-Security-Policy
 meta tag forbids it. The recordings are the one thing beside the pages: a call page's
 ``<audio>`` plays ``../audio/<name>``, a hard link to (or, across file systems, a copy of)
-the source recording, so the ``reports/`` folder can be zipped or moved as a whole.
+the source recording, so the ``reports/`` folder can be zipped or moved as a whole. Only
+recordings qa itself decoded (or that still hash to the conversation's recorded sha256 and
+decode as audio) are ever linked: :func:`qa.audio.playable_recording`.
 
 Templates live in the package (``qa/templates``) and can be overridden one by one with a
 folder of files of the same names (``templates_dir``). Autoescape is on for every
@@ -43,6 +45,7 @@ from markupsafe import Markup, escape
 from . import __version__
 from .aggregate import (CATEGORIES, NO_TEAM, Aggregates, Filters, ResultsPaths, aggregate,
                         criteria_by_conversation, focus_areas, locate_results)
+from .audio import playable_recording
 from .conversation import Conversation
 from .errors import QAError, ReportError
 from .store import Failure, safe_name
@@ -428,16 +431,36 @@ class ReportSummary:
 
 # ---------------------------------------------------------------- page data
 def _link_audio(src: Path, dest: Path) -> None:
-    """Hard-link ``src`` at ``dest`` (a copy when the two are on different file systems)."""
+    """Hard-link ``src`` at ``dest`` (a copy when the two are on different file systems).
+    ``src`` is a verified recording (:func:`qa.audio.playable_recording`); a hard link
+    that is not that same file (swapped since the check) is removed and refused."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp")
     if tmp.exists():
         tmp.unlink()
+    before = os.stat(src)
     try:
-        os.link(src, tmp)
+        os.link(src, tmp, follow_symlinks=False)
     except OSError:
-        shutil.copy2(src, tmp)
+        shutil.copy2(src, tmp, follow_symlinks=False)
+    else:
+        if os.stat(tmp).st_ino != before.st_ino:
+            tmp.unlink()
+            raise OSError(0, "the file changed while it was being linked")
     os.replace(tmp, dest)
+
+
+def _recorded_sha256(root: Path, c: dict) -> str | None:
+    """The sha256 a voice conversation's JSON records for its recording (source format
+    ``audio``), or None."""
+    import json
+
+    try:
+        data = json.loads((Path(root) / c["transcript_path"]).read_text(encoding="utf-8"))
+        source = data.get("source") or {}
+        return source.get("sha256") if source.get("format") == "audio" else None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
 
 
 def _audio_name(cid: str, audio_path: str) -> str:
@@ -671,15 +694,24 @@ def _call_batches(agg: Aggregates, staging: Path, teams: dict[str, dict], chunk:
         for c in part.to_dicts():
             audio_src = audio_notice = None
             if c.get("audio_path"):
-                src = Path(c["audio_path"])
                 name = _audio_name(c["conversation_id"], c["audio_path"])
-                if src.is_file():
+                # only a recording qa decoded, or one that still hashes to the recorded
+                # sha256 and decodes as audio, is ever linked into reports/ (qa.audio)
+                src, why = playable_recording(agg.paths.root, c["audio_path"],
+                                              _recorded_sha256(agg.paths.root, c))
+                if src is not None:
                     try:
                         _link_audio(src, staging / "audio" / name)
                         audio_src = f"../audio/{name}"
                         summary.audio += 1
                     except OSError as exc:
                         audio_notice = f"The recording could not be copied ({exc.strerror})."
+                elif why != "not found":
+                    audio_notice = "The recording could not be verified; no player."
+                    summary.problems.append(Failure(
+                        c["audio_path"], "report", f"recording not linked: {why}. Fix: only "
+                        "recordings qa transcribed are played; transcribe it with `qa run` or "
+                        "`qa transcribe`."))
                 else:
                     audio_notice = "The recording is not at its recorded place; no player."
                     summary.problems.append(Failure(c["audio_path"], "report",

@@ -49,6 +49,33 @@ from .store import OutDir, atomic_write_text, write_conversation
 
 log = logging.getLogger(__name__)
 
+TELEMETRY_OFF = {
+    # onnxruntime (faster-whisper's Silero VAD) would write a device id and an event database
+    # to ~/.cache/Microsoft/DeveloperTools/.onnxruntime and ships code to upload it; the
+    # variable is read when its environment is created (its Python API call comes too late
+    # to stop the files)
+    "ORT_DISABLE_TELEMETRY": "1",
+    # huggingface_hub (model downloads, only when --model names one): no usage pings
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+}
+
+
+def telemetry_off() -> None:
+    """Turn off the telemetry of every library qa uses that has any (README, "Privacy"):
+    set before those libraries start, inherited by worker processes."""
+    os.environ.update(TELEMETRY_OFF)
+    import sys
+
+    ort = sys.modules.get("onnxruntime")
+    if ort is not None and hasattr(ort, "disable_telemetry_events"):
+        try:
+            ort.disable_telemetry_events()
+        except Exception:  # noqa: BLE001 - an older onnxruntime without it
+            pass
+
+
+telemetry_off()
+
 CACHE_VERSION = 1
 DEFAULT_MODEL_NAME = "tiny.en"
 CHANNEL_NAMES = ("left", "right")
@@ -610,7 +637,10 @@ def transcribe_file(path: str | Path, *, options: TranscribeOptions | None = Non
     if rec is None:
         rec = _recognise(p, model or load_model(ref, options), options, outdir)
         write_cache(outdir, key, rec)
-    return make_conversation(p, sha, rec, options, ref, metadata, agent_id)
+    conv = make_conversation(p, sha, rec, options, ref, metadata, agent_id)
+    if outdir is not None:
+        qaudio.register_recording(outdir.root, p, sha)
+    return conv
 
 
 def _sha(p: Path) -> str:
@@ -690,7 +720,17 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
 
     def finish(res: FileResult) -> FileResult:
         if res.conversation is not None and outdir is not None:
-            res.transcript_path = write_conversation(outdir, res.conversation)
+            try:
+                res.transcript_path = write_conversation(outdir, res.conversation)
+            except QAError as exc:
+                res.conversation, res.error = None, exc
+            except OSError as exc:
+                res.conversation, res.error = None, AudioDecodeError(
+                    f"the transcript could not be written: {exc.strerror or exc}", path=str(res.path),
+                    fix="Check the output folder's free space and permissions.")
+            else:
+                # the reports play only recordings qa decoded (qa.audio.playable_recording)
+                qaudio.register_recording(outdir.root, res.path, res.conversation.source.sha256)
         if progress:
             progress(res)
         return res
@@ -766,6 +806,11 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
                                                          agent_id)
                 except QAError as exc:
                     res.error = exc
+                except Exception as exc:  # noqa: BLE001 - one file's failure, never the batch's
+                    log.debug("building the conversation of %s failed", job.path, exc_info=True)
+                    res.error = AudioDecodeError(
+                        f"transcription failed ({type(exc).__name__}: {str(exc)[:160]})",
+                        path=str(job.path), fix="Please report this as a qa bug.")
                 yield finish(res)
 
 

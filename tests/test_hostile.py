@@ -1,0 +1,392 @@
+"""The hostile battery, round 2 (issue 12): inputs made to break qa, not just broken ones.
+
+* property-based (Hypothesis): the readers get arbitrary bytes and arbitrary JSON under
+  every input extension, and only qa's own error types may come out;
+* one `qa run` over a folder of hostile files mixed with good ones: in = scored + failed,
+  one `error:` line per bad file, no traceback, nothing but recordings qa decoded in
+  `reports/audio`, an XLSX export of the result;
+* nothing is written outside --out and the documented caches (telemetry off);
+* a 20 MB message is scored in bounded memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT, need_tool
+from qa.errors import QAError, display
+from qa.ingest import parse_file, read_conversation_file
+from qa.ingest.common import MAX_JSON_DEPTH, MAX_TURN_CHARS, check_json_depth, fix_lone_surrogates
+from qa.store import OutDir, write_conversation
+
+QA = [sys.executable, "-m", "qa.cli"]
+TEXT_EXTS = [".jsonl", ".json", ".csv", ".vtt", ".srt", ".ndjson"]
+FAST = settings(max_examples=150, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+def _read_all_ways(path: Path, out: OutDir) -> None:
+    """Every reader entry point on ``path``: only QAError may come out, and whatever is
+    read can be written."""
+    result = parse_file(path)
+    assert all(isinstance(e, QAError) for e in result.errors), result.errors
+    for conv in result.conversations:
+        write_conversation(out, conv)  # valid Unicode, serialisable
+    try:
+        conv = read_conversation_file(path)
+    except QAError:
+        return
+    if conv is not None:
+        write_conversation(out, conv)
+
+
+# ---------------------------------------------------------------- property-based
+@FAST
+@given(data=st.binary(max_size=2000), ext=st.sampled_from(TEXT_EXTS))
+def test_arbitrary_bytes_give_only_qa_errors(tmp_path_factory, data, ext):
+    d = tmp_path_factory.mktemp("bytes")
+    p = d / f"input{ext}"
+    p.write_bytes(data)
+    _read_all_ways(p, OutDir.at(d / "out"))
+
+
+_json_leaf = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
+              | st.text(max_size=30) | st.sampled_from(["agent", "customer", "2026-05-01T09:00:00Z",
+                                                         "\ud800", "\x00\x1b[31m", "c1"]))
+_json = st.recursive(_json_leaf, lambda kids: st.lists(kids, max_size=5)
+                     | st.dictionaries(st.sampled_from(["conversation_id", "speaker", "text",
+                                                        "timestamp", "agent_id", "messages",
+                                                        "segments", "start", "end", "words",
+                                                        "schema_version", "turns", "source",
+                                                        "dialogHeader", "dialogContent",
+                                                        "original", "convo_id", "id", "x"])
+                                       | st.text(max_size=8), kids, max_size=6),
+                     max_leaves=40)
+
+
+@FAST
+@given(doc=_json, as_lines=st.booleans())
+def test_arbitrary_json_gives_only_qa_errors(tmp_path_factory, doc, as_lines):
+    d = tmp_path_factory.mktemp("json")
+    if as_lines:
+        items = doc if isinstance(doc, list) and doc else [doc]
+        p = d / "input.jsonl"
+        p.write_text("\n".join(json.dumps(i) for i in items) + "\n")
+    else:
+        p = d / "input.json"
+        p.write_text(json.dumps(doc))
+    _read_all_ways(p, OutDir.at(d / "out"))
+
+
+@FAST
+@given(doc=_json)
+def test_arbitrary_conversation_json_gives_only_qa_errors(tmp_path_factory, doc):
+    """Conversation JSON (`schema_version` + `turns`) is input like any other."""
+    d = tmp_path_factory.mktemp("conv")
+    p = d / "conv.json"
+    base = {"schema_version": 1, "id": "x", "agent_id": "a", "turns": [],
+            "source": {"path": "p", "sha256": "0", "format": "chat-jsonl"}}
+    if isinstance(doc, dict):
+        base.update(doc)
+    else:
+        base["turns"] = doc
+    p.write_text(json.dumps(base))
+    _read_all_ways(p, OutDir.at(d / "out"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(min_size=1, max_size=3000),
+       ext=st.sampled_from([".wav", ".flac", ".mp3", ".ogg", ".m4a", ".opus", ".webm"]))
+def test_arbitrary_bytes_as_audio_give_only_audio_errors(tmp_path_factory, data, ext):
+    from qa.audio import probe
+    from qa.errors import AudioDecodeError
+
+    p = tmp_path_factory.mktemp("audio") / f"noise{ext}"
+    p.write_bytes(data)
+    try:
+        probe(p)
+    except AudioDecodeError:
+        pass
+
+
+# ---------------------------------------------------------------- the guards, one by one
+def test_nesting_limit_names_the_line(tmp_path):
+    good = json.dumps({"conversation_id": "c", "speaker": "agent", "text": "hi"})
+    deep = "[" * 100_000 + "]" * 100_000
+    p = tmp_path / "deep.jsonl"
+    p.write_text(f"{good}\n{good}\n{{\"text\": {deep}}}\n")
+    r = parse_file(p)
+    assert [str(e) for e in r.errors] == [
+        f"{p}:line 3: JSON nested more than {MAX_JSON_DEPTH} levels deep. Fix: This is not a chat "
+        "export or transcript qa can read (real exports nest a few levels); check the file, or "
+        "leave it out."]
+    check_json_depth("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH, p)  # the limit itself is fine
+    check_json_depth('["' + "[" * 1000 + '"]', p)  # brackets inside strings do not nest
+
+
+def test_lone_surrogates_are_replaced_and_the_line_named(tmp_path, caplog):
+    assert fix_lone_surrogates(r'"a\ud800b"', tmp_path) == r'"a\ufffdb"'
+    assert fix_lone_surrogates(r'"\ud83d\ude00"', tmp_path) == r'"\ud83d\ude00"'  # a pair: kept
+    assert fix_lone_surrogates(r'"\\ud800"', tmp_path) == r'"\\ud800"'  # an escaped backslash
+    p = tmp_path / "s.jsonl"
+    p.write_text('{"conversation_id": "s1", "agent_id": "a", "speaker": "customer", "text": "hi"}\n'
+                 '{"conversation_id": "s1", "agent_id": "a", "speaker": "agent", '
+                 '"text": "Hello \\ud800 there \\udc00"}\n')
+    with caplog.at_level("WARNING"):
+        (conv,) = parse_file(p).conversations
+    assert conv.turns[1].text == "Hello \ufffd there \ufffd"
+    assert "line 2: a lone surrogate escape" in caplog.text
+    write_conversation(OutDir.at(tmp_path / "out"), conv)  # used to raise PydanticSerializationError
+
+
+def test_a_conversation_that_cannot_be_written_is_that_files_failure(tmp_path):
+    from conftest import make_conv
+
+    conv = make_conv([("agent", "hi \udcff"), ("customer", "ok")])
+    with pytest.raises(QAError, match=r"conversation c1 cannot be written: turns\[0\]\.text is not "
+                                      r"valid Unicode text"):
+        write_conversation(OutDir.at(tmp_path), conv)
+
+
+def test_over_long_turns_are_cut_with_a_note(tmp_path):
+    p = tmp_path / "long.jsonl"
+    rows = [{"conversation_id": "L", "agent_id": "a", "speaker": "customer",
+             "text": "x" * (MAX_TURN_CHARS + 10)},
+            {"conversation_id": "L", "agent_id": "a", "speaker": "agent", "text": "Hello"}]
+    p.write_text("\n".join(json.dumps(r) for r in rows))
+    (conv,) = parse_file(p).conversations
+    assert len(conv.turns[0].text) == MAX_TURN_CHARS
+    assert conv.metadata["truncated_turns"] == [{"turn": 0, "chars": MAX_TURN_CHARS + 10,
+                                                 "kept": MAX_TURN_CHARS}]
+
+
+def test_display_keeps_one_line():
+    assert display("new\nline\x1b[31m.jsonl") == "new\\nline\\x1b[31m.jsonl"
+    assert display("caf\udce9.jsonl") == "caf\\xe9.jsonl"  # an undecodable byte of a file name
+    assert display("\u202eevil") == "\\u202eevil"
+    assert display("plain/ünï.json") == "plain/ünï.json"
+
+
+# ---------------------------------------------------------------- one qa run over a hostile folder
+GOOD = [{"conversation_id": "good1", "agent_id": "a1", "speaker": "agent",
+         "text": "Hi, thanks for reaching out! This is Sam.", "timestamp": "2026-05-01T09:00:00Z"},
+        {"conversation_id": "good1", "agent_id": "a1", "speaker": "customer",
+         "text": "My order has not arrived.", "timestamp": "2026-05-01T09:00:40Z"},
+        {"conversation_id": "good1", "agent_id": "a1", "speaker": "agent",
+         "text": "I'm sorry to hear that. Let me check it for you.", "timestamp": "2026-05-01T09:01:10Z"}]
+
+
+def _lines(rows) -> str:
+    return "\n".join(json.dumps(r) for r in rows) + "\n"
+
+
+def _chat(cid: str, agent_text: str, customer_text: str = "My bill is wrong") -> list[dict]:
+    return [{"conversation_id": cid, "agent_id": "a1", "speaker": "agent", "text": agent_text,
+             "timestamp": "2026-05-01T09:00:00Z"},
+            {"conversation_id": cid, "agent_id": "a1", "speaker": "customer", "text": customer_text,
+             "timestamp": "2026-05-01T09:00:30Z"}]
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    import random
+
+    need_tool("espeak-ng", "sox")
+    d = tmp_path_factory.mktemp("hostile")
+    inp = d / "in"
+    inp.mkdir()
+    (inp / "good.jsonl").write_text(_lines(GOOD))
+    subprocess.run(["espeak-ng", "-w", str(d / "speech.wav"),
+                    "Thank you for calling Acme, this is Sam. How can I help you today?"], check=True)
+    subprocess.run(["sox", "-R", "-M", str(d / "speech.wav"), str(d / "speech.wav"),
+                    str(inp / "good_call.wav")], check=True)
+    # --- the kinds of issue 12
+    (inp / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (inp / "deep_line.jsonl").write_text(_lines(_chat("dl", "Hi")) + '{"text": ' + "[" * 100_000
+                                         + "]" * 100_000 + "}\n")
+    (inp / "surrogate.jsonl").write_text(_lines(_chat("sur", "Hello, thank you for calling.")).replace(
+        "calling.", "calling \\ud800."))
+    (inp / "control.jsonl").write_text(_lines(_chat(
+        "ctl", "Hello \x00 \x1b[31mthank you\x1b[0m for calling", "my order \x07 is late")))
+    rng = random.Random(0)
+    (inp / "random.flac").write_bytes(bytes(rng.getrandbits(8) for _ in range(4096)))
+    (inp / "new\nline.jsonl").write_text("{broken\n")
+    (inp / "esc\x1b[31mred.jsonl").write_text(_lines(_chat("esc", "Hello there, how can I help?")))
+    passwd = {"schema_version": 1, "id": "passwd", "channel": "voice", "agent_id": "a1",
+              "source": {"path": "/etc/passwd", "sha256": "0" * 64, "format": "audio"},
+              "turns": [{"speaker": "agent", "text": "Thank you for calling.", "start_s": 0.0, "end_s": 1.0},
+                        {"speaker": "customer", "text": "Hi.", "start_s": 1.5, "end_s": 2.0}],
+              "metadata": {"audio_path": "/etc/passwd"}}
+    (inp / "passwd.json").write_text(json.dumps(passwd))
+    deep_conv = {**passwd, "id": "deepconv", "metadata": {"x": None}}
+    (inp / "deep_conv.json").write_text(json.dumps(deep_conv).replace(
+        "null", "[" * 50_000 + "]" * 50_000))
+    out = d / "out"
+    proc = subprocess.run([*QA, "run", str(inp), "--agent-id", "a1", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+    failures = pl.read_csv(out / "results" / "failures.csv")
+    return proc, out, failures
+
+
+HOSTILE_FAILURES = {
+    "deep.json": ("ingest", "JSON nested more than 64 levels deep", "(line 1)"),
+    "deep_line.jsonl": ("ingest", "JSON nested more than 64 levels deep", "(line 3)"),
+    "deep_conv.json": ("ingest", "JSON nested more than 64 levels deep", "(line 1)"),
+    "random.flac": ("transcribe", "unsupported or corrupt audio: FFmpeg does not recognise the format", ""),
+    "new\\nline.jsonl": ("ingest", "broken JSON: Expecting property name", "(line 1)"),
+}
+
+
+def test_hostile_run_finishes_without_a_traceback(hostile):
+    proc, out, _ = hostile
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (out / "reports" / "index.html").is_file()
+
+
+def test_hostile_in_equals_scored_plus_failed(hostile):
+    _, out, failures = hostile
+    counts = json.loads((out / "run.json").read_text())["counts"]
+    before_scoring = failures.filter(pl.col("stage").is_in(["ingest", "transcribe"])).height
+    lost = failures.filter(pl.col("stage").is_in(["ingest", "transcribe", "score"])).height
+    assert counts["files"] == 11
+    # in (conversations read + inputs that failed before scoring) = scored + failed
+    # (report-stage rows are notices on scored conversations, not lost inputs)
+    assert counts["conversations"] + before_scoring == counts["scored"] + lost
+    assert before_scoring == len(HOSTILE_FAILURES)
+    assert counts["scored"] == counts["conversations"] == 6  # good, good_call, sur, ctl, esc, passwd
+    scored = sorted(pl.read_parquet(out / "results" / "conversations.parquet")["conversation_id"])
+    assert scored == ["ctl", "esc", "good1", "good_call", "passwd", "sur"]
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_FAILURES))
+def test_each_hostile_file_has_one_clear_failure(hostile, name):
+    proc, _, failures = hostile
+    stage, reason, place = HOSTILE_FAILURES[name]
+    rows = failures.filter(pl.col("file").str.ends_with("/" + name))
+    assert rows.height == 1, failures
+    got_stage, got_reason = rows.row(0)[1:]
+    assert got_stage == stage
+    assert got_reason.startswith(reason) and got_reason.endswith(place), got_reason
+    assert "Fix:" in got_reason
+    line = next(ln for ln in proc.stderr.splitlines() if name in ln)
+    assert line.startswith("error: ") and reason in line  # one line, naming the file
+
+
+def test_every_error_is_one_line(hostile):
+    proc, _, failures = hostile
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == failures.height
+    assert not any("\x1b" in ln for ln in proc.stderr.splitlines())  # escapes shown, not run
+    assert "new\\nline.jsonl" in proc.stderr
+
+
+def test_lone_surrogate_and_control_characters_are_scored(hostile):
+    proc, out, _ = hostile
+    sur = json.loads((out / "transcripts" / "sur.json").read_text())
+    assert sur["turns"][0]["text"] == "Hello, thank you for calling \ufffd."
+    assert "surrogate.jsonl: line 1: a lone surrogate escape" in proc.stderr
+    ctl = json.loads((out / "transcripts" / "ctl.json").read_text())
+    assert ctl["turns"][0]["text"] == "Hello \x00 \x1b[31mthank you\x1b[0m for calling"
+
+
+def test_only_recordings_qa_decoded_reach_the_reports(hostile):
+    _, out, failures = hostile
+    audio = sorted(p.name for p in (out / "reports" / "audio").iterdir())
+    assert audio == ["good_call.wav"]
+    passwd = Path("/etc/passwd").read_bytes()
+    assert not any(p.is_file() and p.read_bytes() == passwd for p in (out / "reports").rglob("*"))
+    row = failures.filter(pl.col("stage") == "report")
+    assert row["file"].to_list() == ["/etc/passwd"]
+    assert row["reason"][0].startswith("recording not linked: the file there is not the recording "
+                                       "that was transcribed (sha256 differs)")
+    page = (out / "reports" / "calls" / "passwd.html").read_text()
+    assert "The recording could not be verified; no player." in page
+
+
+def test_a_hostile_result_exports_to_xlsx(hostile):
+    _, out, _ = hostile
+    r = subprocess.run([*QA, "export", str(out), "--format", "xlsx", "-q"], capture_output=True,
+                       text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert (out / "exports" / "qa-export.xlsx").stat().st_size > 0
+
+
+def test_a_conversation_json_pointing_at_a_real_recording_plays_it_only_if_it_matches(hostile, tmp_path):
+    """A conversation JSON from elsewhere: its recording is played when the file still
+    hashes to the recorded sha256 and decodes as audio; the same JSON with another sha256
+    gets no player."""
+    from qa.audio import playable_recording
+    from qa.conversation import sha256_file
+
+    _, out, _ = hostile
+    call = json.loads((out / "transcripts" / "good_call.json").read_text())
+    wav = Path(call["metadata"]["audio_path"])
+    fresh = tmp_path / "fresh"  # an output folder with no record of that recording
+    assert playable_recording(fresh, str(wav), sha256_file(wav)) == (wav.resolve(), None)
+    assert playable_recording(fresh, str(wav), "0" * 64)[0] is None
+    assert playable_recording(fresh, "/etc/passwd", sha256_file("/etc/passwd")) == (
+        None, "the file there does not decode as audio")
+    assert playable_recording(out, str(wav), sha256_file(wav))[0] == wav.resolve()  # registered
+
+
+# ---------------------------------------------------------------- privacy and memory
+def test_qa_run_writes_nothing_outside_out_and_the_documented_caches(tmp_path):
+    """onnxruntime (faster-whisper's VAD) wrote a device id and a telemetry database to
+    ~/.cache/Microsoft/DeveloperTools/.onnxruntime on every run with audio. With HOME and
+    TMPDIR pointing at empty folders, a run on audio and chat may only leave matplotlib's
+    font cache (documented) outside --out."""
+    need_tool("espeak-ng", "sox")
+    home, tmp, inp = tmp_path / "home", tmp_path / "tmp", tmp_path / "in"
+    for p in (home, tmp, inp):
+        p.mkdir()
+    subprocess.run(["espeak-ng", "-w", str(tmp_path / "s.wav"), "Thank you for calling, this is Sam."],
+                   check=True)
+    subprocess.run(["sox", "-R", "-M", str(tmp_path / "s.wav"), str(tmp_path / "s.wav"),
+                    str(inp / "call.wav")], check=True)
+    (inp / "chat.jsonl").write_text(_lines(GOOD))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("XDG_", "ORT_", "HF_", "MPLCONFIGDIR"))}
+    env.update(HOME=str(home), TMPDIR=str(tmp))
+    r = subprocess.run([*QA, "run", str(inp), "--agent-id", "a1", "--out", str(tmp_path / "out"), "-q"],
+                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr
+    written = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file())
+    allowed = (".cache/matplotlib/", ".config/matplotlib/")
+    assert [w for w in written if not w.startswith(allowed)] == []
+    assert sorted(tmp.rglob("*")) == []
+
+
+def test_a_20mb_message_runs_in_bounded_memory(tmp_path):
+    """A single 20 MB message peaked at about 2 GB (spaCy's tokens cost about 90 bytes per
+    character); turns are now cut at MAX_TURN_CHARS, and the run stays under 900 MiB."""
+    inp = tmp_path / "in"
+    inp.mkdir()
+    rows = [{"conversation_id": "big1", "agent_id": "a1", "speaker": "customer",
+             "text": "Hi, this is Dana Lee. " + "log line " * (20_000_000 // 9),
+             "timestamp": "2026-05-01T09:00:00Z"},
+            {"conversation_id": "big1", "agent_id": "a1", "speaker": "agent",
+             "text": "Thanks for the log, I can help.", "timestamp": "2026-05-01T09:01:00Z"}]
+    (inp / "big.jsonl").write_text(_lines(rows))
+    assert (inp / "big.jsonl").stat().st_size > 20_000_000
+    script = ("import resource, subprocess, sys; "
+              "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+              "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+              "sys.stderr.write(r.stderr)")
+    r = subprocess.run([sys.executable, "-c", script, *QA, "run", str(inp), "--out", str(tmp_path / "out"),
+                        "-q", "--no-report"], capture_output=True, text=True, cwd=ROOT, timeout=900)
+    code, peak_kib = map(int, r.stdout.split())
+    assert code == 0, r.stderr
+    assert peak_kib < 900 * 1024, f"peak {peak_kib // 1024} MiB"
+    conv = json.loads((tmp_path / "out" / "transcripts" / "big1.json").read_text())
+    assert len(conv["turns"][0]["text"]) == MAX_TURN_CHARS
+    assert "kept the first 5,242,880 for scoring" in r.stderr
