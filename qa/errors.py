@@ -22,6 +22,17 @@ def _escape(m: re.Match) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def unicode_path(path: object) -> str:
+    """``str(path)``, or, when the name holds bytes that are not UTF-8 (which JSON and
+    Parquet cannot store), its :func:`display` form with those bytes as ``\\xNN``."""
+    s = str(path)
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return display(s)
+
+
 def display(text: object) -> str:
     """``text`` made safe for one line of a terminal or a CSV cell: control characters
     (newlines, escape sequences, NUL …), Unicode line and bidi-override characters and

@@ -172,8 +172,8 @@ def record_failures(out: OutDir, stages: Iterable[str], failures: Iterable[Failu
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(FAILURE_COLUMNS)
-    for f in rows:
-        writer.writerow([f.file, f.stage, f.reason])
+    for f in rows:  # one line per row, valid UTF-8 whatever the file name holds
+        writer.writerow([display(f.file), f.stage, display(f.reason)])
     atomic_write_text(out.failures_csv, buf.getvalue())
     return out.failures_csv
 

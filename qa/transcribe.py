@@ -43,7 +43,7 @@ import numpy as np
 
 from . import audio as qaudio
 from .conversation import Conversation, Source, Turn, Word, sha256_file
-from .errors import AudioDecodeError, ModelNotFoundError, QAError
+from .errors import AudioDecodeError, ModelNotFoundError, QAError, unicode_path
 from .metadata import Metadata, require_agent
 from .store import OutDir, atomic_write_text, write_conversation
 
@@ -572,10 +572,10 @@ def make_conversation(path: str | Path, sha256: str, rec: Recognition, options: 
     turns, inferred, rule = build_turns(rec, options, p)
     conv = Conversation(
         id=conversation_id(p, metadata), channel="voice", agent_id="", duration_s=round(rec.duration_s, 3),
-        language=rec.language, source=Source(path=str(path), sha256=sha256, format="audio"),
+        language=rec.language, source=Source(path=unicode_path(path), sha256=sha256, format="audio"),
         turns=turns, roles_inferred=inferred,
         metadata={
-            "audio_path": str(p.resolve()),
+            "audio_path": unicode_path(p.resolve()),
             "audio": rec.audio,
             "transcription": {
                 "engine": "faster-whisper", "faster_whisper_version": faster_whisper.__version__,

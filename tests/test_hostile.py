@@ -390,3 +390,26 @@ def test_a_20mb_message_runs_in_bounded_memory(tmp_path):
     conv = json.loads((tmp_path / "out" / "transcripts" / "big1.json").read_text())
     assert len(conv["turns"][0]["text"]) == MAX_TURN_CHARS
     assert "kept the first 5,242,880 for scoring" in r.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names of arbitrary bytes are POSIX's")
+def test_file_names_that_are_not_utf8_are_read_and_named_one_line(tmp_path):
+    """A file name holding bytes that are not UTF-8 could not be written to JSON or to
+    failures.csv; it is read, scored, and named with \\xNN escapes."""
+    inp = tmp_path / "in"
+    inp.mkdir()
+    good = os.path.join(os.fsencode(inp), b"caf\xe9.jsonl")
+    with open(good, "w") as fh:
+        fh.write(_lines(_chat("cafe", "Hello, thank you for calling.")))
+    with open(os.path.join(os.fsencode(inp), b"br\xffken.jsonl"), "w") as fh:
+        fh.write("{broken\n")
+    out = tmp_path / "out"
+    r = subprocess.run([*QA, "run", str(inp), "--out", str(out), "-q"], capture_output=True, cwd=ROOT)
+    err = r.stderr.decode("utf-8")
+    assert r.returncode == 1, err
+    assert "Traceback" not in err
+    assert f"error: {inp}/br\\xffken.jsonl:line 1: broken JSON" in err
+    failures = pl.read_csv(out / "results" / "failures.csv")
+    assert failures["file"].to_list() == [f"{inp}/br\\xffken.jsonl"]
+    conv = json.loads((out / "transcripts" / "cafe.json").read_text())
+    assert conv["source"]["path"] == f"{inp}/caf\\xe9.jsonl"

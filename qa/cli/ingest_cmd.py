@@ -9,6 +9,7 @@ import click
 from ..ingest import FORMATS, ingest_paths, summarize
 from ..inputs import TEXT_EXTS, discover
 from ..store import OutDir, run_lock
+from ..errors import display
 from .common import (EXIT_USAGE, Batch, QAClickException, chat_options, echo_summary,
                      ingest_options, inputs_argument, load_metadata, meta_options, out_option,
                      quiet_option, setup_logging)
@@ -64,7 +65,7 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, fmt: str | 
                 batch.fail_exc(result.path, exc, stage="ingest")
             if result.conversations and not quiet:
                 n = len(result.conversations)
-                click.echo(f"{result.path}: {n} conversation{'s' if n != 1 else ''} "
+                click.echo(f"{display(result.path)}: {n} conversation{'s' if n != 1 else ''} "
                            f"({result.format})", err=True)
         code = batch.finish()
     echo_summary(quiet, summarize(results).line())

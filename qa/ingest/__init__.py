@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from ..conversation import Conversation, Source, Turn, sha256_bytes
-from ..errors import IngestError, MetadataError, QAError
+from ..errors import IngestError, MetadataError, QAError, unicode_path
 from ..inputs import AUDIO_EXTS, TEXT_EXTS, discover
 from ..metadata import Metadata, require_agent
 from ..store import OutDir, write_conversation
@@ -318,6 +318,7 @@ def _finish(conv: Conversation, path: Path, fmt: str, options: IngestOptions) ->
     require_agent(conv, path)
     require_agent_turns(conv, path)
     bound_turns(conv, path)
+    conv.source.path = unicode_path(conv.source.path)  # a file name that is not UTF-8
 
 
 def unexpected_error(exc: BaseException, path: Path, what: str | None = None) -> IngestError:
