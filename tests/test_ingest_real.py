@@ -30,7 +30,7 @@ def test_ibm_twitter_all_525(shared_data):
         # every dialogContent message plus the closing reply, nothing dropped or added
         assert len(conv.turns) == len(content) + 1 == int(item["dialogHeader"]["messageCount"])
         assert conv.agent_id == item["dialogHeader"]["company"]
-        assert conv.channel == "chat"
+        assert conv.channel == "social"
         first = datetime.fromisoformat(content[0]["datetime"].replace("Z", "+00:00"))
         assert conv.started_at == first
         # roles: client / client1 -> customer, agent -> agent

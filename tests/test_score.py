@@ -136,7 +136,7 @@ def test_default_rubric_on_a_call_scores_the_voice_criteria():
     assert by_id["filler_words"].outcome == "pass"
     for cid in ("first_response", "reply_time", "longest_wait"):
         assert by_id[cid].outcome == "na"
-        assert by_id[cid].reason in ("applies to chats and e-mails only; this is a call",
+        assert by_id[cid].reason in ("applies to chats and social-media conversations and e-mails only; this is a call",
                                      "applies to chats only; this is a call")
     assert by_id["dead_air"].reason == "no silence over 10 s; 1 announced hold (46 s) not counted"
     assert res.overall is not None and res.overall > 80
@@ -286,7 +286,7 @@ def test_cli_scores_conversation_json_and_chat_exports(tmp_path):
     assert set(conv["conversation_id"]) >= {"j1", "j2", "demo-c1"}
     assert (out / "transcripts" / "demo-c1.json").is_file() and (out / "transcripts" / "j1.json").is_file()
     assert (out / "results" / "failures.csv").read_text() == "file,stage,reason\n"
-    assert f"score: {conv.height} conversations scored with rubric qa-default v1 (default)" in res.stderr
+    assert f"score: {conv.height} conversations scored with rubric qa-default v2 (default)" in res.stderr
     # second run: everything from the cache
     res = CliRunner().invoke(main, ["score", str(out / "transcripts"), "--out", str(out)])
     assert res.exit_code == 0
