@@ -1,6 +1,6 @@
 """Train the customer-distress model that ships in qa/models/distress.json.gz.
 
-Logistic regression (scikit-learn, only here: ``pip install -e ".[train]"``) over the
+NB-weighted logistic regression (scikit-learn, only here: ``pip install -e ".[train]"``) over the
 features of :func:`qa.affect.features` (words, word pairs, negation-marked words,
 L2-normalised) and :func:`qa.affect.dense_features` (VADER shares, counts), on the
 GoEmotions TRAIN split only, label = any emotion of the paper's negative group.
@@ -36,8 +36,8 @@ NEGATIVE = {
     "anger", "annoyance", "disappointment", "disapproval", "disgust", "embarrassment",
     "fear", "grief", "nervousness", "remorse", "sadness",
 }
-DENSE = ["vader_neg", "vader_pos", "vader_compound", "vader_negative", "is_question",
-         "exclaims", "short"]
+DENSE = ["vader_neg", "vader_pos", "vader_compound", "vader_negative", "vader_min", "n_neg",
+         "n_pos", "neg_pos", "is_question", "exclaims", "short", "rules"]
 SEED = 13
 
 
@@ -59,13 +59,13 @@ def featurize(texts: list[str]):
     for t in texts:
         toks = affect.tokenize(t)
         feats.append([f for f, _ in affect.features(toks)])
-        vs = affect.vader_scores(t)
-        d = affect.dense_features(vs, toks)
-        dense.append([d[k] for k in DENSE])
+        vs = affect.vader_scores(t, toks)
         r = 1.0
         for c in affect.rule_cues(t):
             r *= 1.0 - c.weight
         rules.append(1.0 - r)
+        d = affect.dense_features(vs, toks, 1.0 - r)
+        dense.append([d[k] for k in DENSE])
         quest.append(affect.is_question(t))
     return feats, np.array(dense), np.array(rules), np.array(quest)
 
@@ -87,6 +87,27 @@ def build_matrix(feats, dense, vocab):
     X = csr_matrix((vals, (rows, cols)), shape=(len(feats), len(vocab)))
     X.sum_duplicates()
     return hstack([X, csr_matrix(dense)]).tocsr()
+
+
+def nb_ratios(X, y, n_sparse: int, alpha: float = 1.0) -> np.ndarray:
+    """NB-LR (Wang & Manning 2012): scale each sparse feature by its log-count ratio
+    between the classes; dense features keep scale 1. Folded into the exported weights."""
+    B = (X[:, :n_sparse] > 0).astype(np.float64)
+    p = alpha + np.asarray(B[y == 1].sum(0)).ravel()
+    q = alpha + np.asarray(B[y == 0].sum(0)).ravel()
+    r = np.ones(X.shape[1])
+    r[:n_sparse] = np.log((p / p.sum()) / (q / q.sum()))
+    return r
+
+
+def fit(X, y, n_sparse, C):
+    from scipy.sparse import diags
+    from sklearn.linear_model import LogisticRegression
+
+    r = nb_ratios(X, y, n_sparse)
+    clf = LogisticRegression(C=C, max_iter=3000, solver="liblinear", random_state=SEED)
+    clf.fit(X @ diags(r), y)
+    return clf.coef_[0] * r, float(clf.intercept_[0])
 
 
 def make_vocab(feats, min_df: int) -> dict[str, int]:
@@ -127,7 +148,6 @@ def choose_shift(z, rules, quest, y, min_precision):
 
 
 def oof_logits(feats, dense, y, C, folds, min_df):
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     z = np.zeros(len(y))
@@ -136,9 +156,8 @@ def oof_logits(feats, dense, y, C, folds, min_df):
         vocab = make_vocab([feats[i] for i in tr], min_df)
         Xtr = build_matrix([feats[i] for i in tr], dense[tr], vocab)
         Xte = build_matrix([feats[i] for i in te], dense[te], vocab)
-        clf = LogisticRegression(C=C, max_iter=2000, solver="liblinear", random_state=SEED)
-        clf.fit(Xtr, y[tr])
-        z[te] = clf.decision_function(Xte)
+        coef, b0 = fit(Xtr, y[tr], len(vocab), C)
+        z[te] = Xte @ coef + b0
     return z
 
 
@@ -147,13 +166,11 @@ def main(argv=None) -> int:
     ap.add_argument("--smoke", action="store_true", help="2,000 comments, 2 folds, temp output")
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / affect.MODEL_RESOURCE)
-    ap.add_argument("--C", type=float, nargs="*", default=[0.5, 1.0, 2.0, 4.0])
+    ap.add_argument("--C", type=float, nargs="*", default=[2.0, 4.0])
     ap.add_argument("--min-df", type=int, default=2)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--min-precision", type=float, default=0.62)
     args = ap.parse_args(argv)
-
-    from sklearn.linear_model import LogisticRegression
 
     names = (args.data / "goemotions_labels.txt").read_text().split()
     texts, y = read_split(args.data / "goemotions_train.tsv", names)
@@ -183,16 +200,14 @@ def main(argv=None) -> int:
 
     vocab = make_vocab(feats, args.min_df)
     X = build_matrix(feats, dense, vocab)
-    clf = LogisticRegression(C=C, max_iter=2000, solver="liblinear", random_state=SEED)
-    clf.fit(X, y)
-    coef = clf.coef_[0]
+    coef, intercept = fit(X, y, len(vocab), C)
     inv = {i: f_ for f_, i in vocab.items()}
     weights = {inv[i]: round(float(coef[i]), 4) for i in range(len(vocab)) if abs(coef[i]) >= 0.005}
     dense_w = {k: round(float(coef[len(vocab) + j]), 4) for j, k in enumerate(DENSE)}
     model = {
         "weights": weights,
         "dense": dense_w,
-        "intercept": round(float(clf.intercept_[0]), 4),
+        "intercept": round(intercept, 4),
         "shift": shift,
         "meta": {
             "trained_on": "GoEmotions train split (negative group)",

@@ -64,6 +64,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Iterable, Sequence
 
 log = logging.getLogger(__name__)
@@ -95,8 +96,8 @@ class DistressCue:
     text: str
     """The deciding words, as written."""
     kind: str
-    """frustration, anger, worry, fear, sadness, urgency, repeated_failure, loss, or
-    negative (the learned model's strongest word, when no rule fired)."""
+    """frustration, anger, worry, fear, sadness, urgency, hardship, repeated_failure, loss,
+    or negative (the learned model's strongest word, when no rule fired)."""
     weight: float
     """Its contribution to :attr:`TurnAffect.distress` (0..1, combined as a noisy-or)."""
 
@@ -249,10 +250,13 @@ _RULES: list[tuple[str, float, str]] = [
     ("repeated_failure", 0.75,
      r"(?:for )?(?:the |a |my |our )?" + _ORD + r" (?:time|attempt|call|try)|" + _NUMW + r" times (?:now|already|before|this|today|"
      r"in|i['’]ve|and|but|over)|" + _NUMW + r" (?:calls|emails|attempts|tries|messages)|"
+     r"(?:called|rang|rung|phoned|emailed|written|tried|asked|chased|contacted)(?: \w+)? "
+     + _NUMW + r" times|"
      r"yet again|once again|(?:all )?over again|again and again|over and over|time after time|"
      r"every single time|keeps? (?:on )?(?:crash|fail|drop|break|freez|happen|cutt|"
      r"declin|reject|charg|disconnect|going down|getting|asking|telling|saying)\w*|"
-     r"still (?:not (?:working|fixed|arrived|received|here|resolved|sorted|back|showing|loading|"
+     r"still (?:says|shows|showing|pending|processing|stuck|the same|"
+     r"not (?:working|fixed|arrived|received|here|resolved|sorted|back|showing|loading|"
      r"connected|refunded|delivered|heard|got|been|able|on|there|right|credited|processed|"
      r"cancel+ed|answered|replied)|no|nothing|hasn['’]?t|haven['’]?t|isn['’]?t|doesn['’]?t|didn['’]?t|"
      r"won['’]?t|can['’]?t|waiting|broken|down|missing|getting|charging|the same|no word|"
@@ -267,6 +271,37 @@ _RULES: list[tuple[str, float, str]] = [
      r"(?:already|i['’]ve) (?:tried|done) (?:that|this|everything|all)|"
      r"(?:tried|done) (?:that|this|everything) already|"
      r"(?:not|isn['’]?t|wasn['’]?t) (?:the )?first time|same (?:problem|issue|thing) (?:again|as)"),
+    # a negated positive: "not impressed", "not happy", "never again"
+    ("frustration", 0.7, r"(?:not|\w*n['’]t|never|hardly) (?:very |too |at all |exactly |remotely )?"
+     r"(?:seem |sound |look |feel |be |very )?"
+     r"(?:impressed|happy|pleased|satisfied|ok|okay|good enough|acceptable|fair|great|amused|funny)|"
+     r"never again|"
+     r"(?:how|why) (?:am|are|is) (?:i|we) (?:meant|supposed|expected) to"),
+    # urgency around a need with a deadline, or a hardship
+    ("urgency", 0.65,
+     r"(?:need|needs|needed|have to|has to|got to|meant to|supposed to|due)(?: [\w'’]+){0,8} "
+     r"(?:today|tonight|tomorrow|this (?:morning|afternoon|evening|weekend)|"
+     r"on (?:mon|tues|wednes|thurs|fri|satur|sun)day|by (?:mon|tues|wednes|thurs|fri|satur|sun)day|"
+     r"in (?:an|one|two|\d+) (?:hour|hours|minutes|mins))|"
+     r"(?:a lot of|so much|too much) money(?: for (?:us|me))|(?:rent|mortgage|bills?) (?:is |are )?due|"
+     r"is (?:it|this|that|the \w+) safe|safe to (?:drink|use|eat)|"
+     r"(?:overdrawn|in debt|broke|bounced|overdraft fees?)"),
+    # a hard situation: nothing left, too much on, a vulnerable person
+    ("hardship", 0.65, r"(?:i|we) (?:have|['’]ve got|have got) (?:literally |absolutely )?nothing|"
+     r"(?:enough|so much|a lot) (?:going on|on my plate)|on crutches|in a wheelchair|"
+     r"(?:i['’]m|i am|we['’]re|my \w+ is|she['’]s|he['’]s) (?:in hospital|in the hospital|disabled|"
+     r"housebound|pregnant|unwell|seriously ill|recovering from)|just had (?:surgery|an operation|a baby)|"
+     r"(?:meant|supposed|have|need|due) to be (?:at|in) (?:my|our|a|the) [\w'’ ]{0,25}"
+     r"(?:wedding|funeral|interview|exam|hospital|flight|appointment|surgery)"),
+    # repeated failure: days in a row, "AGAIN" said at a clause end
+    ("repeated_failure", 0.7, _ORD + r" (?:day|morning|night|week|month|evening)s? (?:running|in a row)|"
+     + _NUMW + r" (?:days|mornings|nights|weeks|months|times) in a row|again[.!]{2,}|"
+     r"(?:nothing|still|nobody|no one|no reply|no response|no update|no word)[^.!?]{0,40} again\b"),
+    # emoji of distress
+    ("anger", 0.7, "\U0001F621|\U0001F620|\U0001F92C|\U0001F624"),
+    ("sadness", 0.6, "\U0001F622|\U0001F62D|\U0001F494|\U0001F61E|\U0001F614|\u2639"),
+    ("frustration", 0.55, "\U0001F629|\U0001F62B|\U0001F644|\U0001F612|\U0001F611"),
+    ("worry", 0.6, "\U0001F630|\U0001F631|\U0001F61F|\U0001F628|\U0001F625|\U0001F613"),
     # weak cues: distress in service talk, but often not on their own (noisy on the training
     # split): they need a second cue or the model's support to reach the threshold.
     ("frustration", 0.4, r"unbelievable|seriously\?+|ugh+|smh|ffs|over it|"
@@ -275,6 +310,9 @@ _RULES: list[tuple[str, float, str]] = [
     ("urgency", 0.4, r"asap|emergency|desperate(?:ly)?|right now|immediately"),
     ("repeated_failure", 0.4, r"over and over|every time|still not"),
     ("sadness", 0.4, r"died"),
+    ("urgency", 0.4, r"(?:birthday|wedding|honeymoon|anniversary|interview|exam|surgery|funeral)"
+     r"(?: \w+)?(?: is| was)? (?:today|tonight|tomorrow|this|on|trip|present|gift)"),
+    ("repeated_failure", 0.4, r"again(?=[.!]|$)"),
     # loss
     ("loss", 0.75, r"(?:i|i['’]ve|we|we['’]ve|i have|we have|have|has|just|already) "
      r"(?:lost|lose|losing)|lost (?:my|all|our|everything|the|access|\w+ (?:of|worth))|"
@@ -287,8 +325,13 @@ _RULES: list[tuple[str, float, str]] = [
 ]
 # Run over the lower-cased turn (twice as fast as IGNORECASE); the IGNORECASE twins serve
 # the rare turn whose lower-casing changes its length (offsets must stay true).
-_RULE_RES = [(k, w, re.compile(r"\b(?:" + p + r")(?![\w'’])")) for k, w, p in _RULES]
-_RULE_RES_I = [(k, w, re.compile(r"\b(?:" + p + r")(?![\w'’])", re.IGNORECASE)) for k, w, p in _RULES]
+def _rx(p: str, flags: int = 0) -> re.Pattern:
+    lead = "" if not p[0].isascii() else r"\b"  # emoji patterns have no word boundary
+    return re.compile(lead + r"(?:" + p + r")(?![\w'’])", flags)
+
+
+_RULE_RES = [(k, w, _rx(p)) for k, w, p in _RULES]
+_RULE_RES_I = [(k, w, _rx(p, re.IGNORECASE)) for k, w, p in _RULES]
 
 _INTENS_RE = re.compile(r"(?:" + _INTENS + r")\s+(?:\w+\s+)?$", re.IGNORECASE)
 _WEAK_RE = re.compile(r"(?:a (?:little|bit|tad)|slightly|somewhat|kind of|kinda|sort of|a touch)\s+(?:\w+\s+)?$", re.IGNORECASE)
@@ -301,7 +344,7 @@ _NOT_ME_RE = re.compile(  # the feeling is about someone else's state, asked or 
     r"(?:\bdon['’]?t\b|\bno need to\b|\bnothing to\b|\bnot\b|\bnever\b|\bno\b)\s+(?:\w+\s+){0,3}$",
     re.IGNORECASE,
 )
-_CLAUSE_SPLIT_RE = re.compile(r"[.,;:!?()\u2014\u2013]|\bbut\b|\bthough\b|\balthough\b|\bhowever\b|\bjust\b", re.IGNORECASE)
+_CLAUSE_SPLIT_RE = re.compile(r"[.,;:!?()\u2014\u2013]|\bbut\b|\band\b|\bthough\b|\balthough\b|\bhowever\b|\bjust\b", re.IGNORECASE)
 _NEG_WORD_RE = re.compile(
     r"(?<![\w'’])(?:not|no|never|nothing|nobody|none|without|hardly|barely|cannot|nor|"
     r"\w+n['’]t)(?![\w'’])",
@@ -332,9 +375,15 @@ def _clause_prefix(text: str, start: int) -> str:
     return before[last.end():] if last else before
 
 
+_NEVER_SO_RE = re.compile(r"\bnever\b(?: \w+)? (?:this|so|that|more|as)\s+(?:\w+\s+)?$", re.IGNORECASE)
+
+
 def _negated(prefix: str) -> bool:
     words = prefix.split()[-_NEG_SCOPE - 1:]
-    return bool(_NEG_WORD_RE.search(" ".join(words)))
+    tail = " ".join(words)
+    if _NEVER_SO_RE.search(tail + " "):
+        return False  # "never been this sad": stronger, not negated
+    return bool(_NEG_WORD_RE.search(tail))
 
 
 def rule_cues(text: str) -> list[DistressCue]:
@@ -405,41 +454,182 @@ def load_model() -> _Model | None:
     )
 
 
-_VADER = None
+@dataclass
+class _Lexicon:
+    valence: dict[str, float]
+    boosters: dict[str, float]
+    negate: frozenset
 
 
-def _vader():
-    global _VADER
-    if _VADER is None:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+@lru_cache(maxsize=1)
+def _lexicon() -> _Lexicon:
+    """VADER's lexicon (MIT, from the vaderSentiment package), emoji included."""
+    import vaderSentiment.vaderSentiment as vs
 
-        _VADER = SentimentIntensityAnalyzer()
-    return _VADER
+    base = Path(vs.__file__).parent
+    val: dict[str, float] = {}
+    for line in (base / "vader_lexicon.txt").read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2:
+            try:
+                val[parts[0]] = float(parts[1])
+            except ValueError:
+                continue
+    emo = base / "emoji_utf8_lexicon.txt"
+    if emo.exists():
+        for line in emo.read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 2 and parts[0] not in val:
+                v = sum(val.get(w, 0.0) for w in parts[1].lower().split())
+                if v:
+                    val[parts[0]] = max(-4.0, min(4.0, v))
+    negate = frozenset(w.replace("'", "") for w in vs.NEGATE) | frozenset(vs.NEGATE) | _NEGATORS
+    return _Lexicon(val, dict(vs.BOOSTER_DICT), negate)
 
 
-def vader_scores(text: str) -> dict[str, float]:
-    """VADER's neg/neu/pos/compound of the first :data:`MAX_CHARS` characters."""
-    return _vader().polarity_scores(text[:MAX_CHARS])
+def vader_scores(text: str, toks: Sequence[tuple[str, int, int]] | None = None) -> dict[str, float]:
+    """VADER's scoring, re-implemented over :func:`tokenize` for speed: valence of lexicon
+    words, with negation (x -0.74 within three words), boosters ("very", "kind of"), a word
+    in capitals among lower-case ones, "but" (before x0.5, after x1.5), and "!"/"??"
+    emphasis. Returns ``neg``, ``pos``, ``compound`` (-1..1, as VADER) and, for the model,
+    ``min`` (most negative word valence), ``n_neg``/``n_pos`` (negative/positive words) and
+    ``neg_pos`` (negated positive words: "not happy")."""
+    lex = _lexicon()
+    if toks is None:
+        toks = tokenize(text)
+    words = [t for t in toks if t[0] not in _CLAUSE]
+    n = len(words)
+    head = text[:MAX_CHARS]
+    any_lower = any(not head[s:e].isupper() for _, s, e in words)
+    sents: list[float] = []
+    but_at = -1
+    n_neg = n_pos = neg_pos = 0
+    vmin = 0.0
+    val, boost, negs = lex.valence, lex.boosters, lex.negate
+    clause_start = 0
+    j = -1
+    for w, s, e in toks:
+        if w in _CLAUSE:
+            clause_start = j + 1
+            continue
+        j += 1
+        i = j
+        if w == "but":
+            but_at = i
+        v = val.get(w)
+        if v is None or w in boost:
+            sents.append(0.0)
+            continue
+        if w == "no" and i + 1 < n and words[i + 1][0] in val and i + 1 >= clause_start:
+            v = 0.0
+        caps = any_lower and head[s:e].isupper() and e - s > 1
+        if caps:
+            v += 0.733 if v > 0 else -0.733
+        negated = False
+        for k in (1, 2, 3):
+            if i - k < clause_start:
+                break
+            pw = words[i - k][0]
+            if pw in boost and pw not in val:
+                b = boost[pw]
+                b = b if v > 0 else -b
+                sents_scale = 1.0 if k == 1 else (0.95 if k == 2 else 0.9)
+                v += b * sents_scale
+            if pw in negs or pw.endswith("n't"):
+                if pw == "never" and any(words[i - m][0] in ("so", "this", "more", "as") for m in range(1, k)):
+                    v *= 1.25  # "never been this sad", "never so angry": stronger, not negated
+                else:
+                    negated = True
+        if negated:
+            if v > 0:
+                neg_pos += 1
+            v *= -0.74
+        if v < 0:
+            n_neg += 1
+            vmin = min(vmin, v)
+        elif v > 0:
+            n_pos += 1
+        sents.append(v)
+    if but_at >= 0:
+        sents = [x * 0.5 if i < but_at else (x * 1.5 if i > but_at else x) for i, x in enumerate(sents)]
+    if not sents:
+        return {"neg": 0.0, "pos": 0.0, "compound": 0.0, "min": 0.0, "n_neg": 0, "n_pos": 0, "neg_pos": 0}
+    total = sum(sents)
+    ep = min(4, head.count("!")) * 0.292
+    qc = head.count("?")
+    qm = (qc * 0.18 if qc <= 3 else 0.96) if qc > 1 else 0.0
+    amp = ep + qm
+    if total > 0:
+        total += amp
+    elif total < 0:
+        total -= amp
+    compound = total / math.sqrt(total * total + 15)
+    compound = max(-1.0, min(1.0, compound))
+    pos_sum = sum(x + 1 for x in sents if x > 0)
+    neg_sum = sum(x - 1 for x in sents if x < 0)
+    neu = sum(1 for x in sents if x == 0)
+    if pos_sum > -neg_sum:
+        pos_sum += amp
+    elif pos_sum < -neg_sum:
+        neg_sum -= amp
+    tot = pos_sum - neg_sum + neu
+    return {
+        "neg": -neg_sum / tot if tot else 0.0,
+        "pos": pos_sum / tot if tot else 0.0,
+        "compound": compound,
+        "min": vmin,
+        "n_neg": n_neg,
+        "n_pos": n_pos,
+        "neg_pos": neg_pos,
+    }
 
 
-def dense_features(vs: dict[str, float], toks: Sequence[tuple[str, int, int]]) -> dict[str, float]:
-    """The learned model's dense features: VADER's shares and a few counts."""
+def dense_features(vs: dict[str, float], toks: Sequence[tuple[str, int, int]], rules: float = 0.0) -> dict[str, float]:
+    """The learned model's dense features: lexicon valence shares, a few counts, and the
+    rule layer's strength (so the model knows what the rules already said)."""
     n = len(toks)
+    q = ex = 0
+    for t, _, _ in toks:
+        if t == "?":
+            q = 1
+        elif t == "!":
+            ex += 1
     return {
         "vader_neg": vs["neg"],
         "vader_pos": vs["pos"],
         "vader_compound": vs["compound"],
         "vader_negative": 1.0 if vs["compound"] <= -0.05 else 0.0,
-        "is_question": 1.0 if any(t == "?" for t, _, _ in toks) else 0.0,
-        "exclaims": min(3, sum(1 for t, _, _ in toks if t == "!")) / 3.0,
+        "vader_min": vs["min"] / 4.0,
+        "n_neg": min(3, vs["n_neg"]) / 3.0,
+        "n_pos": min(3, vs["n_pos"]) / 3.0,
+        "neg_pos": min(2, vs["neg_pos"]) / 2.0,
+        "is_question": float(q),
+        "exclaims": min(3, ex) / 3.0,
         "short": 1.0 if n <= 4 else 0.0,
+        "rules": rules,
     }
 
 
-def _model_logit(model: _Model, toks, vs) -> tuple[float, list[tuple[str, float, int]]]:
+_CLOSER_RE = re.compile(
+    r"^\W*(?:(?:no|nope|nah|yes|yeah|ok|okay)\W+)?(?:that['’]?s (?:it|all|everything|fine|great)|"
+    r"no thanks?|no thank you|thanks?|thank you|ty|cheers|that['’]?s all for now)"
+    r"(?:\W+(?:thanks?|thank you|ty|cheers|bye|so much|\w+))?\W*$",
+    re.IGNORECASE,
+)
+"""A bare closing answer ("No, that's it.", "no thanks!") after an agent turn: no model."""
+
+_ANSWER_WORDS = frozenset("no nope nah yes yeah yep yup ok okay sure".split())
+
+
+def _model_logit(model: _Model, toks, vs, answer: bool = False, rules: float = 0.0) -> tuple[float, list[tuple[str, float, int]]]:
+    """The model's logit and each sparse feature's contribution. ``answer``: the turn
+    answers an agent's question, so a leading "no"/"nope"/"yes" is an answer, not a
+    disagreement, and does not count."""
     feats = features(toks)
     w = model.weights
-    hits = [(f, w[f], i) for f, i in feats if f in w]
+    skip = 0 if not (answer and toks and toks[0][0] in _ANSWER_WORDS) else 1
+    hits = [(f, w[f], i) for f, i in feats
+            if f in w and (i > skip or (i == skip and (not skip or " " not in f)))]
     norm = 1.0 / math.sqrt(len(feats)) if feats else 0.0
     z = model.intercept
     contribs = []
@@ -447,7 +637,7 @@ def _model_logit(model: _Model, toks, vs) -> tuple[float, list[tuple[str, float,
         c = wt * norm
         z += c
         contribs.append((f, c, i))
-    for k, v in dense_features(vs, toks).items():
+    for k, v in dense_features(vs, toks, rules).items():
         z += model.dense.get(k, 0.0) * v
     return z, contribs
 
@@ -510,7 +700,7 @@ def _from_context(text: str, agent: str | None) -> list[DistressCue]:
 def _analyze(text: str, agent: str | None, model: _Model | None) -> TurnAffect:
     text = text or ""
     toks = tokenize(text)
-    vs = vader_scores(text)
+    vs = vader_scores(text, toks)
     cues = rule_cues(text)
     if not cues and agent:
         cues = _from_context(text, agent)
@@ -521,8 +711,8 @@ def _analyze(text: str, agent: str | None, model: _Model | None) -> TurnAffect:
 
     p_model = 0.0
     top: list[tuple[str, float]] = []
-    if model is not None and toks:
-        z, contribs = _model_logit(model, toks, vs)
+    if model is not None and toks and not (agent and _CLOSER_RE.match(text)):
+        z, contribs = _model_logit(model, toks, vs, answer=bool(agent), rules=rules)
         _, p_model = combine(rules, z, model.shift, is_question(text))
         contribs.sort(key=lambda x: -abs(x[1]))
         seen = set()
