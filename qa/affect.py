@@ -27,8 +27,12 @@ Two parts decide, and both say which words did it:
   upset with you, but I'm exhausted" is (the negation does not cross *but* or a comma).
   Cues inside a conditional or hypothetical clause ("if", "in case", "what if") are dropped.
 
-* **A learned model**: logistic regression over words, word pairs and negation-marked words
-  ("not" + "happy" gives ``NEG_happy``), plus VADER's negative and positive shares, trained
+  Also: *hardship* ("I have literally nothing", "on crutches", "meant to be at my sister's
+  wedding"), negated positives ("not impressed", "never again"), distress emoji.
+
+* **A learned model**: NB-weighted logistic regression over words, word pairs and
+  negation-marked words ("not" + "happy" gives ``NEG_happy``), plus VADER lexicon shares
+  and the rule layer's strength, trained
   on the GoEmotions train split (Reddit comments whose raters gave any of anger, annoyance,
   disappointment, disapproval, disgust, embarrassment, fear, grief, nervousness, remorse,
   sadness). Its weights live in ``qa/models/distress.json.gz`` and are applied here in plain
