@@ -140,7 +140,12 @@ def build_demo_results(out: Path, *, audio: bool = True) -> Path:
                       coaching="Say sorry when the customer has a problem."))])
     audio_path = None
     if audio:
+        from qa.audio import register_recording
+        from qa.conversation import sha256_file
+
         audio_path = str(write_wav(out / "recordings" / "call-1.wav", seconds=12.0))
+        # as `qa transcribe` does: the reports play only recordings qa decoded
+        register_recording(out, audio_path, sha256_file(audio_path))
     add("call-1", "bob", "north", "2026-01-06", 0.0,
         [("agent", "Acme, what.", 0.5, 1.5), ("customer", EVIL + " my bill is wrong", 2.0, 4.0),
          ("agent", "Damn, not again.", 7.25, 8.0)],
