@@ -96,7 +96,7 @@ def iter_inputs(files: Iterable[str | Path], *, ingest_options=None,
     A file that cannot be read, or a conversation id seen before, goes to ``on_error``
     (raised when there is none); the rest are yielded with the file they came from.
     """
-    from .conversation import load_if_conversation
+    from .ingest import read_conversation_file as load_if_conversation
     from .errors import IngestError, QAError
     from .ingest import IngestOptions, parse_file
 

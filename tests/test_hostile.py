@@ -413,3 +413,20 @@ def test_file_names_that_are_not_utf8_are_read_and_named_one_line(tmp_path):
     assert failures["file"].to_list() == [f"{inp}/br\\xffken.jsonl"]
     conv = json.loads((out / "transcripts" / "cafe.json").read_text())
     assert conv["source"]["path"] == f"{inp}/caf\\xe9.jsonl"
+
+
+def test_qa_score_fails_a_deeply_nested_file_and_scores_the_rest(tmp_path):
+    from click.testing import CliRunner
+
+    from qa.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "deep.json").write_text("[" * 100_000)
+    (src / "ok.jsonl").write_text(
+        '{"conversation_id":"c1","agent_id":"a","speaker":"customer","text":"hi"}\n'
+        '{"conversation_id":"c1","agent_id":"a","speaker":"agent","text":"Hello"}\n')
+    res = CliRunner().invoke(main, ["score", str(src), "--out", str(tmp_path / "out"), "-q"])
+    assert res.exit_code == 1
+    assert "deep.json:line 1: JSON nested more than 64 levels deep." in res.output
+    assert (tmp_path / "out" / "results" / "conversations.parquet").exists()
