@@ -161,20 +161,31 @@ _EMPATHY_RULES: list[tuple[str, re.Pattern]] = [
 _BARE_UNDERSTAND = _rx(r"^\W*(?:i\s+)?(?:completely\s+|totally\s+)?understand\W*$")
 
 
-def empathy(text: str) -> list[Act]:
+def _first_rule(kind: str, text: str, rules: list[tuple[str, re.Pattern]],
+                skip: Callable[[str], object] | None = None) -> list[Act]:
+    """One act per sentence: the first of ``rules`` that matches (sentences ``skip``
+    rejects are passed over). The span is trimmed to start at a letter or digit and end
+    before trailing spaces."""
     out = []
     for off, s in sentences(text):
-        if _DISMISSIVE.search(s) or _BARE_UNDERSTAND.match(s):
+        if skip is not None and skip(s):
             continue
-        for rule, rx in _EMPATHY_RULES:
+        for rule, rx in rules:
             m = rx.search(s)
             if m:
                 a, b = off + m.start(), off + m.end()
                 while a < b and not text[a].isalnum():
                     a += 1
-                out.append(Act("empathy", a, b, text[a:b], rule))
+                while b > a and text[b - 1].isspace():
+                    b -= 1
+                out.append(Act(kind, a, b, text[a:b], rule))
                 break
     return out
+
+
+def empathy(text: str) -> list[Act]:
+    return _first_rule("empathy", text, _EMPATHY_RULES,
+                       lambda s: _DISMISSIVE.search(s) or _BARE_UNDERSTAND.match(s))
 
 
 # ---------------------------------------------------------------- ownership
@@ -237,16 +248,7 @@ _NO_BLAME = _rx(r"\b(?:isn't|is\s+not|wasn't|not)\s+(?:anyone|anybody|your)(?:'s
 
 
 def blame(text: str) -> list[Act]:
-    out = []
-    for off, s in sentences(text):
-        if _NO_BLAME.search(s):
-            continue
-        for rule, rx in _BLAME_RULES:
-            m = rx.search(s)
-            if m:
-                out.append(Act("blame", off + m.start(), off + m.end(), m.group(0).strip(), rule))
-                break
-    return out
+    return _first_rule("blame", text, _BLAME_RULES, _NO_BLAME.search)
 
 
 # ---------------------------------------------------------------- overpromise
@@ -291,14 +293,7 @@ _PROFANITY_RULES: list[tuple[str, re.Pattern]] = [
 
 
 def profanity(text: str) -> list[Act]:
-    out = []
-    for off, s in sentences(text):
-        for rule, rx in _PROFANITY_RULES:
-            m = rx.search(s)
-            if m:
-                out.append(Act("profanity", off + m.start(), off + m.end(), m.group(0).strip(), rule))
-                break
-    return out
+    return _first_rule("profanity", text, _PROFANITY_RULES)
 
 
 # ---------------------------------------------------------------- slang
@@ -381,6 +376,18 @@ DETECTORS: dict[str, Callable[..., list[Act]]] = {
     "overpromise": overpromise, "profanity": profanity, "slang": slang, "shouting": shouting,
 }
 """Act kind → detector (text → acts)."""
+
+NEVER = {
+    "apology": "never apologised or expressed regret",
+    "empathy": "never acknowledged the customer's feeling or situation",
+    "ownership": "never committed to an action or stated the next step",
+    "blame": "never blamed the customer, a colleague, another team or a partner",
+    "overpromise": "never promised an outcome with certainty it cannot guarantee",
+    "profanity": "never swore or insulted",
+    "slang": "never used slang or texting shorthand",
+    "shouting": "never wrote in capitals",
+}
+"""Act kind → what a turn without it did not do (for reasons)."""
 
 DESCRIPTIONS = {
     "apology": "apologises or expresses regret",

@@ -10,10 +10,11 @@ from typing import Literal
 from pydantic import Field
 
 from .. import situation
-from ..acts import DESCRIPTIONS, Act
+from ..acts import DESCRIPTIONS, NEVER, Act, sentences
 from . import (BaseOptions, Check, Context, Evidence, Outcome, PhraseSet, Window, evidence, failed, fmt_s, na,
                passed, register, short_list)
 from .text import _phrase_list, agent_intro
+from .timing import HOLD_THANKS
 
 MAX_EVIDENCE = 5
 ActKind = Literal["apology", "empathy", "ownership", "blame", "overpromise", "profanity", "slang", "shouting"]
@@ -80,32 +81,12 @@ class AgentAct(Check):
             if found:
                 i, a = found[0]
                 return passed(f"the agent {what}: '{a.text}' (turn {i + 1})", _act_ev(ctx, found, "positive"))
-            return failed(f"the agent never {_never(what)}", [evidence(ctx.conv, idx[-1], "negative")])
+            return failed(f"the agent {NEVER[o.act]}", [evidence(ctx.conv, idx[-1], "negative")])
         if not found:
-            return passed(f"the agent never {_never(what)}")
+            return passed(f"the agent {NEVER[o.act]}")
         i, a = found[0]
         more = f" and {len(found) - 1} more" if len(found) > 1 else ""
         return failed(f"the agent {what}: '{a.text}' (turn {i + 1}, {a.rule}){more}", _act_ev(ctx, found, "negative"))
-
-
-def _never(what: str) -> str:
-    """'apologises or expresses regret' → 'apologised or expressed regret'."""
-    words = what.split(" ")
-    out = []
-    for w in words:
-        if w.endswith("ises") or w.endswith("ges") or w.endswith("ses"):
-            out.append(w[:-1] + "d")
-        elif w in ("commits",):
-            out.append("committed")
-        elif w in ("states", "blames", "promises", "swears", "insults", "uses", "writes"):
-            out.append({"writes": "wrote", "swears": "swore"}.get(w, w[:-1] + "d"))
-        elif w == "acknowledges":
-            out.append("acknowledged")
-        elif w == "expresses":
-            out.append("expressed")
-        else:
-            out.append(w)
-    return " ".join(out)
 
 
 # ---------------------------------------------------------------- empathy_response
@@ -385,7 +366,7 @@ class PersonalDetails(Check):
                     if k not in said_by_agent and k not in given and k not in ignore:
                         given[k] = (i, span)
             elif t.speaker == "agent":
-                for off, sent in _sentences(t.text):
+                for off, sent in sentences(t.text):
                     if not _YOU.search(sent):
                         continue  # details count when said to the customer about them
                     words = _content(sent)
@@ -419,14 +400,6 @@ _MONTHS = ("january|february|march|april|may|june|july|august|september|october|
            "saturday|sunday|tomorrow|tonight")
 _ACCOUNT_FACT = re.compile(rf"\byour\s+(?:[\w\-]+\s+){{0,4}}?[\w\-]+\b[^.!?]{{0,60}}?(?:[£$€]\s?\d[\d,.]*|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})\b|\b(?:{_MONTHS})\b|\b\d[\d,.:]*\s?(?:am|pm|gb|mb|%|minutes|hours|days)\b)",
                            re.IGNORECASE)
-_SENT_RE = re.compile(r"[^.!?\n]+[.!?]*")
-
-
-def _sentences(text: str):
-    for m in _SENT_RE.finditer(text[:20_000]):
-        yield m.start(), m.group(0)
-
-
 # ---------------------------------------------------------------- wait_updates
 ANNOUNCE = ["let me check", "let me look", "let me find", "let me pull up", "let me see", "one moment", "a moment",
             "one sec", "one second", "a second", "just a sec", "bear with me", "please wait", "hold on", "on hold",
@@ -436,12 +409,12 @@ ANNOUNCE = ["let me check", "let me look", "let me find", "let me pull up", "let
             "back to you", "while i check", "while i look", "checking with", "check with", "i'm checking",
             "i am checking", "i'm going to check", "i need to check", "still checking", "still looking",
             "still working on", "almost there", "nearly there", "more minutes", "more minute"]
-ACKNOWLEDGE = ["thanks for waiting", "thank you for waiting", "thanks for your patience", "thank you for your patience",
-               "thanks for holding", "thank you for holding", "thanks for bearing with", "thank you for bearing with",
-               "sorry for the wait", "sorry about the wait", "sorry to keep you waiting", "sorry for keeping you",
-               "apologies for the wait", "appreciate your patience", "appreciate you waiting", "sorry for the delay",
-               "still checking", "still looking", "still working on", "almost there", "nearly there", "more minutes",
-               "more minute", "thanks for hanging on", "thank you for hanging on"]
+# announcing a chat wait is not only a call's "hold" (the word alone, as in "held at the depot",
+# announces nothing), so ANNOUNCE stands alone; every way to thank for a hold also acknowledges a wait
+ACKNOWLEDGE = HOLD_THANKS + ["thanks for bearing with", "thank you for bearing with", "sorry for keeping you",
+                             "apologies for the wait", "appreciate you waiting", "sorry for the delay",
+                             "still checking", "still looking", "still working on", "almost there", "nearly there",
+                             "more minutes", "more minute", "thanks for hanging on", "thank you for hanging on"]
 
 
 class WaitUpdatesOptions(BaseOptions):
