@@ -153,26 +153,6 @@ class Conversation(BaseModel):
         return cls.from_json(text, path=p)
 
 
-def load_if_conversation(path: str | Path) -> "Conversation | None":
-    """The conversation in ``path`` when it is a qa conversation JSON file (``.json`` with
-    ``schema_version`` and ``turns``); None for anything else (a chat export to ingest).
-    Raises :class:`IngestError`, with the file and the field, when it looks like one but
-    cannot be read or validated."""
-    p = Path(path)
-    if p.suffix.lower() != ".json":
-        return None
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise IngestError(f"cannot read: {exc.strerror}", path=p) from None
-    if not (b'"schema_version"' in raw[:4096] and b'"turns"' in raw):
-        return None
-    try:
-        return Conversation.model_validate_json(raw)
-    except ValidationError:  # the library's own, located message
-        return Conversation.from_json(raw.decode("utf-8", "replace"), path=p)
-
-
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hash a file in chunks (bounded memory for multi-hour recordings)."""
     h = hashlib.sha256()

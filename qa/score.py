@@ -96,9 +96,8 @@ def iter_inputs(files: Iterable[str | Path], *, ingest_options=None,
     A file that cannot be read, or a conversation id seen before, goes to ``on_error``
     (raised when there is none); the rest are yielded with the file they came from.
     """
-    from .ingest import read_conversation_file as load_if_conversation
     from .errors import IngestError, QAError
-    from .ingest import IngestOptions, parse_file
+    from .ingest import IngestOptions, parse_file, read_conversation_file
 
     options = ingest_options or IngestOptions()
     owners: dict[str, Path] = {}
@@ -110,7 +109,7 @@ def iter_inputs(files: Iterable[str | Path], *, ingest_options=None,
 
     for f in map(Path, files):
         try:
-            conv = load_if_conversation(f)
+            conv = read_conversation_file(f)
         except QAError as exc:
             fail(f, exc)
             continue

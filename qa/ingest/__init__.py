@@ -337,7 +337,7 @@ def read_conversation_file(path: str | Path) -> Conversation | None:
     ``schema_version`` and ``turns``, as ``qa ingest`` / ``qa transcribe`` write); None for
     anything else (a chat export to ingest).
 
-    As :func:`qa.conversation.load_if_conversation`, with the same guards as the readers:
+    Read with the same guards as the readers:
     the nesting limit, lone surrogates replaced, over-long turns cut
     (:func:`~qa.ingest.common.bound_turns`). Raises :class:`IngestError` naming the file
     and the field; never anything else."""
