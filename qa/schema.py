@@ -34,6 +34,8 @@ CONVERSATION_SCHEMA: dict[str, pl.DataType] = {
     "rubric_version": pl.String, "rubric_hash": pl.String, "roles_inferred": pl.Boolean,
     "transcript_path": pl.String, "audio_path": pl.String, "source_path": pl.String,
     "scored_at": UTC_US,
+    "customer_sentiment_start": pl.Float64, "customer_sentiment_end": pl.Float64,
+    "customer_sentiment_shift": pl.Float64,
 }
 
 CRITERIA_SCHEMA: dict[str, pl.DataType] = {

@@ -84,6 +84,13 @@ class ConversationResult:
     source_path: str
     scored_at: datetime
     criteria: list[CriterionResult] = field(default_factory=list)
+    customer_sentiment_start: float | None = None
+    """The customer's sentiment (-1..1, :mod:`qa.affect`) in their first turn; None
+    when the customer never spoke."""
+    customer_sentiment_end: float | None = None
+    """The same in the customer's last turn."""
+    customer_sentiment_shift: float | None = None
+    """end - start: above 0 when the customer left happier than they came."""
 
 
 # ---------------------------------------------------------------- inputs
@@ -206,6 +213,11 @@ class Scorer:
         failed_af = [r.criterion_id for r in crit_results if r.auto_fail]
         if failed_af:
             overall = 0.0
+        from . import situation
+        from .affect import conversation_sentiment
+
+        affects = situation.customer_affect(ctx)
+        s_start, s_end, s_shift = conversation_sentiment(affects[i] for i in sorted(affects))
         return ConversationResult(
             conversation_id=conv.id, agent_id=conv.agent_id, agent_name=conv.agent_name,
             team=conv.team, channel=conv.channel, started_at=conv.started_at,
@@ -215,7 +227,9 @@ class Scorer:
             roles_inferred=conv.roles_inferred,
             transcript_path=transcript_path or f"transcripts/{safe_name(conv.id)}.json",
             audio_path=_audio_path(conv), source_path=conv.source.path,
-            scored_at=datetime.now(timezone.utc), criteria=crit_results)
+            scored_at=datetime.now(timezone.utc), criteria=crit_results,
+            customer_sentiment_start=s_start, customer_sentiment_end=s_end,
+            customer_sentiment_shift=s_shift)
 
     def score(self, convs: Sequence[Conversation], *, transcript_paths: Sequence[str | None] | None = None,
               on_error: Callable[[Conversation, ScoreError], None] | None = None,
@@ -444,6 +458,9 @@ def results_frames(results: Sequence[ConversationResult]):
             "rubric_id": r.rubric_id, "rubric_version": r.rubric_version, "rubric_hash": r.rubric_hash,
             "roles_inferred": r.roles_inferred, "transcript_path": r.transcript_path,
             "audio_path": r.audio_path, "source_path": r.source_path, "scored_at": _utc(r.scored_at),
+            "customer_sentiment_start": r.customer_sentiment_start,
+            "customer_sentiment_end": r.customer_sentiment_end,
+            "customer_sentiment_shift": r.customer_sentiment_shift,
         }
         for k, v in values.items():
             cols[k].append(v)

@@ -151,7 +151,9 @@ SCHEMA_CONV = {
     "auto_fail": pl.Boolean, "auto_fail_criteria": pl.List(pl.String), "rubric_id": pl.String,
     "rubric_version": pl.String, "rubric_hash": pl.String, "roles_inferred": pl.Boolean,
     "transcript_path": pl.String, "audio_path": pl.String, "source_path": pl.String,
-    "scored_at": pl.Datetime("us", "UTC")}
+    "scored_at": pl.Datetime("us", "UTC"),
+    "customer_sentiment_start": pl.Float64, "customer_sentiment_end": pl.Float64,
+    "customer_sentiment_shift": pl.Float64}
 EVIDENCE = pl.List(pl.Struct({
     "turn_index": pl.Int64, "speaker": pl.String, "start_s": pl.Float64, "end_s": pl.Float64,
     "quote": pl.String, "match": pl.String, "match_start": pl.Int64, "match_end": pl.Int64,
@@ -188,6 +190,20 @@ def test_parquet_files_follow_the_schema(tmp_path):
     na = crit.filter(pl.col("outcome") == "na")
     assert na.height > 0 and na["na_reason"].null_count() == 0 and na["score"].null_count() == na.height
     assert crit.filter(pl.col("outcome") != "na")["na_reason"].null_count() == crit.filter(pl.col("outcome") != "na").height
+
+
+def test_customer_sentiment_start_end_and_shift(tmp_path):
+    turns = [("customer", "This is the third time my order has gone missing and I'm furious.", 0.0),
+             ("agent", "I'm so sorry, that's really frustrating. I've reshipped it today.", 30.0),
+             ("customer", "Oh great, thank you so much, that's wonderful!", 60.0)]
+    happier, silent = score_conversations([make_conv(turns, id="up"),
+                                           make_conv([("agent", "Hello?", 0.0)], id="quiet")], DEFAULT)
+    assert happier.customer_sentiment_start < 0 < happier.customer_sentiment_end
+    assert happier.customer_sentiment_shift == pytest.approx(
+        happier.customer_sentiment_end - happier.customer_sentiment_start, abs=1e-3)
+    assert (silent.customer_sentiment_start, silent.customer_sentiment_shift) == (None, None)
+    conv = pl.read_parquet(write_results([happier, silent], tmp_path)[0])
+    assert conv["customer_sentiment_shift"][0] > 0 and conv["customer_sentiment_shift"][1] is None
 
 
 def test_empty_results_still_write_typed_files(tmp_path):
