@@ -82,23 +82,38 @@ def make_chat(k: int, n_turns: int, rng: random.Random) -> Conversation:
 
 
 def edited_rubric_text() -> str:
+    """The shipped rubric after a typical trainer edit: a phrase added, a threshold and a
+    target moved, a weight changed (each replacement must apply)."""
     text = default_rubric_path().read_text(encoding="utf-8")
-    text = text.replace("rubric: qa-default", "rubric: qa-default-edited", 1)
-    text = text.replace('any: ["thank you", "thanks", "anything else",',
-                        'any: ["thank you", "thanks", "cheers", "anything else",', 1)
-    text = text.replace("threshold_s: 10", "threshold_s: 15", 1)
-    text = text.replace("    target_s: 90\n", "    target_s: 75\n", 1)
+    for old, new in (("rubric: qa-default", "rubric: qa-default-edited"),
+                     ('"hi", "hey",', '"hi", "hey", "howdy",'),
+                     ("threshold_s: 10", "threshold_s: 15"),
+                     ("    target_s: 90\n", "    target_s: 75\n"),
+                     ("  - id: closing\n    category: politeness\n    description: Closes courteously at the end "
+                      "(offers more help, thanks, wishes them well)\n    check: closing\n    weight: 2",
+                      "  - id: closing\n    category: politeness\n    description: Closes courteously at the end "
+                      "(offers more help, thanks, wishes them well)\n    check: closing\n    weight: 3")):
+        assert old in text, f"the shipped rubric no longer has {old!r}: update the benchmark's edit"
+        text = text.replace(old, new, 1)
     return text
+
+
+def _cpu() -> float:
+    """CPU-seconds used by this process and its finished children (the scoring workers)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def score_folder(out: OutDir, rubric, jobs: int) -> tuple[float, Scorer, int, float]:
     t0 = time.perf_counter()
-    c0 = time.process_time()
+    c0 = _cpu()
     convs = [c for c, _ in iter_inputs(iter_conversation_files(out))]
     scorer = Scorer(rubric, cache_dir=out.cache / "spacy", jobs=jobs)
     results = [r for _, r in scorer.score(convs)]
     write_results(results, out)
-    return time.perf_counter() - t0, scorer, len(results), time.process_time() - c0
+    return time.perf_counter() - t0, scorer, len(results), _cpu() - c0
 
 
 def main() -> None:
@@ -148,10 +163,13 @@ def main() -> None:
         del full
 
         rubric = load_rubric()
-        first, scorer, n, _ = score_folder(out, rubric, args.jobs)
+        first, scorer, n, first_cpu = score_folder(out, rubric, args.jobs)
         assert n == args.n and scorer.analyzer.parsed == args.n
         print(f"qa score, first (read, parse, score, write): {first:7.1f} s  {args.n / first:7.1f} conv/s"
               f"  = {full_s / first:.1f} x faster than plain nlp.pipe with en_core_web_sm")
+        ceiling = args.n / first_cpu * min(args.jobs, os.cpu_count() or 1)
+        print(f"  ({first_cpu:.1f} CPU-seconds in all processes, {args.n / first_cpu:.1f} conv per CPU-second: "
+              f"about {ceiling:.0f} conv/s with {args.jobs} idle cores)")
 
         edited = parse_rubric(edited_rubric_text(), "edited.yaml")
         assert edited.hash != rubric.hash
@@ -163,7 +181,8 @@ def main() -> None:
         print(f"  (re-scoring runs in one process: {again_cpu:.1f} CPU-seconds, {args.n / again_cpu:.0f} conv "
               "per CPU-second)")
         print(f"load average at the end: {os.getloadavg()[0]:.1f} (other processes slow every figure alike)")
-        print(f"targets: first >= 10 conv/s: {'met' if args.n / first >= 10 else 'NOT met'}; "
+        print(f"targets: first >= 20 conv/s: {'met' if args.n / first >= 20 else 'NOT met'}"
+              f" (idle-core estimate {'met' if ceiling >= 20 else 'NOT met'}); "
               f"re-scoring >= 200 conv/s: {'met' if args.n / again >= 200 else 'NOT met'}")
 
 

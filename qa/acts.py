@@ -41,6 +41,7 @@ The constructions, in words (the README's "How the detectors decide" shows examp
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -72,11 +73,11 @@ def _rx(pattern: str) -> re.Pattern:
     return re.compile(pattern.replace("'", _Q), re.IGNORECASE)
 
 
-def sentences(text: str) -> Iterable[tuple[int, str]]:
-    """(offset, sentence) pairs: split at . ! ? and line ends."""
-    for m in _SENT.finditer(text[:MAX_CHARS]):
-        if m.group(0).strip():
-            yield m.start(), m.group(0)
+@lru_cache(maxsize=8192)
+def sentences(text: str) -> tuple[tuple[int, str], ...]:
+    """(offset, sentence) pairs: split at . ! ? and line ends (cached per text: every
+    detector splits the same agent turn)."""
+    return tuple((m.start(), m.group(0)) for m in _SENT.finditer(text[:MAX_CHARS]) if m.group(0).strip())
 
 
 FEELINGS = (

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
+from . import outcome_cache
 from .checks import REGISTRY, Check, Context, Evidence, Outcome, na
 from .conversation import Conversation
 from .errors import ScoreError
@@ -189,15 +190,27 @@ class Scorer:
         self.analyzer = analyzer or Analyzer(cache_dir, tagged="pos" in rubric.needs(), n_process=n_process)
         self.checks: list[tuple[Criterion, Check]] = [
             (c, REGISTRY[c.check](c.options, self.analyzer)) for c in rubric.criteria]
+        cache = self.analyzer.cache_dir
+        self.outcomes = (outcome_cache.OutcomeCache(cache, rubric, self.analyzer.version)
+                         if cache is not None else None)
 
-    def score_one(self, conv: Conversation, conv_nlp: ConvNLP, *, transcript_path: str | None = None
-                  ) -> ConversationResult:
+    def score_one(self, conv: Conversation, conv_nlp: ConvNLP | None, *, transcript_path: str | None = None,
+                  cached: dict[str, Outcome] | None = None, sentiment: tuple | None = None,
+                  fresh: dict[str, Outcome] | None = None) -> ConversationResult:
+        """Score one conversation. ``cached``: criterion id → outcome kept from an earlier
+        run (:mod:`qa.outcome_cache`), used instead of running that check; ``conv_nlp`` may
+        be None only when every criterion and ``sentiment`` are cached. The outcomes that
+        were computed are put in ``fresh`` (criterion id → outcome) when given."""
         ctx = Context(conv, conv_nlp)
         crit_results: list[CriterionResult] = []
         for crit, check in self.checks:
             if not crit.applies_to(conv.channel):
                 kinds = " and ".join(_PLURAL.get(c, c) for c in crit.channels or ())
                 out = na(f"applies to {kinds} only; this is {_SINGULAR.get(conv.channel, conv.channel)}")
+                if fresh is not None:
+                    fresh[crit.id] = out
+            elif cached is not None and crit.id in cached:
+                out = cached[crit.id]
             else:
                 try:
                     out = _run_when(crit, check, ctx)
@@ -207,17 +220,21 @@ class Scorer:
                                      f"{type(exc).__name__}: {exc}", path=conv.source.path,
                                      place=f"conversation {conv.id}",
                                      fix="Report this with the conversation file.") from exc
+                if fresh is not None:
+                    fresh[crit.id] = out
             crit_results.append(_criterion_result(crit, out))
         cats = category_scores(crit_results)
         overall = overall_score(cats, self.rubric.categories)
         failed_af = [r.criterion_id for r in crit_results if r.auto_fail]
         if failed_af:
             overall = 0.0
-        from . import situation
-        from .affect import conversation_sentiment
+        if sentiment is None:
+            from . import situation
+            from .affect import conversation_sentiment
 
-        affects = situation.customer_affect(ctx)
-        s_start, s_end, s_shift = conversation_sentiment(affects[i] for i in sorted(affects))
+            affects = situation.customer_affect(ctx)
+            sentiment = conversation_sentiment(affects[i] for i in sorted(affects))
+        s_start, s_end, s_shift = sentiment
         return ConversationResult(
             conversation_id=conv.id, agent_id=conv.agent_id, agent_name=conv.agent_name,
             team=conv.team, channel=conv.channel, started_at=conv.started_at,
@@ -275,27 +292,70 @@ class Scorer:
         return [results[i] for i in sorted(results)]
 
     def _score_serial(self, convs, indices, transcript_paths, on_error, progress):
-        texts = [[t.text for t in convs[i].turns] for i in indices]
+        """Score ``convs[i]`` for i in ``indices``: first those whose every outcome is in
+        the outcome cache (no parsing, no checks), then the rest, parsed or read from the
+        spaCy cache, running only the criteria the outcome cache lacks."""
+        oc = self.outcomes
+        entries: dict[int, tuple[str, dict]] = {}
+        todo = list(indices)
+        if oc is not None:
+            todo = []
+            for i in indices:
+                key = outcome_cache.conversation_key(convs[i])
+                entry = oc.read(key)
+                entries[i] = (key, entry)
+                if not oc.complete(entry):
+                    todo.append(i)
+                    continue
+                res = self._guarded(convs[i], i, None, transcript_paths, on_error, progress,
+                                    oc.outcomes(entry), tuple(entry[outcome_cache.SENTIMENT]))
+                if res is not None:
+                    self.analyzer.cached += 1
+                    yield i, res
+        texts = [[t.text for t in convs[i].turns] for i in todo]
         for k, conv_nlp in self.analyzer.analyze(texts):
-            i = indices[k]
+            i = todo[k]
             conv = convs[i]
-            try:
-                if isinstance(conv_nlp, Exception):
-                    exc = conv_nlp
-                    raise ScoreError(exc.message if isinstance(exc, ScoreError) else str(exc),
-                                     path=conv.source.path, place=f"conversation {conv.id}",
-                                     fix=getattr(exc, "fix", None))
-                res = self.score_one(conv, conv_nlp,
-                                     transcript_path=transcript_paths[i] if transcript_paths else None)
-            except ScoreError as exc:
-                if on_error is None:
-                    raise
-                on_error(conv, exc)
-                continue
-            finally:
+            if isinstance(conv_nlp, Exception):
+                exc = conv_nlp
+                err = ScoreError(exc.message if isinstance(exc, ScoreError) else str(exc),
+                                 path=conv.source.path, place=f"conversation {conv.id}",
+                                 fix=getattr(exc, "fix", None))
                 if progress:
                     progress(1)
+                if on_error is None:
+                    raise err
+                on_error(conv, err)
+                continue
+            key, entry = entries.get(i, (None, {}))
+            cached = oc.outcomes(entry) if oc is not None else None
+            fresh: dict[str, Outcome] = {}
+            sentiment = entry.get(outcome_cache.SENTIMENT)
+            res = self._guarded(conv, i, conv_nlp, transcript_paths, on_error, progress, cached,
+                                tuple(sentiment) if isinstance(sentiment, list) and len(sentiment) == 3
+                                else None, fresh)
+            if res is None:
+                continue
+            if oc is not None and key is not None:
+                oc.write(key, entry, fresh, (res.customer_sentiment_start, res.customer_sentiment_end,
+                                             res.customer_sentiment_shift))
             yield i, res
+
+    def _guarded(self, conv, i, conv_nlp, transcript_paths, on_error, progress, cached, sentiment,
+                 fresh=None) -> ConversationResult | None:
+        """:meth:`score_one`, with a :class:`ScoreError` sent to ``on_error`` (None returned)."""
+        try:
+            return self.score_one(conv, conv_nlp,
+                                  transcript_path=transcript_paths[i] if transcript_paths else None,
+                                  cached=cached, sentiment=sentiment, fresh=fresh)
+        except ScoreError as exc:
+            if on_error is None:
+                raise
+            on_error(conv, exc)
+            return None
+        finally:
+            if progress:
+                progress(1)
 
     def _score_parallel(self, convs, transcript_paths, on_error, progress, jobs):
         """Fork ``jobs`` workers that inherit this scorer and the conversations; each scores

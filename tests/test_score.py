@@ -263,12 +263,48 @@ def test_rescoring_after_a_rubric_edit_reads_the_cache(tmp_path):
     assert (s3.analyzer.parsed, s3.analyzer.cached) == (1, 2)
 
 
+def test_rescoring_runs_only_the_criteria_that_changed(tmp_path, monkeypatch):
+    from qa.checks.text import Phrases
+
+    convs = [_chat("Hello, sorry!", id=f"c{i}") for i in range(3)]
+    first = [r for _, r in Scorer(DEFAULT, cache_dir=tmp_path).score(convs)]
+    runs: list[str] = []
+    real = Phrases.run
+
+    def counting(self, ctx):
+        runs.append(ctx.conv.id)
+        return real(self, ctx)
+
+    monkeypatch.setattr(Phrases, "run", counting)
+    # a weight and a description change no outcome: no check runs, nothing is parsed
+    data = json.loads(json.dumps(DEFAULT.data))
+    greeting = next(c for c in data["criteria"] if c["id"] == "greeting")
+    greeting["weight"] = 3
+    greeting["description"] = "Greets the customer warmly"
+    s = Scorer(parse_rubric(json.dumps(data)), cache_dir=tmp_path)
+    again = [r for _, r in s.score(convs)]
+    assert runs == [] and s.analyzer.parsed == 0 and s.analyzer.cached == 3
+    assert [c.outcome for c in again[0].criteria] == [c.outcome for c in first[0].criteria]
+    assert again[0].customer_sentiment_start == first[0].customer_sentiment_start
+    # a changed phrase list runs that criterion again, on the cached parse
+    greeting["any"] = [p for p in greeting["any"] if p != "hello"]
+    edited = parse_rubric(json.dumps(data))
+    s = Scorer(edited, cache_dir=tmp_path)
+    edited_results = [r for _, r in s.score(convs)]
+    assert sorted(runs) == ["c0", "c1", "c2"] and s.analyzer.parsed == 0
+    uncached = [r for _, r in Scorer(edited).score(convs)]
+    assert [[(c.outcome, c.score, c.reason) for c in r.criteria] for r in edited_results] == \
+        [[(c.outcome, c.score, c.reason) for c in r.criteria] for r in uncached]
+
+
 def test_damaged_cache_entry_is_parsed_again(tmp_path):
     conv = _chat("Hello!")
     s = Scorer(DEFAULT, cache_dir=tmp_path)
     [(_, r1)] = list(s.score([conv]))
     for p in tmp_path.rglob("*.spacy"):
         p.write_bytes(b"garbage")
+    for p in (tmp_path / "outcomes").rglob("*.json"):
+        p.write_text('{"v": 1, "outcomes": {"x": 1', encoding="utf-8")
     s2 = Scorer(DEFAULT, cache_dir=tmp_path)
     [(_, r2)] = list(s2.score([conv]))
     assert s2.analyzer.parsed == 1 and r2.overall == r1.overall

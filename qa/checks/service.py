@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field
@@ -306,25 +307,28 @@ while who why will with within without work working would yes yet you your yours
 """Words every service conversation uses: reusing them is not personalisation."""
 
 
+_DIGIT = re.compile(r"\d")
+_CONTRACTION = ("'re", "'ve", "'ll")
+
+
+@lru_cache(maxsize=8192)
 def _content(text: str) -> dict[str, tuple[int, int]]:
     """Specific words of a text (names, places, items, numbers, dates): lower-cased key →
-    first span. Generic service words and short words are left out."""
+    first span. Generic service words and short words are left out. (Cached per text:
+    callers must not change the dict.)"""
     out: dict[str, tuple[int, int]] = {}
     for m in _TOKEN.finditer(text[:20_000]):
-        w = m.group(0)
-        key = w.lower().replace("\u2019", "'").rstrip(".,")
-        if "n't" in key or key.endswith("'re") or key.endswith("'ve") or key.endswith("'ll"):
+        key = m.group(0).lower().replace("\u2019", "'").rstrip(".,")
+        if "n't" in key or key.endswith(_CONTRACTION):
             continue
         if key.endswith("'s"):
             key = key[:-2]
         if key.endswith("s") and len(key) > 4 and not key.endswith("ss"):
             key = key[:-1]
-        if any(ch.isdigit() for ch in key):
-            if len(re.sub(r"\D", "", key)) < 1:
-                continue
-        elif len(key) < 4 or key in GENERIC_WORDS:
+        if not _DIGIT.search(key) and (len(key) < 4 or key in GENERIC_WORDS):
             continue
-        out.setdefault(key, (m.start(), m.end()))
+        if key not in out:
+            out[key] = (m.start(), m.end())
     return out
 
 
