@@ -166,6 +166,22 @@ def test_wait_updates():
     assert run(make_conv([("customer", "hi"), ("agent", "Hello!")], channel="email"), **crit).outcome == "na"
 
 
+def test_wait_announced_before_the_customer_agreed_is_announced():
+    crit = dict(check="wait_updates", category="promptness")
+    hold = make_conv([("customer", "My phone says SOS only.", 0),
+                      ("agent", "I'm going to run a line test, so I'll pop you on a short hold. Is that alright?", 10),
+                      ("customer", "Yeah, sure.", 14), ("agent", "Thanks for holding, Aidan. The line is fine.", 80)],
+                     channel="voice")
+    c = run(hold, **crit)
+    assert c.outcome == "pass"
+    assert [e.turn_index for e in c.evidence] == [1, 3]  # the announcement and the return, not "Yeah, sure."
+    unannounced = make_conv([("customer", "My phone says SOS only.", 0), ("agent", "What's your number?", 10),
+                             ("customer", "555-0118.", 14), ("agent", "Thanks for holding. The line is fine.", 80)],
+                            channel="voice")
+    c = run(unannounced, **crit)
+    assert c.outcome == "fail" and "unannounced" in c.reason
+
+
 def test_first_response_targets_by_channel():
     crit = dict(check="response_latency", mode="first", target_s=60, zero_at_s=600, category="promptness",
                 by_channel={"social": {"target_s": 3600, "zero_at_s": 21600}})

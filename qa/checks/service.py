@@ -411,7 +411,8 @@ ANNOUNCE = ["let me check", "let me look", "let me find", "let me pull up", "let
             "couple of minutes", "may take", "might take", "will take", "takes a few", "i'll be right back",
             "i'll come back", "i'll come straight back", "i'll update you", "i'll keep you posted", "back with you",
             "back to you", "while i check", "while i look", "checking with", "check with", "i'm checking",
-            "i am checking", "i'm going to check", "i need to check", "still checking", "still looking",
+            "i am checking", "i'm going to", "i am going to", "i need to check", "still checking", "still looking",
+            "short hold", "quick hold", "put you on", "pop you on", "place you on",
             "still working on", "almost there", "nearly there", "more minutes", "more minute"]
 # announcing a chat wait is not only a call's "hold" (the word alone, as in "held at the depot",
 # announces nothing), so ANNOUNCE stands alone; every way to thank for a hold also acknowledges a wait
@@ -462,24 +463,28 @@ class WaitUpdates(Check):
             return na(f"no wait over {fmt_s(self.options.limits_s[conv.channel])} on the agent")
         bad, good = [], []
         for w in found:
-            before = conv.turns[w.after]
-            announced = before.speaker == "agent" and bool(self.announce.find(ctx.nlp, [w.after]))
+            # announced by the agent's last turn before the wait, even when the customer
+            # answered it ("I'll pop you on a short hold, is that alright?" / "Sure.")
+            said = next((j for j in range(w.after, -1, -1) if conv.turns[j].speaker == "agent"), None)
+            announced = said is not None and bool(self.announce.find(ctx.nlp, [said]))
             acked = bool(self.ack.find(ctx.nlp, [w.reply]))
-            (good if announced and acked else bad).append((w, announced, acked))
+            (good if announced and acked else bad).append((w, announced, acked, said))
         ev: list[Evidence] = []
-        for w, announced, acked in bad[:2]:
-            ev.append(evidence(conv, w.after, "negative"))
+        for w, announced, acked, said in bad[:2]:
+            ev.append(evidence(conv, said if announced else w.after, "negative"))
             ev.append(evidence(conv, w.reply, "negative"))
-        for w, _, _ in good[:2]:
-            ev.append(evidence(conv, w.after, "positive"))
+        for w, _, _, said in good[:2]:
+            ev.append(evidence(conv, said, "positive"))
             ev.append(evidence(conv, w.reply, "positive"))
         score = len(good) / len(found)
         n = len(found)
         if not bad:
             return passed(f"{n} wait{'s' if n > 1 else ''} over {fmt_s(self.options.limits_s[conv.channel])}, "
                           "each announced and acknowledged", ev, score)
-        w, announced, acked = max(bad, key=lambda b: b[0].seconds)
-        if conv.turns[w.after].speaker != "agent":
+        w, announced, acked, _ = max(bad, key=lambda b: b[0].seconds)
+        if not any(t.speaker == "agent" for t in conv.turns[:w.after + 1]):
+            why = "unannounced (the customer's message went unanswered)"
+        elif not announced and conv.turns[w.after].speaker != "agent":
             why = "unannounced (the customer's message went unanswered)"
         elif not announced:
             why = "not announced"
