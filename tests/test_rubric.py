@@ -294,3 +294,14 @@ def test_version_is_kept_as_written():
     text = GOOD.replace("version: 3", "version: 1.10")
     assert parse_rubric(text).version == "1.10"
     assert parse_rubric(GOOD.replace("version: 3", 'version: "v2"')).version == "v2"
+
+
+@pytest.mark.parametrize("path", sorted(default_rubric_path().parent.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_rubric_checks_and_its_examples_behave(path):
+    from qa.score import run_examples
+
+    rubric = load_rubric(path)
+    assert {"greeting", "no_profanity", "empathy_response", "apology", "first_response"} <= \
+        {c.id for c in rubric.criteria}
+    results = run_examples(rubric)
+    assert results and all(r.ok for r in results), [r for r in results if not r.ok]

@@ -166,6 +166,18 @@ def test_wait_updates():
     assert run(make_conv([("customer", "hi"), ("agent", "Hello!")], channel="email"), **crit).outcome == "na"
 
 
+def test_wait_updates_can_leave_the_first_reply_to_first_response():
+    crit = dict(check="wait_updates", category="promptness", limits_s={"social": 900})
+    slow_first = make_conv([("customer", "@brand my parcel never came", 0),
+                            ("agent", "Hi, sorry! We've reissued it today.", 3000)], channel="social")
+    assert run(slow_first, **crit).outcome == "fail"
+    c = run(slow_first, **crit, first_reply=False)
+    assert (c.outcome, c.reason) == ("na", "no wait over 15 min on the agent after the first reply")
+    later = make_conv([("customer", "@brand my parcel never came", 0), ("agent", "Hi, sorry! Checking.", 600),
+                       ("customer", "any news?", 700), ("agent", "It's reissued.", 4000)], channel="social")
+    assert run(later, **crit, first_reply=False).outcome == "fail"
+
+
 def test_wait_announced_before_the_customer_agreed_is_announced():
     crit = dict(check="wait_updates", category="promptness")
     hold = make_conv([("customer", "My phone says SOS only.", 0),

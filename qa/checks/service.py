@@ -430,6 +430,9 @@ class WaitUpdatesOptions(BaseOptions):
     """How an agent announces a wait or gives an update ("let me check", "two more minutes")."""
     acknowledge_phrases: list[str] = Field(default_factory=lambda: list(ACKNOWLEDGE))
     """How an agent acknowledges a wait after it ("thanks for waiting") or breaks it with an update."""
+    first_reply: bool = True
+    """False: the wait for the agent's first reply is left to ``first_response`` (social media,
+    where a first reply within the hour is good service and cannot be announced)."""
 
 
 @register
@@ -459,8 +462,12 @@ class WaitUpdates(Check):
         if not ctx.has_timestamps:
             return na(f"the {conv.channel} has no timestamps, so waits cannot be measured")
         found = situation.waits(ctx, dict(self.options.limits_s))
+        if not self.options.first_reply:
+            first = next((i for i, t in enumerate(conv.turns) if t.speaker == "agent"), None)
+            found = [w for w in found if first is not None and w.reply > first]
         if not found:
-            return na(f"no wait over {fmt_s(self.options.limits_s[conv.channel])} on the agent")
+            later = "" if self.options.first_reply else " after the first reply"
+            return na(f"no wait over {fmt_s(self.options.limits_s[conv.channel])} on the agent{later}")
         bad, good = [], []
         for w in found:
             # announced by the agent's last turn before the wait, even when the customer
