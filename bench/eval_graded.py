@@ -149,9 +149,47 @@ def main(argv: list[str] | None = None) -> int:
         met_all &= ok
         rs = f"{rho:.2f}" if rho is not None else "undef"
         print(f"{label:<24}{target.criterion:<18}{len(xs):>4}{rs:>10}  >= {need:.2f} {'met' if ok else 'NOT met'}")
+    reference_points(rows)
     print()
     print("targets: " + ("all met" if met_all else "not all met"))
     return 0
+
+
+GUIDE_FIRST_REPLY_S = {"chat": 60, "social": 3600, "email": 86400}
+"""The grading guide's words: a chat reply within a minute, social within an hour, e-mail within a day."""
+
+
+def reference_points(rows) -> None:
+    """How far the grader's promptness rating follows their own timing answers, and how far
+    it moves with their other ratings: what a timing-only score can reach (no qa involved)."""
+    timing, prompt, polite = [], [], []
+    for _, g in rows:
+        try:
+            rating = float(g["promptness_1to5"])
+        except (KeyError, ValueError):
+            continue
+        parts = []
+        target = GUIDE_FIRST_REPLY_S.get((g.get("channel") or "").strip())
+        if target is not None and (g.get("first_response_s") or "").strip():
+            parts.append(1.0 if float(g["first_response_s"]) <= target else 0.0)
+        if (g.get("waits_handled") or "").strip() in ("0", "1"):
+            parts.append(float(g["waits_handled"]))
+        if not parts:
+            parts.append(1.0)
+        timing.append(sum(parts) / len(parts))
+        prompt.append(rating)
+        polite.append(float(g.get("politeness_1to5") or "nan"))
+    if len(prompt) < 5:
+        return
+    print()
+    print("reference points for promptness_1to5 (the grader's own answers, no qa involved):")
+    rho = spearman(prompt, timing)
+    print(f"  their timing answers (first reply within the guide's channel target; waits_handled): "
+          f"spearman {rho:.2f}" if rho is not None else "  their timing answers: undefined")
+    pairs = [(a, b) for a, b in zip(prompt, polite) if b == b]
+    rho = spearman([a for a, _ in pairs], [b for _, b in pairs])
+    if rho is not None:
+        print(f"  their politeness_1to5 rating: spearman {rho:.2f} (ratings move together beyond timing)")
 
 
 if __name__ == "__main__":
