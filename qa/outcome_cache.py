@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,14 +81,16 @@ def conversation_key(conv: "Conversation") -> str:
     return h.hexdigest()
 
 
+_EVIDENCE = tuple(f.name for f in fields(Evidence))
+
+
 def _dump(o: Outcome) -> dict:
     return {"o": o.outcome, "s": o.score, "r": o.reason, "n": o.na_reason,
-            "e": [[e.turn_index, e.speaker, e.start_s, e.end_s, e.quote, e.match, e.match_start,
-                   e.match_end, e.polarity] for e in o.evidence]}
+            "e": [[getattr(e, f) for f in _EVIDENCE] for e in o.evidence]}
 
 
 def _load(d: dict) -> Outcome:
-    return Outcome(d["o"], d["s"], d["r"], [Evidence(*e) for e in d["e"]], d["n"])
+    return Outcome(d["o"], d["s"], d["r"], [Evidence(**dict(zip(_EVIDENCE, e))) for e in d["e"]], d["n"])
 
 
 class OutcomeCache:
