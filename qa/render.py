@@ -609,6 +609,30 @@ def _recorded_sha256(root: Path, c: dict) -> str | None:
         return None
 
 
+def _find_recording(root: Path, out: Path, c: dict, name: str) -> tuple[Path | None, str | None]:
+    """The recording a call page plays, and why not when there is none.
+
+    Its recorded place first (a relative ``audio_path`` is relative to the output folder);
+    when it is not there (the output folder was moved or copied, or the recordings were
+    archived), the copy an earlier ``qa report`` put in ``reports/audio`` of this output
+    folder, verified against the sha256 the transcript records. So an output folder
+    moved with ``cp -a`` still plays its recordings."""
+    sha = _recorded_sha256(root, c)
+    audio = Path(c["audio_path"])
+    if not audio.is_absolute():
+        audio = Path(root) / audio
+    src, why = playable_recording(root, str(audio), sha)
+    if src is not None or why != "not found" or not sha:
+        return src, why
+    for folder in dict.fromkeys((Path(root) / "reports" / "audio", Path(out) / "reports" / "audio")):
+        copy = folder / name
+        if copy.is_file():
+            found, why2 = playable_recording(root, str(copy), sha)
+            if found is not None:
+                return found, None
+    return None, why
+
+
 def _audio_name(cid: str, audio_path: str) -> str:
     ext = Path(audio_path).suffix.lower()
     if not re.fullmatch(r"\.[a-z0-9]{1,5}", ext):
@@ -1002,8 +1026,7 @@ def _call_batches(agg: Aggregates, staging: Path, teams: dict[str, dict], chunk:
                 name = _audio_name(c["conversation_id"], c["audio_path"])
                 # only a recording qa decoded, or one that still hashes to the recorded
                 # sha256 and decodes as audio, is ever linked into reports/ (qa.audio)
-                src, why = playable_recording(agg.paths.root, c["audio_path"],
-                                              _recorded_sha256(agg.paths.root, c))
+                src, why = _find_recording(agg.paths.root, staging.parent, c, name)
                 if src is not None:
                     try:
                         _link_audio(src, staging / "audio" / name)

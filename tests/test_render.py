@@ -164,8 +164,9 @@ def test_call_page_transcript_evidence_and_audio(demo):
     assert len(page.find_all("script")) == 1
     # the evidence match is marked inside the turn, and the criteria table links to it
     assert str(turns[2].find("mark")) == '<mark class="neg">Damn</mark>'
-    links = [a["href"] for a in page.select("table.criteria a.evlink")]
-    assert links == ["#turn-0", "#turn-2"]
+    # fails come first, the auto-fail's category on top, each quote linked to its turn
+    links = [a["href"] for a in page.select("#scorecard ul.fails a.evlink")]
+    assert links == ["#turn-2", "#turn-0"]
     seek = turns[2].find("a", class_="seek")
     assert (seek["data-t"], seek.get_text()) == ("7.25", "0:07")
     audio = page.find("audio", id="player")
@@ -173,7 +174,7 @@ def test_call_page_transcript_evidence_and_audio(demo):
     assert (out / "reports" / "audio" / "call-1.wav").read_bytes() == \
         (out / "recordings" / "call-1.wav").read_bytes()
     assert page.find("p", class_="roles-inferred") is not None
-    assert "Auto-fail: no_profanity." in page.find("p", class_="attention-box").get_text()
+    assert "Auto-fail: no_profanity description." in page.find("p", class_="attention-box").get_text()
 
 
 def test_call_page_without_transcript_still_renders(demo):
