@@ -49,7 +49,7 @@ from .aggregate import (CATEGORIES, NO_TEAM, Aggregates, Filters, ResultsPaths, 
 from .audio import playable_recording
 from .conversation import Conversation
 from .errors import QAError, ReportError
-from .store import Failure, safe_name
+from .store import Failure, plural, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -533,7 +533,7 @@ def make_env(templates_dir: str | Path | None = None) -> Environment:
                                                    default_for_string=True, default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(score=fmt_score, delta=fmt_delta, pct=fmt_pct, time=fmt_time,
-                       datetime=fmt_datetime, date=fmt_date, team=team_label)
+                       datetime=fmt_datetime, date=fmt_date, team=team_label, plural=plural)
     env.globals.update(arrows=ARROWS, categories=CATEGORIES, category_labels=CATEGORY_LABELS,
                        score_class=score_class, version=__version__)
     return env
@@ -1247,8 +1247,8 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
             done = _render_serial(writer, contexts, call_pages, batches)
         summary.agents, summary.calls = done.agents, done.calls
         summary.audio, summary.problems = done.audio, done.problems
-        log.info("wrote the index, %d agent pages and %d call pages", summary.agents,
-                 summary.calls)
+        log.info("wrote the index, %s and %s", plural(summary.agents, "agent page"),
+                 plural(summary.calls, "call page"))
         if calibration:
             from .calibrate import render_calibration_page
             render_calibration_page(calibration, staging, templates_dir=templates_dir,
