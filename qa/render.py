@@ -596,13 +596,25 @@ def _link_audio(src: Path, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
+def _transcript_file(root: Path, transcript_path: str) -> Path:
+    """A conversation's JSON: relative paths are relative to the output folder; an absolute
+    path that is gone (an output folder moved since) is looked for in this folder's
+    ``transcripts/`` by name."""
+    p = Path(transcript_path)
+    if not p.is_absolute():
+        return root / p
+    if not p.exists() and (root / "transcripts" / p.name).is_file():
+        return root / "transcripts" / p.name
+    return p
+
+
 def _recorded_sha256(root: Path, c: dict) -> str | None:
     """The sha256 a voice conversation's JSON records for its recording (source format
     ``audio``), or None."""
     import json
 
     try:
-        data = json.loads((Path(root) / c["transcript_path"]).read_text(encoding="utf-8"))
+        data = json.loads(_transcript_file(Path(root), c["transcript_path"]).read_text(encoding="utf-8"))
         source = data.get("source") or {}
         return source.get("sha256") if source.get("format") == "audio" else None
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
@@ -889,9 +901,7 @@ class _Writer:
         notice = None
         tpath = None
         if c.get("transcript_path"):
-            tpath = Path(c["transcript_path"])
-            if not tpath.is_absolute():
-                tpath = self.root / tpath
+            tpath = _transcript_file(self.root, c["transcript_path"])
             try:
                 transcript = Conversation.load(tpath)
             except QAError as exc:

@@ -287,7 +287,7 @@ def test_cli_report_other_out_and_errors(tmp_path):
                                   "--period", "month", "--team", "south"])
     assert r.exit_code == 0, r.output
     assert (dest / "reports" / "agents" / f"{safe_name(EVIL)}.html").is_file()
-    assert "1 agent pages, 1 call pages, 0 problems" in r.output
+    assert "1 agent page, 1 call page, 0 problems" in r.output
     r = CliRunner().invoke(main, ["report", str(out), "--team", "nobody"])
     assert r.exit_code == 1
     assert r.output.strip().endswith(
