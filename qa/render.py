@@ -444,10 +444,13 @@ def call_charts(conv: Conversation) -> dict | None:
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    clock = FuncFormatter(lambda x, _pos: fmt_time(x))
 
     tl = call_timeline(conv)
     sent = customer_sentiment(conv)
-    minutes = max(tl["end"], 1.0) / 60.0
+    end = max(tl["end"], 1.0)
     out = {"timeline": None, "sentiment": None, "counts": {
         k: len(tl[k]) for k in ("silence", "hold", "overlap")},
         "talk": {k: sum(x[1] for x in tl[k]) for k in ("agent", "customer")},
@@ -465,7 +468,7 @@ def call_charts(conv: Conversation) -> dict | None:
             fig.patch.set_visible(False)
             ax = fig.add_subplot()
             fig.subplots_adjust(left=0.12, right=0.98, top=0.78, bottom=0.3)
-            m = lambda xs: [(a / 60.0, w / 60.0) for a, w in xs]  # noqa: E731
+            m = list
             ax.broken_barh(m(tl["agent"]), (1.1, 0.8), color=AGENT_COLOR)
             ax.broken_barh(m(tl["customer"]), (0.1, 0.8), color=CUSTOMER_COLOR)
             ax.broken_barh(m(tl["silence"]), (0.1, 1.8), color="#d1d5db", alpha=0.8)
@@ -473,8 +476,10 @@ def call_charts(conv: Conversation) -> dict | None:
             ax.broken_barh(m(tl["overlap"]), (0.0, 2.0), color="#dc2626", alpha=0.9)
             ax.set_yticks([0.5, 1.5], ["Customer", "Agent"])
             ax.set_ylim(0, 2)
-            ax.set_xlim(0, minutes)
-            ax.set_xlabel("minutes into the call")
+            ax.set_xlim(0, end)
+            ax.xaxis.set_major_locator(MaxNLocator(8, steps=[1, 2, 3, 5, 6, 10]))
+            ax.xaxis.set_major_formatter(clock)
+            ax.set_xlabel("time into the call (m:ss)")
             ax.legend(handles=[Patch(color=AGENT_COLOR, label="agent talks"),
                                Patch(color=CUSTOMER_COLOR, label="customer talks"),
                                Patch(color="#d1d5db", label="silence"),
@@ -489,15 +494,17 @@ def call_charts(conv: Conversation) -> dict | None:
             ax = fig.add_subplot()
             fig.subplots_adjust(left=0.12, right=0.98, top=0.9, bottom=0.3)
             timed = all(t is not None for _, t, _ in sent)
-            xs = [t / 60.0 for _, t, _ in sent] if timed else [k + 1 for k in range(len(sent))]
+            xs = [t for _, t, _ in sent] if timed else [k + 1 for k in range(len(sent))]
             ys = [v for _, _, v in sent]
             ax.axhline(0, color="#9ca3af", linewidth=0.8)
             ax.plot(xs, ys, color=CUSTOMER_COLOR, marker="o", markersize=3)
             ax.set_ylim(-1.05, 1.05)
             ax.set_yticks([-1, 0, 1], ["negative", "neutral", "positive"])
             if timed:
-                ax.set_xlim(0, minutes)
-            ax.set_xlabel("minutes into the call" if timed else "customer turn")
+                ax.set_xlim(0, end)
+                ax.xaxis.set_major_locator(MaxNLocator(8, steps=[1, 2, 3, 5, 6, 10]))
+                ax.xaxis.set_major_formatter(clock)
+            ax.set_xlabel("time into the call (m:ss)" if timed else "customer turn")
             out["sentiment"] = svg(fig)
     return out
 
