@@ -732,6 +732,8 @@ def evidence_meta(ev: dict, started_at: datetime | None, channel: str | None) ->
 
 SNIPPET = 220
 """Characters of a quote shown beside a criterion (the whole turn is in the transcript)."""
+SNIPPET_AGAIN = 90
+"""Characters of a turn quoted again by another failed criterion on the same page."""
 
 
 def _snippet(ev: dict, limit: int = SNIPPET) -> dict:
@@ -813,6 +815,7 @@ def _criteria_for_page(crit_rows: list[dict], fix: Fix, conv: dict | None = None
     order = {c: i for i, c in enumerate(CATEGORIES)}
     shown = _display_fix(fix)
     started, channel = conv.get("started_at"), conv.get("channel")
+    quoted: set[int] = set()  # turns already quoted on the page: again, a short cut only
     rows = []
     for row in sorted(crit_rows, key=lambda r: (order.get(r.get("category"), 99),
                                                 not r.get("auto_fail"), r.get("score") or 0,
@@ -822,7 +825,11 @@ def _criteria_for_page(crit_rows: list[dict], fix: Fix, conv: dict | None = None
             if row.get("outcome") == "fail" and e.get("polarity") == "positive" and any(
                     x.get("polarity") != "positive" for x in row.get("evidence") or []):
                 continue  # a fail shows what lost the point; the rest is in the transcript
-            cut = _snippet(e)
+            i = e.get("turn_index")
+            cut = _snippet(e, SNIPPET if i not in quoted or row.get("outcome") != "fail"
+                           else SNIPPET_AGAIN)
+            if row.get("outcome") == "fail" and i is not None:
+                quoted.add(i)
             evs.append({**e, **evidence_meta(e, started, channel),
                         "html": highlight_quote(cut, fix=shown),
                         "note_text": shown(e.get("note") or ""),
