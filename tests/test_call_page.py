@@ -143,3 +143,36 @@ def test_moved_output_folder_still_plays_audio(tmp_path):
     page = soup(moved / "reports" / "calls" / "call-1.html")
     assert page.find("audio", id="player")["src"] == "../audio/call-1.wav"
     assert (moved / "reports" / "audio" / "call-1.wav").read_bytes()[:4] == b"RIFF"
+
+
+def test_call_timeline_and_chart():
+    from conftest import make_conv
+
+    from qa.render import call_charts, call_timeline
+
+    conv = make_conv([("agent", "Thanks for calling, how can I help?", 0.0, 3.0),
+                      ("customer", "My heating is broken and I'm really worried.", 2.0, 7.0),
+                      ("agent", "Let me check, one moment please.", 8.0, 10.0),
+                      ("agent", "Thanks for holding, an engineer comes tomorrow.", 40.0, 44.0),
+                      ("customer", "Great, thank you so much!", 45.0, 47.0)], channel="voice")
+    tl = call_timeline(conv)
+    assert tl["overlap"] == [(2.0, 1.0)]  # the customer began before the agent stopped
+    assert tl["hold"] == [(10.0, 30.0)]  # announced ("one moment") before the silence
+    assert tl["silence"] == [] and tl["end"] == 47.0
+    charts = call_charts(conv)
+    svg = str(charts["svg"])
+    assert svg.startswith("<svg") and "Customer" in svg and "sentiment" in svg
+    assert charts["counts"] == {"silence": 0, "hold": 1, "overlap": 1}
+    assert charts["has_sentiment"]
+
+
+def test_call_page_shows_the_chart_with_its_legend(tmp_path):
+    out = build_demo_results(tmp_path, audio=False)
+    render_reports(out, jobs=1)
+    page = soup(out / "reports" / "calls" / "call-1.html")
+    fig = page.select_one("figure#chart-call")
+    assert fig.find("svg") is not None
+    legend = fig.find("figcaption").get_text(" ", strip=True)
+    assert "1 silence" in legend and "0 holds" in legend and "0 overlaps" in legend
+    # chats have no call chart
+    assert soup(out / "reports" / "calls" / "chat-1.html").select_one("figure#chart-call") is None
