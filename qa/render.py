@@ -436,76 +436,64 @@ def customer_sentiment(conv: Conversation) -> list[tuple[int, float | None, floa
             for i, a in zip(idx, analyze_turns(texts, context))]
 
 
+TIMELINE_COLORS = {"agent": AGENT_COLOR, "customer": CUSTOMER_COLOR, "silence": "#d1d5db",
+                   "hold": "#fcd34d", "overlap": "#dc2626"}
+
+
 def call_charts(conv: Conversation) -> dict | None:
-    """The call page's two small charts (matplotlib SVG): the timeline of talk, silence,
-    holds and overlap for both parties, and the customer's sentiment per turn."""
+    """The call page's chart (matplotlib SVG, one figure of two panels): the timeline of
+    talk, silence, holds and overlap for both parties, and below it the customer's
+    sentiment per turn on the same time axis. The legend is the page's caption (HTML),
+    which keeps a page's chart to one small figure (about 25 ms)."""
     if not conv.turns or not any(t.start_s is not None for t in conv.turns):
         return None
     import matplotlib
     from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
     from matplotlib.ticker import FuncFormatter, MaxNLocator
-
-    clock = FuncFormatter(lambda x, _pos: fmt_time(x))
 
     tl = call_timeline(conv)
     sent = customer_sentiment(conv)
+    if not (tl["agent"] or tl["customer"]):
+        return None
     end = max(tl["end"], 1.0)
-    out = {"timeline": None, "sentiment": None, "counts": {
-        k: len(tl[k]) for k in ("silence", "hold", "overlap")},
-        "talk": {k: sum(x[1] for x in tl[k]) for k in ("agent", "customer")},
-        "sentiment_values": sent}
-
-    def svg(fig) -> Markup:
+    timed = bool(sent) and all(t is not None for _, t, _ in sent)
+    out = {"svg": None, "colors": TIMELINE_COLORS, "has_sentiment": bool(sent),
+           "counts": {k: len(tl[k]) for k in ("silence", "hold", "overlap")}}
+    with matplotlib.rc_context(_SVG_RC):
+        fig = Figure(figsize=(7.0, 2.9 if sent else 1.5))
+        fig.patch.set_visible(False)
+        if sent:
+            ax, ax2 = fig.subplots(2, 1, sharex=timed, height_ratios=[1, 1.2])
+            fig.subplots_adjust(left=0.12, right=0.98, top=0.97, bottom=0.15, hspace=0.35)
+        else:
+            ax, ax2 = fig.add_subplot(), None
+            fig.subplots_adjust(left=0.12, right=0.98, top=0.95, bottom=0.3)
+        for key, y, h in (("agent", 1.1, 0.8), ("customer", 0.1, 0.8), ("silence", 0.1, 1.8),
+                          ("hold", 0.1, 1.8), ("overlap", 0.0, 2.0)):
+            if tl[key]:
+                ax.broken_barh(tl[key], (y, h), color=TIMELINE_COLORS[key],
+                               alpha=0.8 if key in ("silence", "hold") else 1.0)
+        ax.set_yticks([0.5, 1.5], ["Customer", "Agent"])
+        ax.set_ylim(0, 2)
+        ax.set_xlim(0, end)
+        ax.xaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 3, 5, 6, 10]))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: fmt_time(x)))
+        if ax2 is not None:
+            if timed:  # one time axis, under the sentiment panel
+                ax.tick_params(axis="x", bottom=False, labelbottom=False)
+            xs = [t for _, t, _ in sent] if timed else [k + 1 for k in range(len(sent))]
+            ax2.axhline(0, color="#9ca3af", linewidth=0.8)
+            ax2.plot(xs, [v for _, _, v in sent], color=CUSTOMER_COLOR, marker="o", markersize=3)
+            ax2.set_ylim(-1.05, 1.05)
+            ax2.set_yticks([-1, 0, 1], ["negative", "neutral", "positive"])
+            ax2.set_ylabel("sentiment", fontsize=8)
+            if not timed:
+                ax2.set_xlabel("customer turn")
+        (ax2 if ax2 is not None and timed else ax).set_xlabel("time into the call (m:ss)")
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
         text = buf.getvalue()
-        return Markup(_SVG_STYLE.sub("", text[text.find("<svg"):], count=1).strip())
-
-    with matplotlib.rc_context(_SVG_RC):
-        if tl["agent"] or tl["customer"]:
-            fig = Figure(figsize=(7.0, 1.6))
-            fig.patch.set_visible(False)
-            ax = fig.add_subplot()
-            fig.subplots_adjust(left=0.12, right=0.98, top=0.78, bottom=0.3)
-            m = list
-            ax.broken_barh(m(tl["agent"]), (1.1, 0.8), color=AGENT_COLOR)
-            ax.broken_barh(m(tl["customer"]), (0.1, 0.8), color=CUSTOMER_COLOR)
-            ax.broken_barh(m(tl["silence"]), (0.1, 1.8), color="#d1d5db", alpha=0.8)
-            ax.broken_barh(m(tl["hold"]), (0.1, 1.8), color="#fcd34d", alpha=0.8)
-            ax.broken_barh(m(tl["overlap"]), (0.0, 2.0), color="#dc2626", alpha=0.9)
-            ax.set_yticks([0.5, 1.5], ["Customer", "Agent"])
-            ax.set_ylim(0, 2)
-            ax.set_xlim(0, end)
-            ax.xaxis.set_major_locator(MaxNLocator(8, steps=[1, 2, 3, 5, 6, 10]))
-            ax.xaxis.set_major_formatter(clock)
-            ax.set_xlabel("time into the call (m:ss)")
-            ax.legend(handles=[Patch(color=AGENT_COLOR, label="agent talks"),
-                               Patch(color=CUSTOMER_COLOR, label="customer talks"),
-                               Patch(color="#d1d5db", label="silence"),
-                               Patch(color="#fcd34d", label="hold"),
-                               Patch(color="#dc2626", label="overlap")],
-                      loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=5, fontsize=7,
-                      frameon=False)
-            out["timeline"] = svg(fig)
-        if sent:
-            fig = Figure(figsize=(7.0, 1.7))
-            fig.patch.set_visible(False)
-            ax = fig.add_subplot()
-            fig.subplots_adjust(left=0.12, right=0.98, top=0.9, bottom=0.3)
-            timed = all(t is not None for _, t, _ in sent)
-            xs = [t for _, t, _ in sent] if timed else [k + 1 for k in range(len(sent))]
-            ys = [v for _, _, v in sent]
-            ax.axhline(0, color="#9ca3af", linewidth=0.8)
-            ax.plot(xs, ys, color=CUSTOMER_COLOR, marker="o", markersize=3)
-            ax.set_ylim(-1.05, 1.05)
-            ax.set_yticks([-1, 0, 1], ["negative", "neutral", "positive"])
-            if timed:
-                ax.set_xlim(0, end)
-                ax.xaxis.set_major_locator(MaxNLocator(8, steps=[1, 2, 3, 5, 6, 10]))
-                ax.xaxis.set_major_formatter(clock)
-            ax.set_xlabel("time into the call (m:ss)" if timed else "customer turn")
-            out["sentiment"] = svg(fig)
+        out["svg"] = Markup(_SVG_STYLE.sub("", text[text.find("<svg"):], count=1).strip())
     return out
 
 
