@@ -176,3 +176,17 @@ def test_call_page_shows_the_chart_with_its_legend(tmp_path):
     assert "1 silence" in legend and "0 holds" in legend and "0 overlaps" in legend
     # chats have no call chart
     assert soup(out / "reports" / "calls" / "chat-1.html").select_one("figure#chart-call") is None
+
+
+def test_notes_survive_the_outcome_cache(scored, tmp_path):
+    import polars as pl
+
+    out, _ = scored
+    copy = tmp_path / "again"
+    shutil.copytree(out, copy, symlinks=True)
+    res = CliRunner().invoke(main, ["score", str(copy), "--out", str(copy), "--quiet"])
+    assert res.exit_code == 0, res.output
+    crit = pl.read_parquet(copy / "results" / "criteria.parquet")
+    ev = crit.filter(pl.col("criterion_id") == "empathy_response")["evidence"].to_list()[0]
+    assert [e["note"] for e in ev] == ["the customer's distress",
+                                       "the agent's reply, which did not acknowledge it"]
