@@ -440,56 +440,82 @@ TIMELINE_COLORS = {"agent": AGENT_COLOR, "customer": CUSTOMER_COLOR, "silence": 
                    "hold": "#fcd34d", "overlap": "#dc2626"}
 
 
-def call_charts(conv: Conversation) -> dict | None:
-    """The call page's chart (matplotlib SVG, one figure of two panels): the timeline of
-    talk, silence, holds and overlap for both parties, and below it the customer's
-    sentiment per turn on the same time axis. The legend is the page's caption (HTML),
-    which keeps a page's chart to one small figure (about 25 ms)."""
-    if not conv.turns or not any(t.start_s is not None for t in conv.turns):
-        return None
-    import matplotlib
+_CALL_FIGS: dict[tuple, tuple] = {}
+"""The call chart's figures, one per layout, made once per process and redrawn with each
+call's data (a new figure per page would cost twice as much)."""
+
+
+def _call_fig(sentiment: bool, timed: bool):
+    key = (sentiment, timed)
+    got = _CALL_FIGS.get(key)
+    if got is not None:
+        return got
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+    fig = Figure(figsize=(7.0, 2.9 if sentiment else 1.5))
+    fig.patch.set_visible(False)
+    if sentiment:
+        ax, ax2 = fig.subplots(2, 1, sharex=timed, height_ratios=[1, 1.2])
+        fig.subplots_adjust(left=0.12, right=0.98, top=0.97, bottom=0.15, hspace=0.35)
+    else:
+        ax, ax2 = fig.add_subplot(), None
+        fig.subplots_adjust(left=0.12, right=0.98, top=0.95, bottom=0.3)
+    ax.set_yticks([0.5, 1.5], ["Customer", "Agent"])
+    ax.set_ylim(0, 2)
+    clock = FuncFormatter(lambda x, _pos: fmt_time(x))
+    ax.xaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 3, 5, 6, 10]))
+    ax.xaxis.set_major_formatter(clock)
+    if ax2 is not None:
+        if timed:  # one time axis, under the sentiment panel
+            ax.tick_params(axis="x", bottom=False, labelbottom=False)
+        ax2.axhline(0, color="#9ca3af", linewidth=0.8)
+        ax2.set_ylim(-1.05, 1.05)
+        ax2.set_yticks([-1, 0, 1], ["negative", "neutral", "positive"])
+        ax2.set_ylabel("sentiment", fontsize=8)
+        ax2.set_xlabel("time into the call (m:ss)" if timed else "customer turn")
+        if not timed:
+            ax.set_xlabel("time into the call (m:ss)")
+    else:
+        ax.set_xlabel("time into the call (m:ss)")
+    got = _CALL_FIGS[key] = (fig, ax, ax2, [])
+    return got
+
+
+def call_charts(conv: Conversation) -> dict | None:
+    """The call page's chart (matplotlib SVG, one figure of two panels): the timeline of
+    talk, silence, holds and overlap for both parties, and below it the customer's
+    sentiment per turn on the same time axis. The legend is the page's caption (HTML).
+    The figure is made once per process and redrawn with each call's data."""
+    if not conv.turns or not any(t.start_s is not None for t in conv.turns):
+        return None
+    import matplotlib
+
     tl = call_timeline(conv)
-    sent = customer_sentiment(conv)
     if not (tl["agent"] or tl["customer"]):
         return None
+    sent = customer_sentiment(conv)
     end = max(tl["end"], 1.0)
     timed = bool(sent) and all(t is not None for _, t, _ in sent)
     out = {"svg": None, "colors": TIMELINE_COLORS, "has_sentiment": bool(sent),
            "counts": {k: len(tl[k]) for k in ("silence", "hold", "overlap")}}
     with matplotlib.rc_context(_SVG_RC):
-        fig = Figure(figsize=(7.0, 2.9 if sent else 1.5))
-        fig.patch.set_visible(False)
-        if sent:
-            ax, ax2 = fig.subplots(2, 1, sharex=timed, height_ratios=[1, 1.2])
-            fig.subplots_adjust(left=0.12, right=0.98, top=0.97, bottom=0.15, hspace=0.35)
-        else:
-            ax, ax2 = fig.add_subplot(), None
-            fig.subplots_adjust(left=0.12, right=0.98, top=0.95, bottom=0.3)
+        fig, ax, ax2, drawn = _call_fig(bool(sent), timed)
+        for artist in drawn:  # the previous call's data
+            artist.remove()
+        drawn.clear()
         for key, y, h in (("agent", 1.1, 0.8), ("customer", 0.1, 0.8), ("silence", 0.1, 1.8),
                           ("hold", 0.1, 1.8), ("overlap", 0.0, 2.0)):
             if tl[key]:
-                ax.broken_barh(tl[key], (y, h), color=TIMELINE_COLORS[key],
-                               alpha=0.8 if key in ("silence", "hold") else 1.0)
-        ax.set_yticks([0.5, 1.5], ["Customer", "Agent"])
-        ax.set_ylim(0, 2)
+                drawn.append(ax.broken_barh(tl[key], (y, h), color=TIMELINE_COLORS[key],
+                                            alpha=0.8 if key in ("silence", "hold") else 1.0))
         ax.set_xlim(0, end)
-        ax.xaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 3, 5, 6, 10]))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: fmt_time(x)))
         if ax2 is not None:
-            if timed:  # one time axis, under the sentiment panel
-                ax.tick_params(axis="x", bottom=False, labelbottom=False)
             xs = [t for _, t, _ in sent] if timed else [k + 1 for k in range(len(sent))]
-            ax2.axhline(0, color="#9ca3af", linewidth=0.8)
-            ax2.plot(xs, [v for _, _, v in sent], color=CUSTOMER_COLOR, marker="o", markersize=3)
-            ax2.set_ylim(-1.05, 1.05)
-            ax2.set_yticks([-1, 0, 1], ["negative", "neutral", "positive"])
-            ax2.set_ylabel("sentiment", fontsize=8)
+            drawn.extend(ax2.plot(xs, [v for _, _, v in sent], color=CUSTOMER_COLOR, marker="o",
+                                  markersize=3))
             if not timed:
-                ax2.set_xlabel("customer turn")
-        (ax2 if ax2 is not None and timed else ax).set_xlabel("time into the call (m:ss)")
+                ax2.set_xlim(0.5, len(sent) + 0.5)
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
         text = buf.getvalue()
