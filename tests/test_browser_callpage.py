@@ -103,3 +103,27 @@ def test_focus_quote_opens_the_call_page_at_its_turn(site, page):
     assert page.evaluate("document.querySelector(':target').id") == anchor
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
     assert page.problems == []
+
+
+def test_moved_output_folder_still_plays_audio(tmp_path, page):
+    from qa.conversation import Conversation, sha256_file
+    from qa.render import render_reports
+    from report_helpers import build_demo_results
+
+    out = build_demo_results(tmp_path / "a")
+    wav = out / "recordings" / "call-1.wav"
+    tpath = out / "transcripts" / "call-1.json"
+    conv = Conversation.load(tpath)  # as `qa transcribe` writes it: the recording's sha256
+    conv.source.path, conv.source.sha256, conv.source.format = str(wav), sha256_file(wav), "audio"
+    tpath.write_text(conv.model_dump_json(), encoding="utf-8")
+    render_reports(out, jobs=1)
+    moved = tmp_path / "b" / "elsewhere"
+    shutil.copytree(out, moved, symlinks=True)  # cp -a qa-out elsewhere
+    shutil.rmtree(out)
+    CliRunner().invoke(main, ["report", str(moved), "--quiet"])
+    page.goto((moved / "reports" / "calls" / "call-1.html").as_uri())
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    assert page.evaluate("document.getElementById('player').duration") == pytest.approx(12.0, abs=0.1)
+    page.click("#turn-2 a.seek")
+    page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 7.25) < 0.5")
+    assert page.problems == []
