@@ -527,8 +527,11 @@ def aggregate(results: str | Path | ResultsPaths, filters: Filters = Filters(), 
         auto_fail_counts(partials),
     ])
     agents, teams, trend_df, team_trend_df, stats, ev, af_df = frames
-    log.info("aggregated %d conversations, %d agents, %d teams",
-             conversations.height, agents.height, teams.height)
+    from .store import plural
+
+    log.info("aggregated %s, %s, %s",
+             plural(conversations.height, "conversation"), plural(agents.height, "agent"),
+             plural(teams.height, "team"))
     return Aggregates(paths=paths, filters=filters, conversations=conversations, agents=agents,
                       teams=teams, trend=trend_df, team_trend=team_trend_df, criteria=stats,
                       evidence=ev, auto_fail_criteria=af_df)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import io
 import logging
 import math
@@ -48,7 +49,7 @@ from .aggregate import (CATEGORIES, NO_TEAM, Aggregates, Filters, ResultsPaths, 
 from .audio import playable_recording
 from .conversation import Conversation
 from .errors import QAError, ReportError
-from .store import Failure, safe_name
+from .store import Failure, plural, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -356,6 +357,172 @@ class Charts:
                             ("trend", tuple(team_values)))
 
 
+# ---------------------------------------------------------------- call charts
+CUSTOMER_COLOR = "#7c3aed"
+SILENCE_S = 3.0
+"""A pause longer than this with nobody speaking is drawn as silence on the timeline."""
+LONG_SILENCE_S = 10.0
+"""A silence this long is a hold when the agent announced one just before (else dead air)."""
+
+
+def _spans(t) -> list[tuple[float, float]]:
+    """Where a turn has speech: its words (merged over gaps under a second), else its turn."""
+    if t.words:
+        out: list[list[float]] = []
+        for w in t.words:
+            if out and w.start - out[-1][1] < 1.0:
+                out[-1][1] = max(out[-1][1], w.end)
+            else:
+                out.append([w.start, w.end])
+        return [(a, b) for a, b in out if b > a]
+    if t.start_s is not None and t.end_s is not None and t.end_s > t.start_s:
+        return [(t.start_s, t.end_s)]
+    return []
+
+
+def call_timeline(conv: Conversation) -> dict:
+    """Talk of each party, silences, holds and overlaps on a call, in seconds:
+    ``{"agent": [(start, length)], "customer": [...], "silence": [...], "hold": [...],
+    "overlap": [...], "end": seconds}``."""
+    from .checks.timing import HOLD_ANNOUNCE
+
+    talk: dict[str, list[tuple[float, float]]] = {"agent": [], "customer": []}
+    for t in conv.turns:
+        if t.speaker in talk:
+            talk[t.speaker].extend(_spans(t))
+    both = sorted(talk["agent"] + talk["customer"])
+    end = max([b for _, b in both] + [conv.duration_s or 0.0])
+    silence, hold = [], []
+    covered = 0.0
+    for a, b in both:
+        if a - covered > SILENCE_S:
+            before = [t for t in conv.turns if t.speaker == "agent" and t.start_s is not None
+                      and t.start_s <= covered]
+            said = before[-1].text.lower() if before else ""
+            is_hold = a - covered >= LONG_SILENCE_S and any(p in said for p in HOLD_ANNOUNCE)
+            (hold if is_hold else silence).append((covered, a - covered))
+        covered = max(covered, b)
+    overlap = []
+    ag = sorted(talk["agent"])
+    for a, b in sorted(talk["customer"]):
+        for x, y in ag:
+            if x >= b:
+                break
+            lo, hi = max(a, x), min(b, y)
+            if hi - lo > 0.2:
+                overlap.append((lo, hi - lo))
+    return {"agent": [(a, b - a) for a, b in talk["agent"]],
+            "customer": [(a, b - a) for a, b in talk["customer"]],
+            "silence": silence, "hold": hold, "overlap": overlap, "end": end}
+
+
+def customer_sentiment(conv: Conversation) -> list[tuple[int, float | None, float]]:
+    """``(turn index, start_s, sentiment -1..1)`` for each customer turn
+    (:func:`qa.affect.analyze_turns`, read with the agent turn before it)."""
+    from .affect import analyze_turns
+
+    idx, texts, context = [], [], []
+    prev_agent = None
+    for i, t in enumerate(conv.turns):
+        if t.speaker == "agent":
+            prev_agent = t.text
+        elif t.speaker == "customer" and t.text.strip():
+            idx.append(i)
+            texts.append(t.text)
+            context.append(prev_agent)
+    if not texts:
+        return []
+    return [(i, conv.turns[i].start_s, a.sentiment)
+            for i, a in zip(idx, analyze_turns(texts, context))]
+
+
+TIMELINE_COLORS = {"agent": AGENT_COLOR, "customer": CUSTOMER_COLOR, "silence": "#d1d5db",
+                   "hold": "#fcd34d", "overlap": "#dc2626"}
+
+
+_CALL_FIGS: dict[tuple, tuple] = {}
+"""The call chart's figures, one per layout, made once per process and redrawn with each
+call's data (a new figure per page would cost twice as much)."""
+
+
+def _call_fig(sentiment: bool, timed: bool):
+    key = (sentiment, timed)
+    got = _CALL_FIGS.get(key)
+    if got is not None:
+        return got
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    fig = Figure(figsize=(7.0, 2.9 if sentiment else 1.5))
+    fig.patch.set_visible(False)
+    if sentiment:
+        ax, ax2 = fig.subplots(2, 1, sharex=timed, height_ratios=[1, 1.2])
+        fig.subplots_adjust(left=0.12, right=0.98, top=0.97, bottom=0.15, hspace=0.35)
+    else:
+        ax, ax2 = fig.add_subplot(), None
+        fig.subplots_adjust(left=0.12, right=0.98, top=0.95, bottom=0.3)
+    ax.set_yticks([0.5, 1.5], ["Customer", "Agent"])
+    ax.set_ylim(0, 2)
+    clock = FuncFormatter(lambda x, _pos: fmt_time(x))
+    ax.xaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 3, 5, 6, 10]))
+    ax.xaxis.set_major_formatter(clock)
+    if ax2 is not None:
+        if timed:  # one time axis, under the sentiment panel
+            ax.tick_params(axis="x", bottom=False, labelbottom=False)
+        ax2.axhline(0, color="#9ca3af", linewidth=0.8)
+        ax2.set_ylim(-1.05, 1.05)
+        ax2.set_yticks([-1, 0, 1], ["negative", "neutral", "positive"])
+        ax2.set_ylabel("sentiment", fontsize=8)
+        ax2.set_xlabel("time into the call (m:ss)" if timed else "customer turn")
+        if not timed:
+            ax.set_xlabel("time into the call (m:ss)")
+    else:
+        ax.set_xlabel("time into the call (m:ss)")
+    got = _CALL_FIGS[key] = (fig, ax, ax2, [])
+    return got
+
+
+def call_charts(conv: Conversation) -> dict | None:
+    """The call page's chart (matplotlib SVG, one figure of two panels): the timeline of
+    talk, silence, holds and overlap for both parties, and below it the customer's
+    sentiment per turn on the same time axis. The legend is the page's caption (HTML).
+    The figure is made once per process and redrawn with each call's data."""
+    if not conv.turns or not any(t.start_s is not None for t in conv.turns):
+        return None
+    import matplotlib
+
+    tl = call_timeline(conv)
+    if not (tl["agent"] or tl["customer"]):
+        return None
+    sent = customer_sentiment(conv)
+    end = max(tl["end"], 1.0)
+    timed = bool(sent) and all(t is not None for _, t, _ in sent)
+    out = {"svg": None, "colors": TIMELINE_COLORS, "has_sentiment": bool(sent),
+           "counts": {k: len(tl[k]) for k in ("silence", "hold", "overlap")}}
+    with matplotlib.rc_context(_SVG_RC):
+        fig, ax, ax2, drawn = _call_fig(bool(sent), timed)
+        for artist in drawn:  # the previous call's data
+            artist.remove()
+        drawn.clear()
+        for key, y, h in (("agent", 1.1, 0.8), ("customer", 0.1, 0.8), ("silence", 0.1, 1.8),
+                          ("hold", 0.1, 1.8), ("overlap", 0.0, 2.0)):
+            if tl[key]:
+                drawn.append(ax.broken_barh(tl[key], (y, h), color=TIMELINE_COLORS[key],
+                                            alpha=0.8 if key in ("silence", "hold") else 1.0))
+        ax.set_xlim(0, end)
+        if ax2 is not None:
+            xs = [t for _, t, _ in sent] if timed else [k + 1 for k in range(len(sent))]
+            drawn.extend(ax2.plot(xs, [v for _, _, v in sent], color=CUSTOMER_COLOR, marker="o",
+                                  markersize=3))
+            if not timed:
+                ax2.set_xlim(0.5, len(sent) + 0.5)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+        text = buf.getvalue()
+        out["svg"] = Markup(_SVG_STYLE.sub("", text[text.find("<svg"):], count=1).strip())
+    return out
+
+
 # ---------------------------------------------------------------- Jinja2 environment
 class _ReportEnvironment(Environment):
     """``row.name`` on a dict looks the key up first: the page data are plain dicts, and
@@ -387,7 +554,7 @@ def make_env(templates_dir: str | Path | None = None) -> Environment:
                                                    default_for_string=True, default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(score=fmt_score, delta=fmt_delta, pct=fmt_pct, time=fmt_time,
-                       datetime=fmt_datetime, date=fmt_date, team=team_label)
+                       datetime=fmt_datetime, date=fmt_date, team=team_label, plural=plural)
     env.globals.update(arrows=ARROWS, categories=CATEGORIES, category_labels=CATEGORY_LABELS,
                        score_class=score_class, version=__version__)
     return env
@@ -450,17 +617,53 @@ def _link_audio(src: Path, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
+def _transcript_file(root: Path, transcript_path: str) -> Path:
+    """A conversation's JSON: relative paths are relative to the output folder; an absolute
+    path that is gone (an output folder moved since) is looked for in this folder's
+    ``transcripts/`` by name."""
+    p = Path(transcript_path)
+    if not p.is_absolute():
+        return root / p
+    if not p.exists() and (root / "transcripts" / p.name).is_file():
+        return root / "transcripts" / p.name
+    return p
+
+
 def _recorded_sha256(root: Path, c: dict) -> str | None:
     """The sha256 a voice conversation's JSON records for its recording (source format
     ``audio``), or None."""
     import json
 
     try:
-        data = json.loads((Path(root) / c["transcript_path"]).read_text(encoding="utf-8"))
+        data = json.loads(_transcript_file(Path(root), c["transcript_path"]).read_text(encoding="utf-8"))
         source = data.get("source") or {}
         return source.get("sha256") if source.get("format") == "audio" else None
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None
+
+
+def _find_recording(root: Path, out: Path, c: dict, name: str) -> tuple[Path | None, str | None]:
+    """The recording a call page plays, and why not when there is none.
+
+    Its recorded place first (a relative ``audio_path`` is relative to the output folder);
+    when it is not there (the output folder was moved or copied, or the recordings were
+    archived), the copy an earlier ``qa report`` put in ``reports/audio`` of this output
+    folder, verified against the sha256 the transcript records. So an output folder
+    moved with ``cp -a`` still plays its recordings."""
+    sha = _recorded_sha256(root, c)
+    audio = Path(c["audio_path"])
+    if not audio.is_absolute():
+        audio = Path(root) / audio
+    src, why = playable_recording(root, str(audio), sha)
+    if src is not None or why != "not found" or not sha:
+        return src, why
+    for folder in dict.fromkeys((Path(root) / "reports" / "audio", Path(out) / "reports" / "audio")):
+        copy = folder / name
+        if copy.is_file():
+            found, why2 = playable_recording(root, str(copy), sha)
+            if found is not None:
+                return found, None
+    return None, why
 
 
 def _audio_name(cid: str, audio_path: str) -> str:
@@ -470,39 +673,200 @@ def _audio_name(cid: str, audio_path: str) -> str:
     return f"{safe_name(cid)}{ext}"
 
 
+_ENTITY = re.compile(r"&(?:amp|lt|gt|quot|apos|nbsp|#\d{1,7}|#[xX][0-9a-fA-F]{1,6});")
+_SPACE_PUNCT = re.compile(r"(?<=\w) +([,.!?;:])(?=\s|$)")
+
+
+def display_text(text: str) -> str:
+    """User text as a reader should see it: HTML entities that an export left in the text
+    (``&amp;`` from Twitter) shown once as the character they stand for (then escaped again
+    exactly once by the page), and the space of a word-by-word join before punctuation
+    dropped ("Hi , thank you" → "Hi, thank you")."""
+    if "&" in text:
+        text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+    if " " in text:
+        text = _SPACE_PUNCT.sub(r"\1", text)
+    return text
+
+
+def _display_fix(fix: Fix) -> Callable[[str], str]:
+    if fix is None:
+        return display_text
+    return lambda s: display_text(fix(s))
+
+
+def criterion_label(row: dict) -> str:
+    """The human name of a criterion: its description, else its id in words."""
+    d = (row.get("description") or "").strip()
+    if d:
+        return d
+    cid = row.get("criterion_id") or "criterion"
+    return cid.replace("_", " ").capitalize()
+
+
+def speaker_label(speaker: str | None) -> str:
+    return {"agent": "Agent", "customer": "Customer", "system": "System"}.get(
+        speaker or "", (speaker or "someone").capitalize())
+
+
+def _dur(seconds: float) -> str:
+    from .checks import fmt_s
+
+    return fmt_s(max(0.0, float(seconds)))
+
+
+def when_in(start_s: float | None, channel: str | None) -> str:
+    """When a turn came, in the conversation's terms, never like a clock time: "6:41 into
+    the call" (voice), "1 h 26 min after the first message" (chat, social, e-mail)."""
+    if start_s is None or (isinstance(start_s, float) and math.isnan(start_s)):
+        return ""
+    if channel == "voice":
+        return f"{fmt_time(start_s)} into the call"
+    if start_s < 1:
+        return "the first message"
+    return f"{_dur(start_s)} after the first message"
+
+
+def evidence_meta(ev: dict, started_at: datetime | None, channel: str | None) -> dict:
+    """Who spoke, when (:func:`when_in`), on which date, and the turn anchor of one piece
+    of evidence: ``{"who", "when", "date", "anchor"}``."""
+    from datetime import timedelta
+
+    start = ev.get("start_s")
+    day = None
+    if started_at is not None:
+        day = started_at
+        if start is not None and channel != "voice" and not math.isnan(start):
+            day = started_at + timedelta(seconds=float(start))
+    i = ev.get("turn_index")
+    return {"who": speaker_label(ev.get("speaker")), "when": when_in(start, channel),
+            "date": fmt_date(day) if day is not None else "",
+            "anchor": None if i is None else f"turn-{i}"}
+
+
+SNIPPET = 220
+"""Characters of a quote shown beside a criterion (the whole turn is in the transcript)."""
+SNIPPET_AGAIN = 90
+"""Characters of a turn quoted again by another failed criterion on the same page."""
+
+
+def _snippet(ev: dict, limit: int = SNIPPET) -> dict:
+    """``ev`` with its quote cut to ``limit`` characters around the match (… marks a cut)."""
+    quote = ev.get("quote") or ""
+    if len(quote) <= limit:
+        return ev
+    span = _span_in(quote, quote, ev.get("match"), ev.get("match_start"), ev.get("match_end"))
+    a = 0 if span is None else max(0, min(span[0] - limit // 3, len(quote) - limit))
+    b = min(len(quote), a + limit)
+    if a > 0:  # start on a word
+        sp = quote.find(" ", a, a + 30)
+        a = sp + 1 if sp >= 0 and (span is None or sp < span[0]) else a
+    if b < len(quote):
+        sp = quote.rfind(" ", b - 30, b)
+        b = sp if sp > a and (span is None or sp >= span[1]) else b
+    part = quote[a:b]
+    lead, tail = ("…" if a > 0 else ""), ("…" if b < len(quote) else "")
+    out = {**ev, "quote": lead + part + tail}
+    if span is not None and a <= span[0] and span[1] <= b:
+        out["match_start"], out["match_end"] = span[0] - a + len(lead), span[1] - a + len(lead)
+    else:
+        out["match_start"] = out["match_end"] = None
+    return out
+
+
+CATEGORY_COLORS = {"promptness": "#b45309", "politeness": "#1f5fa8", "professionalism": "#6d28d9",
+                   "personalization": "#0f766e", "empathy": "#be185d"}
+
+
 def _turn_rows(conv: Conversation, crit_rows: list[dict], fix: Fix) -> list[dict]:
+    """The transcript: each turn's text with the evidence marked in place, and the
+    criteria that cite it (human names, category, outcome and reason) for the margin."""
     spans: dict[int, list[tuple[int, int, str]]] = {}
-    cites: dict[int, list[str]] = {}
+    cites: dict[int, list[dict]] = {}
+    shown = _display_fix(fix)
     for row in crit_rows:
+        if row.get("outcome") == "na":
+            continue
         for ev in row.get("evidence") or []:
             i = ev.get("turn_index")
             if i is None or not (0 <= i < len(conv.turns)):
                 continue
-            cites.setdefault(i, [])
-            if row["criterion_id"] not in cites[i]:
-                cites[i].append(row["criterion_id"])
+            lst = cites.setdefault(i, [])
+            neg = ev.get("polarity") != "positive"
+            if not any(c["criterion_id"] == row["criterion_id"] for c in lst):
+                lst.append({"criterion_id": row["criterion_id"], "name": criterion_label(row),
+                            "category": row.get("category"), "outcome": row.get("outcome"),
+                            "negative": neg,
+                            "reason": shown(row.get("reason") or ""),
+                            "note": shown(ev.get("note") or "")})
             span = _span_in(conv.turns[i].text, ev.get("quote"), ev.get("match"),
                             ev.get("match_start"), ev.get("match_end"))
             if span:
-                cls = "pos" if ev.get("polarity") == "positive" else "neg"
-                spans.setdefault(i, []).append((*span, cls))
-    return [{"index": i, "speaker": t.speaker, "author": t.author, "start_s": t.start_s,
-             "time": fmt_time(t.start_s),
-             "html": highlight(t.text, spans.get(i, ()), fix=fix),
-             "criteria": cites.get(i, ())}
-            for i, t in enumerate(conv.turns)]
+                spans.setdefault(i, []).append((*span, "neg" if neg else "pos"))
+    rows = []
+    for i, t in enumerate(conv.turns):
+        author = t.author if t.author and t.author.strip().lower() not in (
+            t.speaker, speaker_label(t.speaker).lower()) else None
+        cs = sorted(cites.get(i, ()), key=lambda c: (not (c["negative"] and c["outcome"] == "fail"),
+                                                   CATEGORIES.index(c["category"])
+                                                   if c["category"] in CATEGORIES else 9))
+        rows.append({"index": i, "speaker": t.speaker, "who": speaker_label(t.speaker),
+                     "author": shown(author) if author else None, "start_s": t.start_s,
+                     "time": fmt_time(t.start_s) if conv.channel == "voice" else
+                     (_dur(t.start_s) if t.start_s else ("0:00" if t.start_s == 0 else "")),
+                     "html": highlight(t.text, spans.get(i, ()), fix=shown),
+                     "cites": cs,
+                     "marks": sorted({(c["category"], c["negative"] and c["outcome"] == "fail")
+                                      for c in cs}, key=lambda m: (not m[1], str(m[0])))})
+    return rows
 
 
-def _criteria_for_page(crit_rows: list[dict], fix: Fix) -> list[dict]:
+def _criteria_for_page(crit_rows: list[dict], fix: Fix, conv: dict | None = None) -> dict:
+    """The scorecard: ``fails`` (auto-fails first) grouped by category in category order,
+    ``passes``, and ``na`` (shown folded); every row with its human name, score, reason and
+    evidence (who, when, date, anchor and a short quote)."""
+    conv = conv or {}
     order = {c: i for i, c in enumerate(CATEGORIES)}
-    out = []
+    shown = _display_fix(fix)
+    started, channel = conv.get("started_at"), conv.get("channel")
+    quoted: set[int] = set()  # turns already quoted on the page: again, a short cut only
+    rows = []
     for row in sorted(crit_rows, key=lambda r: (order.get(r.get("category"), 99),
+                                                not r.get("auto_fail"), r.get("score") or 0,
                                                 r.get("criterion_id") or "")):
-        evs = [{**e, "html": highlight_quote(e, fix=fix), "time": fmt_time(e.get("start_s"))}
-               for e in (row.get("evidence") or [])]
-        reason = row.get("reason") or ""
-        out.append({**row, "evidence": evs, "reason_text": fix(reason) if fix else reason})
-    return out
+        evs = []
+        for e in row.get("evidence") or []:
+            if row.get("outcome") == "fail" and e.get("polarity") == "positive" and any(
+                    x.get("polarity") != "positive" for x in row.get("evidence") or []):
+                continue  # a fail shows what lost the point; the rest is in the transcript
+            i = e.get("turn_index")
+            cut = _snippet(e, SNIPPET if i not in quoted or row.get("outcome") != "fail"
+                           else SNIPPET_AGAIN)
+            if row.get("outcome") == "fail" and i is not None:
+                quoted.add(i)
+            evs.append({**e, **evidence_meta(e, started, channel),
+                        "html": highlight_quote(cut, fix=shown),
+                        "note_text": shown(e.get("note") or ""),
+                        "time": fmt_time(e.get("start_s"))})
+        score = row.get("score")
+        pct = None if score is None else (math.floor(score * 100) if row.get("outcome") == "fail"
+                                          else round(score * 100))
+        rows.append({**row, "name": criterion_label(row), "evidence": evs, "pct": pct,
+                     "reason_text": shown(row.get("reason") or ""),
+                     "na_text": shown(row.get("na_reason") or row.get("reason") or "")})
+    fails = [r for r in rows if r.get("outcome") == "fail"]
+    groups = []
+    for c in [*CATEGORIES, *sorted({r.get("category") or "" for r in fails} - set(CATEGORIES))]:
+        mine = [r for r in fails if r.get("category") == c]
+        if mine:
+            groups.append({"category": c, "label": CATEGORY_LABELS.get(c, c.capitalize() or "Other"),
+                           "rows": mine})
+    groups.sort(key=lambda g: not any(r.get("auto_fail") for r in g["rows"]))
+    counts = {c: sum(1 for r in fails if r.get("category") == c) for c in CATEGORIES}
+    return {"fail_groups": groups, "n_fail": len(fails),
+            "passes": [r for r in rows if r.get("outcome") == "pass"],
+            "na": [r for r in rows if r.get("outcome") not in ("pass", "fail")],
+            "fails_by_category": counts, "all": rows}
 
 
 def _quotes(ev_rows: list[dict], fix: Fix) -> list[dict]:
@@ -565,9 +929,7 @@ class _Writer:
         notice = None
         tpath = None
         if c.get("transcript_path"):
-            tpath = Path(c["transcript_path"])
-            if not tpath.is_absolute():
-                tpath = self.root / tpath
+            tpath = _transcript_file(self.root, c["transcript_path"])
             try:
                 transcript = Conversation.load(tpath)
             except QAError as exc:
@@ -588,7 +950,12 @@ class _Writer:
         fix = self.fix
         if self.redact and transcript is not None:
             fix = conversation_fix(transcript)
-        ctx = {"conv": c, "criteria": _criteria_for_page(crit_rows, fix),
+        card = _criteria_for_page(crit_rows, fix, c)
+        charts = None
+        if transcript is not None and transcript.channel == "voice":
+            charts = call_charts(transcript)
+        ctx = {"conv": c, "card": card, "criteria": card["all"], "charts": charts,
+               "category_colors": CATEGORY_COLORS, "silence_s": f"{SILENCE_S:g}",
                "turns": _turn_rows(transcript, crit_rows, fix) if transcript else [],
                "notice": notice, "audio_src": audio_src, "audio_notice": audio_notice,
                "agent_href": f"../agents/{safe_name(c['agent_id'])}.html",
@@ -697,8 +1064,7 @@ def _call_batches(agg: Aggregates, staging: Path, teams: dict[str, dict], chunk:
                 name = _audio_name(c["conversation_id"], c["audio_path"])
                 # only a recording qa decoded, or one that still hashes to the recorded
                 # sha256 and decodes as audio, is ever linked into reports/ (qa.audio)
-                src, why = playable_recording(agg.paths.root, c["audio_path"],
-                                              _recorded_sha256(agg.paths.root, c))
+                src, why = _find_recording(agg.paths.root, staging.parent, c, name)
                 if src is not None:
                     try:
                         _link_audio(src, staging / "audio" / name)
@@ -919,8 +1285,8 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
             done = _render_serial(writer, contexts, call_pages, batches)
         summary.agents, summary.calls = done.agents, done.calls
         summary.audio, summary.problems = done.audio, done.problems
-        log.info("wrote the index, %d agent pages and %d call pages", summary.agents,
-                 summary.calls)
+        log.info("wrote the index, %s and %s", plural(summary.agents, "agent page"),
+                 plural(summary.calls, "call page"))
         if calibration:
             from .calibrate import render_calibration_page
             render_calibration_page(calibration, staging, templates_dir=templates_dir,

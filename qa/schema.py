@@ -22,7 +22,7 @@ and a call page's rows from the row groups that can hold them."""
 EVIDENCE_STRUCT = pl.Struct({
     "turn_index": pl.Int64, "speaker": pl.String, "start_s": pl.Float64, "end_s": pl.Float64,
     "quote": pl.String, "match": pl.String, "match_start": pl.Int64, "match_end": pl.Int64,
-    "polarity": pl.String,
+    "polarity": pl.String, "note": pl.String,
 })
 
 CONVERSATION_SCHEMA: dict[str, pl.DataType] = {

@@ -447,12 +447,24 @@ def _run_when(crit: Criterion, check: Check, ctx: Context) -> Outcome:
             e.turn_index != why.turn_index for e in out.evidence):
         from .checks import evidence
 
-        out.evidence.insert(0, evidence(ctx.conv, why.turn_index, "negative", why.span))
+        out.evidence.insert(0, evidence(ctx.conv, why.turn_index, "negative", why.span,
+                                        note=f"why it was needed: {why.reason}"))
     return out
 
 
+FAIL_CEILING = 0.99
+"""The highest score a failed criterion keeps (shown as 99 at most, never 100)."""
+
+
 def _criterion_result(crit: Criterion, out: Outcome) -> CriterionResult:
+    """One truth per criterion: a pass is the target met, scored 1 (100); a fail keeps its
+    partial credit (how close it came) but below the pass mark, at most
+    :data:`FAIL_CEILING`, so the outcome and the score never contradict each other."""
     score = None if out.outcome == "na" else (None if out.score is None else max(0.0, min(1.0, float(out.score))))
+    if out.outcome == "pass":
+        score = 1.0
+    elif out.outcome == "fail" and score is not None:
+        score = min(score, FAIL_CEILING)
     return CriterionResult(
         criterion_id=crit.id, category=crit.category, description=crit.description,
         coaching=crit.coaching, outcome=out.outcome, score=score, weight=crit.weight,
@@ -496,7 +508,7 @@ def _utc(dt: datetime | None) -> datetime | None:
 
 
 _EVIDENCE_FIELDS = ("turn_index", "speaker", "start_s", "end_s", "quote", "match", "match_start",
-                    "match_end", "polarity")
+                    "match_end", "polarity", "note")
 
 
 def results_frames(results: Sequence[ConversationResult]):
@@ -551,6 +563,7 @@ def results_frames(results: Sequence[ConversationResult]):
                 ev_cols["match_start"].append(e.match_start)
                 ev_cols["match_end"].append(e.match_end)
                 ev_cols["polarity"].append(e.polarity)
+                ev_cols["note"].append(e.note)
             row += 1
     conv_df = pl.DataFrame(cols, schema=conv_schema)
     ev_struct = crit_schema["evidence"].inner

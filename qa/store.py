@@ -31,6 +31,13 @@ from .errors import IngestError, OutputLockedError, display
 FAILURE_COLUMNS = ["file", "stage", "reason"]
 
 
+# ---------------------------------------------------------------- counts in words
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``n`` and ``word`` in the right number: "1 team", "2 teams", "1 reply", "3 replies"
+    (``many`` when adding "s" is wrong)."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
 # ---------------------------------------------------------------- atomic writes
 def atomic_write_bytes(path: str | Path, data: bytes, *, durable: bool = True) -> None:
     """Write ``data`` to a temporary file beside ``path`` and rename it into place.

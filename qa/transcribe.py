@@ -679,6 +679,16 @@ class _Job:
     channels: list[Future] = field(default_factory=list)
 
 
+def _agent_known(p: Path, cid: str, metadata: Metadata | None) -> bool:
+    """True when metadata gives recording ``p`` (conversation ``cid``) an agent id."""
+    if metadata is None:
+        return False
+    if metadata.for_file(p).fields.get("agent_id"):
+        return True
+    row = metadata.for_conversation(cid)
+    return bool(row and row.fields.get("agent_id"))
+
+
 def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | None,
                      options: TranscribeOptions | None = None, metadata: Metadata | None = None,
                      progress: Callable[[FileResult], None] | None = None,
@@ -714,6 +724,14 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
                 path=str(p), fix="Give the recordings distinct file names, or distinct call_id "
                 "values with --meta / --name-pattern.")
             duplicates.append(FileResult(p, error=err))
+        elif not agent_id and not _agent_known(p, cid, metadata):
+            # no agent id from --agent-id, --meta or --name-pattern: this file would fail
+            # after its transcription, so it fails now, before minutes of work
+            try:
+                require_agent(Conversation(id=cid, channel="voice", agent_id="", source=Source(
+                    path=unicode_path(p), sha256="", format="audio"), turns=[]), p)
+            except QAError as exc:
+                duplicates.append(FileResult(p, error=exc))
         else:
             owner[cid] = p
             queue.append(p)

@@ -51,7 +51,7 @@ def test_calibration_page_opens_and_links_work(site, page):
     page.wait_for_load_state("load")
     assert page.url.endswith("/calls/chat-2.html")
     # the grader's answer shows beside qa's outcome, marked reviewed
-    assert "reviewed" in page.inner_text("table.criteria")
+    assert "reviewed" in page.inner_text("#scorecard")
     page.goto((site / "index.html").as_uri())
     page.click("p.calibration-link a")
     page.wait_for_load_state("load")

@@ -164,8 +164,9 @@ def test_call_page_transcript_evidence_and_audio(demo):
     assert len(page.find_all("script")) == 1
     # the evidence match is marked inside the turn, and the criteria table links to it
     assert str(turns[2].find("mark")) == '<mark class="neg">Damn</mark>'
-    links = [a["href"] for a in page.select("table.criteria a.evlink")]
-    assert links == ["#turn-0", "#turn-2"]
+    # fails come first, the auto-fail's category on top, each quote linked to its turn
+    links = [a["href"] for a in page.select("#scorecard ul.fails a.evlink")]
+    assert links == ["#turn-2", "#turn-0"]
     seek = turns[2].find("a", class_="seek")
     assert (seek["data-t"], seek.get_text()) == ("7.25", "0:07")
     audio = page.find("audio", id="player")
@@ -173,7 +174,7 @@ def test_call_page_transcript_evidence_and_audio(demo):
     assert (out / "reports" / "audio" / "call-1.wav").read_bytes() == \
         (out / "recordings" / "call-1.wav").read_bytes()
     assert page.find("p", class_="roles-inferred") is not None
-    assert "Auto-fail: no_profanity." in page.find("p", class_="attention-box").get_text()
+    assert "Auto-fail: no_profanity description." in page.find("p", class_="attention-box").get_text()
 
 
 def test_call_page_without_transcript_still_renders(demo):
@@ -286,7 +287,7 @@ def test_cli_report_other_out_and_errors(tmp_path):
                                   "--period", "month", "--team", "south"])
     assert r.exit_code == 0, r.output
     assert (dest / "reports" / "agents" / f"{safe_name(EVIL)}.html").is_file()
-    assert "1 agent pages, 1 call pages, 0 problems" in r.output
+    assert "1 agent page, 1 call page, 0 problems" in r.output
     r = CliRunner().invoke(main, ["report", str(out), "--team", "nobody"])
     assert r.exit_code == 1
     assert r.output.strip().endswith(

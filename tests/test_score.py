@@ -157,7 +157,7 @@ SCHEMA_CONV = {
 EVIDENCE = pl.List(pl.Struct({
     "turn_index": pl.Int64, "speaker": pl.String, "start_s": pl.Float64, "end_s": pl.Float64,
     "quote": pl.String, "match": pl.String, "match_start": pl.Int64, "match_end": pl.Int64,
-    "polarity": pl.String}))
+    "polarity": pl.String, "note": pl.String}))
 SCHEMA_CRIT = {
     "conversation_id": pl.String, "agent_id": pl.String, "team": pl.String, "channel": pl.String,
     "started_at": pl.Datetime("us", "UTC"), "criterion_id": pl.String, "category": pl.String,
@@ -186,7 +186,7 @@ def test_parquet_files_follow_the_schema(tmp_path):
     assert greet["outcome"] == "pass" and greet["reason"] == "'hello' said in turn 2"
     assert greet["evidence"] == [{"turn_index": 1, "speaker": "agent", "start_s": 30.0, "end_s": 30.0,
                                   "quote": "Hello Dana, sorry about that.", "match": "Hello",
-                                  "match_start": 0, "match_end": 5, "polarity": "positive"}]
+                                  "match_start": 0, "match_end": 5, "polarity": "positive", "note": None}]
     na = crit.filter(pl.col("outcome") == "na")
     assert na.height > 0 and na["na_reason"].null_count() == 0 and na["score"].null_count() == na.height
     assert crit.filter(pl.col("outcome") != "na")["na_reason"].null_count() == crit.filter(pl.col("outcome") != "na").height

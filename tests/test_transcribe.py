@@ -160,6 +160,11 @@ def test_second_run_transcribes_nothing(batch):
 def test_metadata_applies_on_a_cache_hit(batch, tmp_path):
     meta = tmp_path / "calls.csv"
     meta.write_text("file,agent_id,team\nnobody.wav,kim,blue\n")
+    # the batch's run failed nobody.wav before transcribing it (no agent id): transcribe it
+    # once with a fallback id, so that the run with --meta below is a cache hit
+    first = CliRunner().invoke(main, ["transcribe", str(batch["calls"] / "nobody.wav"), "--out",
+                                      str(batch["out"]), "--agent-id", "temp"])
+    assert first.exit_code == 0, first.output
     result = CliRunner().invoke(main, ["transcribe", str(batch["calls"] / "nobody.wav"), "--out",
                                        str(batch["out"]), "--meta", str(meta)])
     assert result.exit_code == 0, result.output

@@ -60,6 +60,10 @@ class Evidence:
     match_end: int | None = None
     polarity: str = "positive"
     """``positive``: evidence for a pass; ``negative``: evidence for a fail."""
+    note: str | None = None
+    """What this quote shows, in plain words, for the reader of a report: "the customer's
+    distress", "the agent's reply after a 6 min wait", "the agent's last message: no
+    courteous close"."""
 
 
 @dataclass
@@ -91,9 +95,10 @@ def failed(reason: str, evidence: list[Evidence] | None = None, score: float = 0
 MAX_QUOTE = 400
 
 
-def evidence(conv: "Conversation", i: int, polarity: str = "positive", span: tuple[int, int] | None = None
-             ) -> Evidence:
-    """Evidence for turn ``i``, quoting the turn (a window of it around the match when long)."""
+def evidence(conv: "Conversation", i: int, polarity: str = "positive", span: tuple[int, int] | None = None,
+             note: str | None = None) -> Evidence:
+    """Evidence for turn ``i``, quoting the turn (a window of it around the match when long);
+    ``note`` says what the quote shows (:attr:`Evidence.note`)."""
     t = conv.turns[i]
     text = t.text
     start = 0
@@ -102,9 +107,9 @@ def evidence(conv: "Conversation", i: int, polarity: str = "positive", span: tup
             start = max(0, min(span[0] - MAX_QUOTE // 3, len(text) - MAX_QUOTE))
         text = text[start:start + MAX_QUOTE]
     if span is None:
-        return Evidence(i, t.speaker, t.start_s, t.end_s, text, None, None, None, polarity)
+        return Evidence(i, t.speaker, t.start_s, t.end_s, text, None, None, None, polarity, note)
     s, e = span[0] - start, span[1] - start
-    return Evidence(i, t.speaker, t.start_s, t.end_s, text, text[s:e], s, e, polarity)
+    return Evidence(i, t.speaker, t.start_s, t.end_s, text, text[s:e], s, e, polarity, note)
 
 
 def fmt_s(seconds: float) -> str:

@@ -288,7 +288,10 @@ class Politeness(Check):
         detail = [f"polite: {named(pos)}"] if pos else []
         detail += [f"impolite: {named(neg)}"] if neg else []
         s = "s" if n_scored > 1 else ""
-        reason = (f"politeness {mean:.2f} over {n_scored} {o.speaker} turn{s} (threshold {o.threshold:.2f})"
+        shown = f"{mean:.2f}"
+        if (mean >= o.threshold) != (float(shown) >= o.threshold):  # 0.499 must not read 0.50
+            shown = f"{mean:.3f}" if round(mean, 3) != o.threshold else f"{mean:.4f}"
+        reason = (f"politeness {shown} over {n_scored} {o.speaker} turn{s} (threshold {o.threshold:.2f})"
                   + (f"; {'; '.join(detail)}" if detail else "; no politeness markers either way"))
         if mean >= o.threshold:
             return passed(reason, ev, 1.0)

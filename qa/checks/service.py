@@ -22,7 +22,9 @@ ActKind = Literal["apology", "empathy", "ownership", "blame", "overpromise", "pr
 
 
 def _act_ev(ctx: Context, found: list[tuple[int, Act]], polarity: str) -> list[Evidence]:
-    return [evidence(ctx.conv, i, polarity, (a.start, a.end)) for i, a in found[:MAX_EVIDENCE]]
+    return [evidence(ctx.conv, i, polarity, (a.start, a.end),
+                     note=f"{'what broke the rule' if polarity == 'negative' else 'what counted'}: {a.rule}")
+            for i, a in found[:MAX_EVIDENCE]]
 
 
 def _with_phrases(ctx: Context, kind: str, extra: PhraseSet | None, turns: list[int] | None = None
@@ -82,7 +84,8 @@ class AgentAct(Check):
             if found:
                 i, a = found[0]
                 return passed(f"the agent {what}: '{a.text}' (turn {i + 1})", _act_ev(ctx, found, "positive"))
-            return failed(f"the agent {NEVER[o.act]}", [evidence(ctx.conv, idx[-1], "negative")])
+            return failed(f"the agent {NEVER[o.act]}", [evidence(
+                ctx.conv, idx[-1], "negative", note=f"the agent's last message; the agent {NEVER[o.act]}")])
         if not found:
             return passed(f"the agent {NEVER[o.act]}")
         i, a = found[0]
@@ -159,7 +162,7 @@ class EmpathyResponse(Check):
         def cust_ev(m: int, pol: str) -> Evidence:
             st = states[m]
             span = (st.cues[0].start, st.cues[0].end) if st.cues else None
-            return evidence(conv, m, pol, span)
+            return evidence(conv, m, pol, span, note="the customer's distress")
 
         def said(m: int) -> str:
             st = states[m]
@@ -171,10 +174,12 @@ class EmpathyResponse(Check):
         ev: list[Evidence] = []
         for m, reply in missed[:2]:
             ev.append(cust_ev(m, "negative"))
-            ev.append(evidence(conv, reply, "negative"))
+            ev.append(evidence(conv, reply, "negative",
+                               note="the agent's reply, which did not acknowledge it"))
         for m, (i, a) in acked[:2]:
             ev.append(cust_ev(m, "positive"))
-            ev.append(evidence(conv, i, "positive", (a.start, a.end)))
+            ev.append(evidence(conv, i, "positive", (a.start, a.end),
+                               note="the agent acknowledged the feeling"))
         total = len(acked) + len(missed)
         share = len(acked) / total
         extra = f" ({len(acked)} of {total} moments)" if total > 1 else ""
@@ -214,7 +219,7 @@ class Introduction(Check):
             return passed(f"the agent introduced themself as '{ctx.conv.turns[i].text[a:b]}' (turn {i + 1})",
                           [evidence(ctx.conv, i, "positive", (a, b))])
         return failed(f"the agent did not give their name {self.options.window.describe('agent')}",
-                      [evidence(ctx.conv, idx[0], "negative")])
+                      [evidence(ctx.conv, idx[0], "negative", note="no name given here")])
 
 
 # ---------------------------------------------------------------- closing
@@ -283,7 +288,8 @@ class Closing(Check):
             return na(f"the customer left before the agent could close (their last message, turn {c + 1}, "
                       "came after the agent's last)")
         return failed(f"the agent's last message (turn {last + 1}) is no courteous close",
-                      [evidence(conv, last, "negative")])
+                      [evidence(conv, last, "negative",
+                                note="the agent's last message, with no courteous close")])
 
 
 # ---------------------------------------------------------------- personal_details
@@ -392,7 +398,7 @@ class PersonalDetails(Check):
             return na("the customer gave no specifics to refer back to")
         got = f" (only {shown})" if reused else ""
         agent = [i for i, t in enumerate(conv.turns) if t.speaker == "agent"]
-        neg = [evidence(conv, agent[-1], "negative")] if agent else []
+        neg = [evidence(conv, agent[-1], "negative", note="the agent's last message")] if agent else []
         what = "none" if n == 1 else f"fewer than {n}"
         return failed(f"the agent referred to {what} of the customer's own details{got}",
                       ev + neg, len(reused) / n)
@@ -478,11 +484,18 @@ class WaitUpdates(Check):
             (good if announced and acked else bad).append((w, announced, acked, said))
         ev: list[Evidence] = []
         for w, announced, acked, said in bad[:2]:
-            ev.append(evidence(conv, said if announced else w.after, "negative"))
-            ev.append(evidence(conv, w.reply, "negative"))
+            at_turn = said if announced else w.after
+            who = "the agent's" if conv.turns[at_turn].speaker == "agent" else "the customer's"
+            ev.append(evidence(conv, at_turn, "negative", note=(
+                f"{who} message; the wait of {fmt_s(w.seconds)} began here"
+                + (", announced" if announced else ", unannounced"))))
+            ev.append(evidence(conv, w.reply, "negative", note=(
+                f"the agent's reply after a {fmt_s(w.seconds)} wait"
+                + ("" if acked else ", with no word about the wait"))))
         for w, _, _, said in good[:2]:
-            ev.append(evidence(conv, said, "positive"))
-            ev.append(evidence(conv, w.reply, "positive"))
+            ev.append(evidence(conv, said, "positive", note=f"the wait of {fmt_s(w.seconds)} announced"))
+            ev.append(evidence(conv, w.reply, "positive",
+                               note=f"the agent's reply after a {fmt_s(w.seconds)} wait, acknowledging it"))
         score = len(good) / len(found)
         n = len(found)
         if not bad:

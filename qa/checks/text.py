@@ -16,8 +16,17 @@ _NER_WINDOW = 300
 """Characters either side of a name candidate that the entity recogniser sees."""
 
 
-def _ev(ctx: Context, hits: list[Hit], polarity: str):
-    return [evidence(ctx.conv, h.turn_index, polarity, (h.start, h.end)) for h in hits[:MAX_EVIDENCE]]
+def _ev(ctx: Context, hits: list[Hit], polarity: str, note: str | None = None):
+    return [evidence(ctx.conv, h.turn_index, polarity, (h.start, h.end), note=note)
+            for h in hits[:MAX_EVIDENCE]]
+
+
+def _missing_here(ctx: Context, idx: list[int], where: str):
+    """Evidence for a phrase that was not said: the first turn looked at, and where."""
+    who = ctx.conv.turns[idx[0]].speaker
+    return evidence(ctx.conv, idx[0], "negative",
+                    note=f"the {who}'s {'first ' if len(idx) > 1 else ''}turn looked at ({where}): "
+                         "not said here")
 
 
 def _phrase_list(v: list[str]) -> list[str]:
@@ -94,7 +103,7 @@ class Phrases(Check):
                 h = hits[0]
                 return passed(f"'{h.phrase}' said in turn {h.turn_index + 1}", _ev(ctx, hits, "positive"))
             found = f" (said {len(hits)} time{'s' if len(hits) != 1 else ''}, need {o.min_count})" if hits else ""
-            ev = _ev(ctx, hits, "negative") if hits else [evidence(ctx.conv, idx[0], "negative")]
+            ev = _ev(ctx, hits, "negative") if hits else [_missing_here(ctx, idx, where)]
             return failed(f"none of {short_list(self.phrases)} {where}{found}", ev)
         if self.kind == "none":
             hits = self.set.find_in(ctx, idx)
@@ -103,7 +112,7 @@ class Phrases(Check):
             h = hits[0]
             more = f" and {len(hits) - 1} more" if len(hits) > 1 else ""
             return failed(f"'{ctx.conv.turns[h.turn_index].text[h.start:h.end]}' in turn {h.turn_index + 1}{more}",
-                          _ev(ctx, hits, "negative"))
+                          _ev(ctx, hits, "negative", "the phrase that broke the rule"))
         found: list[Hit] = []
         missing: list[str] = []
         for phrase, ps in zip(self.phrases, self.sets):
@@ -115,7 +124,7 @@ class Phrases(Check):
         score = len(found) / len(self.phrases)
         if not missing:
             return passed(f"all {len(self.phrases)} phrases said {where}", _ev(ctx, found, "positive"))
-        ev = _ev(ctx, found, "positive") or [evidence(ctx.conv, idx[0], "negative")]
+        ev = _ev(ctx, found, "positive") or [_missing_here(ctx, idx, where)]
         return failed(f"{short_list(missing)} not said {where}", ev, score)
 
 
@@ -224,9 +233,10 @@ class Patterns(Check):
             if hits:
                 return passed(f"pattern matched '{hits[0].phrase}' in turn {hits[0].turn_index + 1}",
                               _ev(ctx, hits, "positive"))
-            return failed(f"no pattern matched {where}", [evidence(ctx.conv, idx[0], "negative")])
+            return failed(f"no pattern matched {where}", [_missing_here(ctx, idx, where)])
         if hits:
-            return failed(f"'{hits[0].phrase}' in turn {hits[0].turn_index + 1}", _ev(ctx, hits, "negative"))
+            return failed(f"'{hits[0].phrase}' in turn {hits[0].turn_index + 1}",
+                          _ev(ctx, hits, "negative", "the words that broke the rule"))
         return passed(f"no pattern matched {where}")
 
 
@@ -477,7 +487,8 @@ class NameUsage(Check):
             return passed(f"customer's name '{hits[0].phrase}' ({source}) used in turn {hits[0].turn_index + 1}",
                           _ev(ctx, hits, "positive"))
         after = " after it was given" if given_at is not None else ""
-        neg = [evidence(ctx.conv, i, "negative") for i in idx if i > start][:1]
+        neg = [evidence(ctx.conv, i, "negative", note="the agent could have used the name here")
+               for i in idx if i > start][:1]
         used = f" (used {len(hits)} time(s), need {o.min_uses})" if hits else ""
         return failed(f"the agent never used the customer's name '{name}' ({source}){after}{used}",
                       ev_given + neg, len(hits) / o.min_uses)

@@ -148,25 +148,31 @@ class ResponseLatency(Check):
             first_c = conv.customer_turns()[0][0]
             first_a = next((i for i, t in enumerate(conv.turns) if t.speaker == "agent"), None)
             if first_a is None:
-                return failed("the agent never replied", [evidence(conv, first_c, "negative")])
+                return failed("the agent never replied", [evidence(
+                    conv, first_c, "negative", note="the customer's message, never answered")])
             if conv.channel == "voice" and first_a < first_c:
                 t0 = min(t.start_s for t in conv.turns)
                 value = max(0.0, conv.turns[first_a].start_s - min(t0, 0.0))
-                ev = [evidence(conv, first_a, "positive" if value <= target else "negative")]
+                ev = [evidence(conv, first_a, "positive" if value <= target else "negative",
+                               note=f"the agent opened the call after {fmt_s(value)}")]
                 what = f"the agent opened the call after {fmt_s(value)}"
             else:
                 if not gaps:
-                    return failed("the agent never replied to the customer", [evidence(conv, first_c, "negative")])
+                    return failed("the agent never replied to the customer", [evidence(
+                        conv, first_c, "negative", note="the customer's message, never answered")])
                 value, c, a = gaps[0]
                 pol = "positive" if value <= target else "negative"
-                ev = [evidence(conv, c, pol), evidence(conv, a, pol)]
+                ev = [evidence(conv, c, pol, note=f"the customer's message; the wait of {fmt_s(value)} "
+                                                  "began here"),
+                      evidence(conv, a, pol, note=f"the agent's first reply, after a {fmt_s(value)} wait")]
                 what = f"first agent reply after {fmt_s(value)} (turn {a + 1}{at(conv.turns[a])})"
             score = _graded(value, target, zero)
             reason = f"{what}, target {fmt_s(target)}"
             return passed(reason, ev) if value <= target else failed(reason, ev, score)
         if not gaps:
             c = conv.customer_turns()[-1][0]
-            return failed("the agent never replied to the customer", [evidence(conv, c, "negative")])
+            return failed("the agent never replied to the customer", [evidence(
+                conv, c, "negative", note="the customer's message, never answered")])
         values = [g for g, _, _ in gaps]
         if o.statistic == "mean":
             value = statistics.fmean(values)
@@ -179,7 +185,10 @@ class ResponseLatency(Check):
         worst = max(gaps)
         score = _graded(value, target, zero)
         pol = "positive" if value <= target else "negative"
-        ev = [evidence(conv, worst[1], pol), evidence(conv, worst[2], pol)]
+        longest = "longest " if len(gaps) > 1 else ""
+        ev = [evidence(conv, worst[1], pol, note=f"the customer's message; the {longest}wait of "
+                                                 f"{fmt_s(worst[0])} began here"),
+              evidence(conv, worst[2], pol, note=f"the agent's reply after a {fmt_s(worst[0])} wait")]
         label = {"mean": "mean", "median": "median", "max": "longest", "p90": "90th-percentile"}[o.statistic]
         reason = (f"{label} agent reply time {fmt_s(value)} over {len(values)} repl{'ies' if len(values) > 1 else 'y'}"
                   f", target {fmt_s(target)}")
@@ -267,10 +276,13 @@ class DeadAir(Check):
                 dead.append((start, length, before, after, bool(announced), bool(thanked)))
         ev: list[Evidence] = []
         for start, length, before, after, ann, thk in dead[:5]:
-            ev.append(evidence(conv, before, "negative"))
+            ev.append(evidence(conv, before, "negative",
+                               note=f"a silence of {fmt_s(length)} followed this turn"))
         for start, length, a, b in holds[:2]:
-            ev.append(evidence(conv, a.turn_index, "positive", (a.start, a.end)))
-            ev.append(evidence(conv, b.turn_index, "positive", (b.start, b.end)))
+            ev.append(evidence(conv, a.turn_index, "positive", (a.start, a.end),
+                               note=f"the hold announced ({fmt_s(length)})"))
+            ev.append(evidence(conv, b.turn_index, "positive", (b.start, b.end),
+                               note="the customer thanked for holding"))
         hold_note = (f"; {len(holds)} announced hold{'s' if len(holds) > 1 else ''} "
                      f"({fmt_s(sum(h[1] for h in holds))}) not counted") if holds else ""
         if not dead:
@@ -347,8 +359,9 @@ class Interruptions(Check):
         zero = o.zero_at_per_minute or max(3 * o.max_per_minute, o.max_per_minute + 1)
         ev = []
         for i, j, ov in found[:5]:
-            ev.append(evidence(conv, j, "negative"))
-            ev.append(evidence(conv, i, "negative"))
+            ev.append(evidence(conv, j, "negative", note="the customer, still speaking"))
+            ev.append(evidence(conv, i, "negative",
+                               note=f"the agent cut in {ov:.1f} s before the customer stopped"))
         reason = (f"{len(found)} interruption{'s' if len(found) != 1 else ''} in {fmt_s(duration)} "
                   f"({rate:.2f} per minute, max {o.max_per_minute:g})")
         if found:

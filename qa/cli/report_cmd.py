@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..render import CALL_PAGE_MODES, render_reports
-from ..store import OutDir, run_lock
+from ..store import OutDir, plural, run_lock
 from .common import Batch, echo_summary, quiet_option, setup_logging
 
 
@@ -84,8 +84,9 @@ def command(ctx, results_dir: Path, out: Path | None, period: str, date_from, da
                                  redact=redact, call_pages=call_pages)
         for f in summary.problems:
             batch.fail(f.file, f.stage, f.reason)
-        echo_summary(quiet, f"{summary.agents} agent pages, {summary.calls} call pages, "
-                            f"{len(summary.problems)} problems in {summary.seconds:.1f} s. "
+        echo_summary(quiet, f"{plural(summary.agents, 'agent page')}, "
+                            f"{plural(summary.calls, 'call page')}, "
+                            f"{plural(len(summary.problems), 'problem')} in {summary.seconds:.1f} s. "
                             f"Open {summary.index}")
         ctx.exit(batch.finish())
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..store import OutDir, run_lock
+from ..store import OutDir, plural, run_lock
 from .common import (EXIT_FAILURES, EXIT_OK, EXIT_USAGE, QAClickException, chat_options,
                      ingest_options, inputs_argument, load_metadata, meta_options, out_option,
                      quiet_option, setup_logging)
@@ -110,8 +110,8 @@ def _print_summary(summary, outdir: OutDir) -> None:
     table = Table(title="qa run", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("inputs", f"{summary.files} files ({summary.recordings} recordings, "
-                            f"{summary.text_files} chat/transcript files)")
+    table.add_row("inputs", f"{plural(summary.files, 'file')} ({plural(summary.recordings, 'recording')}, "
+                            f"{plural(summary.text_files, 'chat/transcript file')})")
     if summary.recordings:
         table.add_row("transcribed", f"{summary.transcribed} new, {summary.transcripts_cached} from cache, "
                                      f"{summary.audio_s / 60:.1f} audio min")

@@ -21,6 +21,31 @@ from .common import (Batch, EXIT_USAGE, QAClickException, echo_summary, inputs_a
 SCORE_EXTS = tuple(dict.fromkeys((".json",) + TEXT_EXTS))
 
 
+def is_output_folder(path: Path) -> bool:
+    """True for a qa output folder (``run.json``, or ``results/`` beside ``transcripts/``)."""
+    return path.is_dir() and (path / "transcripts").is_dir() and (
+        (path / "run.json").is_file() or (path / "results").is_dir())
+
+
+def output_folder_inputs(inputs) -> list[Path]:
+    """Inputs with each qa output folder replaced by its ``transcripts/``: `qa score qa-out`
+    scores the conversations kept there, never ``run.json`` or ``results/failures.csv``
+    (nor the reports) as if they were chat exports."""
+    out = []
+    for p in inputs:
+        p = Path(p)
+        if is_output_folder(p):
+            out.append(p / "transcripts")
+        elif p.is_dir() and (p / "run.json").is_file() and (p / "results").is_dir():
+            raise QAClickException(
+                f"{p} is a qa output folder with no transcripts/ to score. Fix: run `qa ingest` or "
+                f"`qa transcribe` with --out {p} first, or give the chat exports themselves.",
+                EXIT_USAGE)
+        else:
+            out.append(p)
+    return out
+
+
 @click.command("score")
 @inputs_argument
 @click.option("--rubric", "rubric_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -39,7 +64,7 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
     """Score conversations against a rubric: the 4 P's and empathy, with evidence.
 
     INPUT is conversation JSON written by `qa ingest` / `qa transcribe` (typically
-    OUT/transcripts), or chat exports and transcripts read directly (as `qa ingest` reads
+    OUT/transcripts; an output folder itself means its transcripts/), or chat exports and transcripts read directly (as `qa ingest` reads
     them). Writes OUT/results/conversations.parquet (one row per conversation: overall and
     one score per category) and OUT/results/criteria.parquet (one row per conversation and
     criterion: pass / fail / na, score, reason and evidence). Conversations are also kept
@@ -66,6 +91,7 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
     t0 = time.perf_counter()
     rubric = load_rubric(rubric_path)  # RubricError -> every problem, exit 1
     metadata = load_metadata(meta, name_pattern)
+    inputs = tuple(output_folder_inputs(inputs))
     files, _ = discover(inputs, SCORE_EXTS)
     if metadata is not None and metadata.sidecar_path:
         skip = Path(metadata.sidecar_path).resolve()
