@@ -751,3 +751,85 @@ def criteria_by_conversation(paths: ResultsPaths, conversation_ids: pl.Series, *
     rest = [cid for cid in wanted.to_list() if cid not in done]
     for start in range(0, len(rest), per):
         yield rest[start:start + per], _scan_criteria(paths).head(0).collect()
+
+
+# ---------------------------------------------------------------- reviewed scores
+def reviewed_scores(paths: ResultsPaths, rubric=None) -> pl.DataFrame:
+    """Per reviewed conversation: the scores with the graders' answers in place of qa's
+    where a review exists (``qa calibrate --record-reviews``; :mod:`qa.calibrate`).
+
+    As :func:`qa.calibrate.reviewed_agent_scores` scores them, so the calibration page and
+    the reports agree: a reviewed criterion scores 1 for pass, 0 for fail and is left out
+    for N/A; categories are the weighted means of their criteria (the weights recorded in
+    the results), overall the rubric's weighted mean of the categories (the built-in
+    rubric unless ``rubric`` is given), 0 when an auto-fail criterion fails. Columns:
+    ``conversation_id``, ``rev_overall``, ``rev_<category>``, ``n_reviews`` (criteria with
+    a graders' answer) and ``n_changed`` (those whose answer differs from qa's). Empty
+    without reviews; the automatic results are never changed."""
+    from .calibrate import _load_rubric, read_reviews, reviewed_outcome
+    from .score import overall_score
+
+    cols = ["conversation_id", "rev_overall", *[f"rev_{c}" for c in CATEGORIES],
+            "n_reviews", "n_changed"]
+    schema = {c: (pl.String if c == "conversation_id" else
+                  pl.Int64 if c.startswith("n_") else pl.Float64) for c in cols}
+    reviews = read_reviews(paths.root)
+    if not reviews:
+        return pl.DataFrame(schema=schema)
+    rub = _load_rubric(rubric)
+    auto_fail_ids = {c.id for c in rub.criteria if c.auto_fail}
+    ids = pl.Series("conversation_id", list(reviews), dtype=pl.String)
+    crit = (_scan_criteria(paths)
+            .select("conversation_id", "criterion_id", "category", "outcome", "score", "weight",
+                    "auto_fail")
+            .filter(pl.col("conversation_id").is_in(ids.implode())).collect())
+    rows_by: dict[str, list[dict]] = {}
+    for r in crit.iter_rows(named=True):
+        rows_by.setdefault(r["conversation_id"], []).append(r)
+    out = []
+    for cid, rows in rows_by.items():
+        cats: dict[str, list[tuple[float, float]]] = {}
+        failed_af = n_rev = n_changed = 0
+        for r in rows:
+            outcome, score = r["outcome"], r["score"]
+            rv = reviewed_outcome(reviews.get(cid, {}).get(r["criterion_id"], []))
+            if rv is not None:
+                n_rev += 1
+                n_changed += rv != outcome
+                outcome, score = rv, {"pass": 1.0, "fail": 0.0}.get(rv)
+            if outcome == "fail" and (r["criterion_id"] in auto_fail_ids
+                                      or (rv is None and r["auto_fail"])):
+                failed_af = 1
+            if outcome != "na" and score is not None:
+                cats.setdefault(r["category"], []).append((r["weight"] or 0.0, score))
+        cat_scores = {c: (100.0 * sum(w * s for w, s in v) / sum(w for w, _ in v)
+                          if sum(w for w, _ in v) > 0 else None) for c, v in cats.items()}
+        overall = 0.0 if failed_af else overall_score(cat_scores, rub.categories)
+        out.append({"conversation_id": cid, "rev_overall": overall,
+                    **{f"rev_{c}": cat_scores.get(c) for c in CATEGORIES},
+                    "n_reviews": n_rev, "n_changed": n_changed})
+    return pl.DataFrame(out, schema=schema)
+
+
+def reviewed_summary(conv: pl.DataFrame, reviewed: pl.DataFrame) -> tuple[pl.DataFrame,
+                                                                         pl.DataFrame]:
+    """Agent and team means with reviewed scores in place of the automatic ones for the
+    reviewed conversations of the selection ``conv`` (the others count as they are):
+    per agent ``rev_<col>``, ``team_rev_<col>``, ``n_reviewed`` (conversations with at
+    least one review); per team ``rev_<col>`` and ``n_reviewed``."""
+    rows = conv.join(reviewed, on="conversation_id", how="left").with_columns(
+        *[pl.when(pl.col("n_reviews").fill_null(0) > 0).then(pl.col(f"rev_{c}"))
+          .otherwise(pl.col(c)).alias(f"rev_{c}") for c in SCORE_COLUMNS],
+        (pl.col("n_reviews").fill_null(0) > 0).alias("_reviewed"))
+    teams = agent_teams(rows.lazy()).collect().select("agent_id", "team")
+    team = (rows.group_by("team")
+            .agg(*[pl.col(f"rev_{c}").mean() for c in SCORE_COLUMNS],
+                 pl.col("_reviewed").sum().cast(pl.Int64).alias("n_reviewed")))
+    agent = (rows.group_by("agent_id")
+             .agg(*[pl.col(f"rev_{c}").mean() for c in SCORE_COLUMNS],
+                  pl.col("_reviewed").sum().cast(pl.Int64).alias("n_reviewed"))
+             .join(teams, on="agent_id", how="left")
+             .join(team.select("team", *[pl.col(f"rev_{c}").alias(f"team_rev_{c}")
+                                         for c in SCORE_COLUMNS]), on="team", how="left")
+             .drop("team"))
+    return agent.sort("agent_id"), team.sort("team")
