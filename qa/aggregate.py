@@ -35,7 +35,8 @@ Definitions (the report's footnotes repeat them):
   an overall trend ``down`` by :data:`ATTENTION_DROP` points or more. The reasons are listed.
 * **Focus areas**: among criteria that applied (pass or fail, not N/A) in at least
   ``min_count`` of the agent's conversations and that the agent did not always pass:
-  criteria with auto-fails first, then the lowest pass rate, then the lowest mean score.
+  criteria with auto-fails first, then the furthest below the team's pass rate, then the
+  lowest pass rate, then the lowest mean score.
 * **Strengths**: criteria (same minimum) where the agent does better than the team:
   a higher pass rate, or the same pass rate and a higher mean score. Criteria the whole
   team passes are never strengths. A criterion is never both.
@@ -267,7 +268,8 @@ def team_summary(conv: pl.LazyFrame) -> pl.LazyFrame:
             .sort("team"))
 
 
-def agent_summary(conv: pl.LazyFrame, trend_dir: pl.LazyFrame | None = None) -> pl.LazyFrame:
+def agent_summary(conv: pl.LazyFrame, trend_dir: pl.LazyFrame | None = None, *,
+                  unit: str = "period") -> pl.LazyFrame:
     """One row per agent: means, team means (``team_<col>``), the difference
     (``delta_<col>``), percentile in team, auto-fails, first/last conversation and the
     needs-attention flag with its reasons (when ``trend_dir`` from :func:`trend_direction`
@@ -320,7 +322,7 @@ def agent_summary(conv: pl.LazyFrame, trend_dir: pl.LazyFrame | None = None) -> 
         .then(pl.format("overall {} points below team over {} conversations",
                         points(-pl.col("delta_overall")), pl.col("n_conversations"))),
         pl.when((pl.col("dir_overall") == "down") & (pl.col("trend_overall") <= -ATTENTION_DROP))
-        .then(pl.format("overall down {} points ({} → {} over the last {} periods)",
+        .then(pl.format(f"overall down {{}} points ({{}} → {{}} over the last {{}} {unit}s)",
                         points(-pl.col("trend_overall")), points(pl.col("trend_early_overall")),
                         points(pl.col("trend_late_overall")), pl.col("trend_periods"))),
     ]
@@ -515,17 +517,21 @@ def focus_areas(stats: pl.DataFrame, agent_id: str, *, k: int = 3,
     :func:`criterion_finish`), among criteria that applied ``min_count`` times or more.
 
     Focus areas: criteria not always passed (pass rate or mean score below 1); auto-fails
-    first, then the lowest pass rate, then the lowest mean score. Strengths: criteria where
+    first, then the furthest below the team's pass rate (what sets this agent apart from
+    colleagues who work the same customers), then the lowest pass rate and mean score. Strengths: criteria where
     the agent beats the team (a higher pass rate, or the same and a higher mean score),
     the widest margin first; a criterion the whole team passes is not one."""
     eps = 1e-9
     rows = stats.filter((pl.col("agent_id") == agent_id)
                         & (pl.col("n_applicable") >= min_count))
-    weak = (rows.filter((pl.col("pass_rate") < 1) | (pl.col("mean_score") < 1))
-            .sort(["auto_fails", "pass_rate", "mean_score", "n_applicable", "criterion_id"],
-                  descending=[True, False, False, True, False], nulls_last=True)
-            .head(k))
     margin = pl.col("pass_rate") - pl.col("team_pass_rate")
+    weak = (rows.filter((pl.col("pass_rate") < 1) | (pl.col("mean_score") < 1))
+            .with_columns(margin.fill_null(0.0).alias("_margin"))
+            .sort(["auto_fails", "_margin", "pass_rate", "mean_score", "n_applicable",
+                   "criterion_id"],
+                  descending=[True, False, False, False, True, False], nulls_last=True)
+            .drop("_margin")
+            .head(k))
     above = (margin > eps) | ((margin.abs() <= eps)
                               & (pl.col("mean_score") > pl.col("team_mean_score") + eps))
     strong = (rows.filter(above.fill_null(False) & (pl.col("pass_rate") > 0))
@@ -661,7 +667,7 @@ def aggregate(results: str | Path | ResultsPaths, filters: Filters = Filters(), 
     trend = period_trend(conv)
     team_trend = period_trend(conv, by="team")
     frames = pl.collect_all([
-        agent_summary(conv, trend_direction(conv)),
+        agent_summary(conv, trend_direction(conv), unit=filters.period),
         team_summary(conv).join(trend_direction(conv, by="team"), on="team", how="left",
                                 maintain_order="left"),
         trend, team_trend,

@@ -773,21 +773,24 @@ def _criterion_trend(rows: pl.DataFrame | None, stats: pl.DataFrame, aid: str,
     first = [f["criterion_id"] for f in focus]
     order = sorted(cells, key=lambda c: (c not in first, first.index(c) if c in first else 0,
                                          desc.get(c, {}).get("pass_rate") or 0.0, c))
-    return {"periods": [period_label(p, period) for p in ps],
+    clean = {c for c in order if c not in first
+             and all(r["n_pass"] == r["n"] for r in cells[c].values())}
+    return {"periods": [period_label(p, period) for p in ps], "n_clean": len(clean),
             "rows": [{"criterion_id": c, "focus": c in first,
                       "description": desc.get(c, {}).get("description") or c,
-                      "cells": [cells[c].get(p) for p in ps]} for c in order]}
+                      "cells": [cells[c].get(p) for p in ps]} for c in order if c not in clean]}
 
 
-_CHANNEL_LABELS = {"voice": "Calls", "text": "Chat, e-mail and social"}
+_CHANNEL_LABELS = {"voice": ("Calls", "call"), "text": ("Chat, e-mail and social",
+                                                          "written conversation")}
 
 
 def _channels(rows: pl.DataFrame | None) -> list[dict]:
     """Voice and text apart, only for an agent who has both."""
     if rows is None or rows.height < 2:
         return []
-    return [{**r, "label": _CHANNEL_LABELS.get(r["channel_group"], r["channel_group"])}
-            for r in rows.to_dicts()]
+    return [{**r, "label": _CHANNEL_LABELS[r["channel_group"]][0],
+             "noun": _CHANNEL_LABELS[r["channel_group"]][1]} for r in rows.to_dicts()]
 
 
 def _sentiment(a: dict) -> dict | None:

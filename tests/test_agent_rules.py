@@ -49,7 +49,7 @@ def test_a_slow_fall_over_six_weeks_is_flagged(tmp_path):
     assert fran["trend_overall"] == pytest.approx(-25 / 3)
     assert fran["dir_overall"] == "down"
     assert fran["needs_attention"] is True
-    assert fran["attention_reasons"] == ["overall down 8 points (78 → 70 over the last 6 periods)"]
+    assert fran["attention_reasons"] == ["overall down 8 points (78 → 70 over the last 6 weeks)"]
     assert _agent(agg, "sol")["dir_overall"] == "flat"
     assert _agent(agg, "sol")["needs_attention"] is False
 

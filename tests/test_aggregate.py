@@ -141,7 +141,10 @@ def test_weakest_and_strongest_with_min_count(results):
     # empathy_phrase: alice passes 2 of 2, and so does the team: nothing to praise
     assert strong["criterion_id"].to_list() == []
     weak1, _ = focus_areas(agg.criteria, "alice", k=1, min_count=1)
-    assert weak1["criterion_id"].to_list() == ["name_use"]  # pass rate 0 beats 1/3
+    # greeting: 1/3 against the team's 3/5; name_use: 0/1, but so is the team (alice alone)
+    assert weak1["criterion_id"].to_list() == ["greeting"]
+    weak3, _ = focus_areas(agg.criteria, "alice", k=3, min_count=1)
+    assert weak3["criterion_id"].to_list() == ["greeting", "name_use", "hold"]
 
 
 def test_best_and_worst_evidence(results):

@@ -136,11 +136,11 @@ def test_agent_page_focus_areas_quotes_and_charts(demo):
     assert greeting.find("p", class_="rate").get_text() == "Passed 2 of 4 (50%); team 40%."
     assert greeting.find("p", class_="tip").get_text() == \
         "Coaching tip: Open with a greeting and your name."
-    links = [a["href"] for a in greeting.select("ul.quotes a.turn")]
+    links = [a["href"] for a in greeting.select("ul.quotes a.said")]
     assert links == ["../calls/chat-3.html#turn-0", "../calls/chat-2.html#turn-0"]
     apology = areas[0]
     assert apology.select_one("p.where a.when").get_text() == "2026-01-14"
-    assert apology.select_one("ul.quotes a.turn").get_text() == "Agent, at 0:04 into the chat"
+    assert apology.select_one("ul.quotes a.said").get_text() == "Agent, at 0:04 into the chat"
     assert str(apology.select_one("blockquote mark")) == '<mark class="neg">Dunno</mark>'
     convs = page.select("table.conversations tbody tr")
     assert [r.find_all("td")[1].get_text() for r in convs] == \
