@@ -746,7 +746,9 @@ def _distinct_moments(areas: list[dict]) -> list[dict]:
 def _trend_note(a: dict, period: str) -> str:
     """The trend in words, with the conversations behind it."""
     k = a.get("trend_periods")
-    if not k or k < 2:
+    if not k:
+        return "no dated conversations: no trend"
+    if k < 2:
         return f"one {period} only: no trend yet"
     ne, nl = a.get("n_early") or 0, a.get("n_late") or 0
     span = (f"last {k // 2} {period}{'s' if k // 2 != 1 else ''} ({nl} conversation"

@@ -112,6 +112,24 @@ def test_closing_failure_quotes_the_last_agent_turn(service):
     assert int(turn) == last_agent and last_agent != 1  # not the agent's first turn
 
 
+def test_trend_and_attention_in_words(service):
+    def card(agent):
+        page = soup(service / "reports" / "agents" / f"{agent}.html")
+        box = page.select_one(".attention-box")
+        return (page.select_one(".scorecard .trend-card").get_text(" ", strip=True),
+                box.get_text(" ", strip=True) if box else None)
+
+    trend, attention = card("a-michelle")  # strong in April, slipping in May
+    assert re.fullmatch(r"Trend ↓ down: 98 → \d+, last 3 weeks \(4 conversations\) against "
+                        r"the 3 before \(4\)", trend), trend
+    assert re.fullmatch(r"⚑ Needs attention: overall down \d+ points \(98 → \d+ over the last "
+                        r"6 weeks\)\.", attention), attention
+    trend, attention = card("a-grace")
+    assert trend == ("Trend · not enough conversations for a trend: last 2 weeks (2 "
+                     "conversations) against the 2 before (2); 3 a side needed")
+    assert attention is None
+
+
 def test_plurals_and_no_percentile_in_small_teams(service):
     index = soup(service / "reports" / "index.html")
     lead = index.select_one("p.lead").get_text(" ", strip=True)
