@@ -651,6 +651,7 @@ def _agent_contexts(agg: Aggregates, teams: dict[str, dict],
     trend_by = _partition(agg.trend, "agent_id")
     ev_by = _partition(agg.evidence, "agent_id")
     ctrend_by = _partition(agg.criterion_trend, "agent_id")
+    crit_by = _partition(agg.criteria, "agent_id")
     chan_by = _partition(agg.channels, "agent_id")
     af_by: dict[str, list[dict]] = {}
     for row in agg.auto_fail_criteria.to_dicts():
@@ -662,7 +663,8 @@ def _agent_contexts(agg: Aggregates, teams: dict[str, dict],
     for a in agg.agents.to_dicts():
         aid = a["agent_id"]
         label = a.get("agent_name") or aid
-        weak, strong = focus_areas(agg.criteria, aid)
+        stats = crit_by.get(aid, agg.criteria.head(0))
+        weak, strong = focus_areas(stats, aid)
         groups: dict[tuple, list[dict]] = {}
         if aid in ev_by:
             for e in ev_by[aid].to_dicts():
@@ -696,8 +698,7 @@ def _agent_contexts(agg: Aggregates, teams: dict[str, dict],
             "trend": trend_rows, "trend_note": _trend_note(a, period),
             "trend_agent": [mine.get(p, {}).get("overall") for p in periods],
             "trend_team": [theirs.get(p, {}).get("overall") for p in periods],
-            "criterion_trend": _criterion_trend(ctrend_by.get(aid), agg.criteria, aid, focus,
-                                                period),
+            "criterion_trend": _criterion_trend(ctrend_by.get(aid), stats, focus, period),
             "channels": _channels(chan_by.get(aid)),
             "sentiment": _sentiment(a),
             "reviewed": (reviewed or {}).get(aid),
@@ -761,17 +762,21 @@ def _trend_note(a: dict, period: str) -> str:
             f"{fmt_score(a.get('trend_late_overall'))}, {span}")
 
 
-def _criterion_trend(rows: pl.DataFrame | None, stats: pl.DataFrame, aid: str,
-                     focus: list[dict], period: str, last: int = 8) -> dict | None:
+def _criterion_trend(rows: pl.DataFrame | None, stats: pl.DataFrame, focus: list[dict],
+                     period: str, last: int = 8) -> dict | None:
     """The pass rate of each criterion per period (the agent's last ``last`` periods),
-    with the conversations behind each cell; focus areas first."""
+    with the conversations behind each cell; focus areas first. ``rows``: the agent's
+    :attr:`Aggregates.criterion_trend`, ``stats`` the agent's :attr:`Aggregates.criteria`."""
     if rows is None or rows.height == 0:
         return None
-    ps = sorted(set(rows["period"].to_list()))[-last:]
+    all_rows = rows.to_dicts()
+    ps = sorted({r["period"] for r in all_rows})[-last:]
+    keep = set(ps)
     cells: dict[str, dict] = {}
-    for r in rows.filter(pl.col("period").is_in(ps)).to_dicts():
-        cells.setdefault(r["criterion_id"], {})[r["period"]] = r
-    desc = {r["criterion_id"]: r for r in stats.filter(pl.col("agent_id") == aid).to_dicts()}
+    for r in all_rows:
+        if r["period"] in keep:
+            cells.setdefault(r["criterion_id"], {})[r["period"]] = r
+    desc = {r["criterion_id"]: r for r in stats.to_dicts()}
     first = [f["criterion_id"] for f in focus]
     order = sorted(cells, key=lambda c: (c not in first, first.index(c) if c in first else 0,
                                          desc.get(c, {}).get("pass_rate") or 0.0, c))
