@@ -19,18 +19,27 @@ Definitions (the report's footnotes repeat them):
   (conversation-weighted), the agent's own included.
 * **Percentile in team**: ``100 * (rank - 1) / (n - 1)`` where ``rank`` is the agent's
   average rank by mean overall score among the ``n`` agents of the team (lowest = 0,
-  highest = 100); 100 when the agent is alone in the team.
+  highest = 100); only for teams of :data:`PERCENTILE_MIN_AGENTS` agents or more (None
+  otherwise: a percentile among two agents says nothing).
 * **An agent's team** is the team of most of their conversations (ties: alphabetical).
-* **Trend direction**: the change of the mean between the last two periods in which the
-  agent had conversations: ``up`` when ≥ +:data:`TREND_STEP` points, ``down`` when
-  ≤ −:data:`TREND_STEP`, else ``flat``; ``None`` with fewer than two periods.
+* **Trend**: over the agent's last :data:`TREND_WINDOW` periods with conversations, the
+  mean of the later half of those periods against the mean of the earlier half
+  (``trend_<col>`` = later − earlier, conversation-weighted; with an odd number of periods
+  the earlier half has one more). ``dir_<col>`` is ``None`` unless each half holds at
+  least :data:`MIN_CONVERSATIONS` conversations; then ``up`` / ``down`` when the change is
+  :data:`TREND_STEP` points or more and larger than chance explains (Welch's t at least
+  :data:`TREND_T`: the change against the spread of the conversations' scores), else
+  ``flat``. ``n_early`` / ``n_late`` say how many conversations stand behind it.
 * **Needs attention**: any auto-fail; or mean overall :data:`ATTENTION_BELOW_TEAM` or more
-  points below the team average; or overall trend down by :data:`ATTENTION_DROP` points or
-  more. The reasons are listed.
-* **Weakest / strongest criteria**: among criteria that applied (pass or fail, not N/A) in
-  at least ``min_count`` of the agent's conversations; weakest by lowest pass rate, then
-  lowest mean score; strongest by highest pass rate, then highest mean score. A criterion
-  is never both.
+  points below the team average over :data:`MIN_CONVERSATIONS` conversations or more; or
+  an overall trend ``down`` by :data:`ATTENTION_DROP` points or more. The reasons are listed.
+* **Focus areas**: among criteria that applied (pass or fail, not N/A) in at least
+  ``min_count`` of the agent's conversations and that the agent did not always pass:
+  criteria with auto-fails first, then the furthest below the team's pass rate, then the
+  lowest pass rate, then the lowest mean score.
+* **Strengths**: criteria (same minimum) where the agent does better than the team:
+  a higher pass rate, or the same pass rate and a higher mean score. Criteria the whole
+  team passes are never strengths. A criterion is never both.
 """
 
 from __future__ import annotations
@@ -56,8 +65,30 @@ CHUNK_ROWS = ROW_GROUP_ROWS
 """Criteria rows aggregated at a time: one row group of the file ``qa score`` writes."""
 PERIODS = ("week", "month")
 TREND_STEP = 2.0
+"""A trend smaller than this many points is ``flat``."""
+TREND_WINDOW = 6
+"""Periods (with conversations) a trend looks back over."""
+TREND_T = 2.0
+"""Welch's t a change must reach to be ``up`` or ``down`` (about 95% confidence)."""
+MIN_CONVERSATIONS = 3
+"""Conversations each side of a trend, and an agent's conversations for "below team",
+needs before the report says anything about it."""
+PERCENTILE_MIN_AGENTS = 5
+"""Agents a team needs (with scores) before percentiles in it are shown."""
 ATTENTION_BELOW_TEAM = 10.0
 ATTENTION_DROP = 5.0
+VOICE = "voice"
+"""Channel groups: ``voice`` (calls) and ``text`` (chat, e-mail, social)."""
+SENTIMENT_COLUMNS = ("customer_sentiment_start", "customer_sentiment_end",
+                     "customer_sentiment_shift")
+"""The customer's sentiment (-1..1) in their first and last turn and the shift; read when
+the results have them (older results: the reports show no sentiment)."""
+SENTIMENT_STEP = 0.1
+"""A shift of at least this much counts as the customer leaving happier (or, below
+minus this, unhappier) than they came."""
+QUOTES_PER_CONVERSATION = 2
+"""Evidence items kept per conversation for a focus area or strength: the failing moment
+and, where the check gives one, its context (the customer's message the reply missed)."""
 NO_TEAM = ""
 
 # columns the reports cannot do without (the rest are filled with nulls when absent)
@@ -164,7 +195,13 @@ def select_conversations(paths: ResultsPaths, filters: Filters = Filters()) -> p
     conv = _check_columns(pl.scan_parquet(paths.conversations), paths.conversations,
                           CONVERSATION_SCHEMA, REQUIRED_CONVERSATION)
     every = "1w" if filters.period == "week" else "1mo"
+    have = conv.collect_schema()
+    absent = [c for c in SENTIMENT_COLUMNS if c not in have]
+    if absent:  # results scored before sentiment was recorded
+        conv = conv.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in absent)
     conv = conv.with_columns(
+        pl.when(pl.col("channel") == VOICE).then(pl.lit(VOICE)).otherwise(pl.lit("text"))
+        .alias("channel_group"),
         pl.col("team").fill_null(NO_TEAM),
         pl.col("auto_fail").fill_null(False),
         pl.col("started_at").dt.truncate(every).dt.date().alias("period"),
@@ -226,49 +263,68 @@ def team_summary(conv: pl.LazyFrame) -> pl.LazyFrame:
             .agg(pl.len().alias("n_conversations"),
                  pl.col("agent_id").n_unique().alias("n_agents"),
                  *[pl.col(c).mean() for c in SCORE_COLUMNS],
-                 pl.col("auto_fail").sum().alias("auto_fails"))
+                 pl.col("auto_fail").sum().alias("auto_fails"),
+                 pl.col("customer_sentiment_shift").mean().alias("sentiment_shift"))
             .sort("team"))
 
 
-def agent_summary(conv: pl.LazyFrame, trend_dir: pl.LazyFrame | None = None) -> pl.LazyFrame:
+def agent_summary(conv: pl.LazyFrame, trend_dir: pl.LazyFrame | None = None, *,
+                  unit: str = "period") -> pl.LazyFrame:
     """One row per agent: means, team means (``team_<col>``), the difference
     (``delta_<col>``), percentile in team, auto-fails, first/last conversation and the
     needs-attention flag with its reasons (when ``trend_dir`` from :func:`trend_direction`
     is given, its columns are joined in and falling trends count)."""
     teams = agent_teams(conv)
+    shift = pl.col("customer_sentiment_shift")
     per_agent = (conv.group_by("agent_id")
                  .agg(pl.len().alias("n_conversations"),
                       *[pl.col(c).mean() for c in SCORE_COLUMNS],
                       pl.col("auto_fail").sum().alias("auto_fails"),
                       pl.col("started_at").min().alias("first_at"),
-                      pl.col("started_at").max().alias("last_at"))
+                      pl.col("started_at").max().alias("last_at"),
+                      shift.count().alias("n_sentiment"),
+                      pl.col("customer_sentiment_start").mean().alias("sentiment_start"),
+                      pl.col("customer_sentiment_end").mean().alias("sentiment_end"),
+                      shift.mean().alias("sentiment_shift"),
+                      (shift >= SENTIMENT_STEP).sum().alias("sentiment_better"),
+                      (shift <= -SENTIMENT_STEP).sum().alias("sentiment_worse"))
                  .join(teams, on="agent_id", how="left"))
     team_means = team_summary(conv).select(
-        "team", *[pl.col(c).alias(f"team_{c}") for c in SCORE_COLUMNS])
+        "team", *[pl.col(c).alias(f"team_{c}") for c in SCORE_COLUMNS],
+        pl.col("sentiment_shift").alias("team_sentiment_shift"))
     out = per_agent.join(team_means, on="team", how="left").with_columns(
         *[(pl.col(c) - pl.col(f"team_{c}")).alias(f"delta_{c}") for c in SCORE_COLUMNS],
         pl.len().over("team").alias("team_size"),
         pl.col("overall").rank("average").over("team").alias("_rank"),
         pl.col("overall").is_not_null().sum().over("team").alias("_ranked"),
     ).with_columns(
-        pl.when(pl.col("overall").is_null()).then(None)
-        .when(pl.col("_ranked") <= 1).then(100.0)
+        pl.when(pl.col("overall").is_null() | (pl.col("_ranked") < PERCENTILE_MIN_AGENTS))
+        .then(None)
         .otherwise(100.0 * (pl.col("_rank") - 1) / (pl.col("_ranked") - 1))
         .alias("percentile"),
+        pl.col("_ranked").alias("team_ranked"),
     ).drop("_rank", "_ranked")
     if trend_dir is not None:
         out = out.join(trend_dir, on="agent_id", how="left")
     else:
-        out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias("trend_overall"))
+        out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias("trend_overall"),
+                               pl.lit(None, dtype=pl.String).alias("dir_overall"),
+                               pl.lit(None, dtype=pl.Float64).alias("trend_early_overall"),
+                               pl.lit(None, dtype=pl.Float64).alias("trend_late_overall"),
+                               pl.lit(None, dtype=pl.Int64).alias("trend_periods"))
+    points = lambda e: e.round(0).cast(pl.Int64)  # noqa: E731
     reasons = [
         pl.when(pl.col("auto_fails") > 0)
-        .then(pl.format("{} auto-fail(s)", pl.col("auto_fails"))),
-        pl.when(pl.col("delta_overall") <= -ATTENTION_BELOW_TEAM)
-        .then(pl.format("overall {} points below team",
-                        (-pl.col("delta_overall")).round(0).cast(pl.Int64))),
-        pl.when(pl.col("trend_overall") <= -ATTENTION_DROP)
-        .then(pl.format("overall down {} points since the previous period",
-                        (-pl.col("trend_overall")).round(0).cast(pl.Int64))),
+        .then(pl.format("{} auto-fail{}", pl.col("auto_fails"),
+                        pl.when(pl.col("auto_fails") == 1).then(pl.lit("")).otherwise(pl.lit("s")))),
+        pl.when((pl.col("delta_overall") <= -ATTENTION_BELOW_TEAM)
+                & (pl.col("n_conversations") >= MIN_CONVERSATIONS))
+        .then(pl.format("overall {} points below team over {} conversations",
+                        points(-pl.col("delta_overall")), pl.col("n_conversations"))),
+        pl.when((pl.col("dir_overall") == "down") & (pl.col("trend_overall") <= -ATTENTION_DROP))
+        .then(pl.format(f"overall down {{}} points ({{}} → {{}} over the last {{}} {unit}s)",
+                        points(-pl.col("trend_overall")), points(pl.col("trend_early_overall")),
+                        points(pl.col("trend_late_overall")), pl.col("trend_periods"))),
     ]
     out = out.with_columns(
         pl.concat_list(reasons).list.drop_nulls().alias("attention_reasons"))
@@ -287,24 +343,72 @@ def period_trend(conv: pl.LazyFrame, by: str = "agent_id") -> pl.LazyFrame:
             .sort([by, "period"]))
 
 
-def trend_direction(trend: pl.LazyFrame, by: str = "agent_id") -> pl.LazyFrame:
-    """Per ``by``: ``trend_<col>`` = last period's mean − the previous period's, and
-    ``dir_<col>`` = ``up`` / ``down`` / ``flat`` (None with fewer than two periods)."""
-    deltas = []
+def trend_direction(conv: pl.LazyFrame, by: str = "agent_id") -> pl.LazyFrame:
+    """Per ``by`` (``agent_id`` or ``team``), from the conversations ``conv`` of
+    :func:`select_conversations`: the trend of each score over the last
+    :data:`TREND_WINDOW` periods with conversations (the module's definition).
+
+    Columns: ``trend_periods`` (periods looked at), and per score column ``c``:
+    ``trend_c`` (later half's mean − earlier half's), ``dir_c`` (``up`` / ``down`` /
+    ``flat``, None without :data:`MIN_CONVERSATIONS` conversations each side); for
+    ``overall`` also ``trend_early_overall`` / ``trend_late_overall`` (the two means) and
+    ``n_early`` / ``n_late`` (the conversations behind them)."""
+    dated = conv.filter(pl.col("period").is_not_null())
+    window = (dated.select(by, "period").unique()
+              .with_columns(pl.col("period").rank("dense", descending=True).over(by)
+                            .alias("_back"))
+              .filter(pl.col("_back") <= TREND_WINDOW)
+              .with_columns(pl.col("_back").max().over(by).alias("trend_periods")))
+    rows = dated.join(window, on=[by, "period"], how="inner").with_columns(
+        (pl.col("_back") <= pl.col("trend_periods") // 2).alias("_late"))
+    late, early = pl.col("_late"), ~pl.col("_late")
+    aggs = [pl.col("trend_periods").first()]
     for c in SCORE_COLUMNS:
-        valid = trend.filter(pl.col(c).is_not_null()).sort([by, "period"])
-        deltas.append(valid.group_by(by).agg(
-            pl.when(pl.len() >= 2).then(pl.col(c).last() - pl.col(c).slice(-2, 1).first())
-            .otherwise(None).alias(f"trend_{c}")))
-    out = trend.select(by).unique()
-    for d in deltas:
-        out = out.join(d, on=by, how="left")
+        for side, cond in (("late", late), ("early", early)):
+            v = pl.col(c).filter(cond & pl.col(c).is_not_null())
+            aggs += [v.count().alias(f"_n_{side}_{c}"), v.mean().alias(f"_m_{side}_{c}"),
+                     v.var(ddof=1).alias(f"_v_{side}_{c}")]
+    out = rows.group_by(by).agg(aggs)
+    cols = []
+    for c in SCORE_COLUMNS:
+        ne, nl = pl.col(f"_n_early_{c}"), pl.col(f"_n_late_{c}")
+        diff = pl.col(f"_m_late_{c}") - pl.col(f"_m_early_{c}")
+        se = (pl.col(f"_v_early_{c}").fill_null(0.0) / ne
+              + pl.col(f"_v_late_{c}").fill_null(0.0) / nl).sqrt()
+        clear = pl.when(se > 0).then(diff.abs() / se >= TREND_T).otherwise(diff.abs() > 0)
+        cols += [
+            pl.when(pl.col("trend_periods") >= 2).then(diff).alias(f"trend_{c}"),
+            pl.when((pl.col("trend_periods") < 2) | (ne < MIN_CONVERSATIONS)
+                    | (nl < MIN_CONVERSATIONS)).then(None)
+            .when(clear & (diff >= TREND_STEP)).then(pl.lit("up"))
+            .when(clear & (diff <= -TREND_STEP)).then(pl.lit("down"))
+            .otherwise(pl.lit("flat")).alias(f"dir_{c}"),
+        ]
     return out.with_columns(
-        pl.when(pl.col(f"trend_{c}").is_null()).then(None)
-        .when(pl.col(f"trend_{c}") >= TREND_STEP).then(pl.lit("up"))
-        .when(pl.col(f"trend_{c}") <= -TREND_STEP).then(pl.lit("down"))
-        .otherwise(pl.lit("flat")).alias(f"dir_{c}")
-        for c in SCORE_COLUMNS)
+        *cols,
+        pl.col("_m_early_overall").alias("trend_early_overall"),
+        pl.col("_m_late_overall").alias("trend_late_overall"),
+        pl.col("_n_early_overall").cast(pl.Int64).alias("n_early"),
+        pl.col("_n_late_overall").cast(pl.Int64).alias("n_late"),
+        pl.col("trend_periods").cast(pl.Int64),
+    ).select(by, "trend_periods", "trend_early_overall", "trend_late_overall", "n_early",
+             "n_late", *[f"trend_{c}" for c in SCORE_COLUMNS],
+             *[f"dir_{c}" for c in SCORE_COLUMNS])
+
+
+def channel_summary(conv: pl.LazyFrame) -> pl.LazyFrame:
+    """Per agent and channel group (``voice``; ``text``: chat, e-mail, social):
+    conversations and mean scores, with the same for the agent's team in that channel
+    group (``team_<col>``)."""
+    teams = agent_teams(conv).select("agent_id", "team")
+    mine = (conv.group_by("agent_id", "channel_group")
+            .agg(pl.len().alias("n"), *[pl.col(c).mean() for c in SCORE_COLUMNS]))
+    team = (conv.group_by("team", "channel_group")
+            .agg(pl.len().alias("team_n"),
+                 *[pl.col(c).mean().alias(f"team_{c}") for c in SCORE_COLUMNS]))
+    return (mine.join(teams, on="agent_id", how="left")
+            .join(team, on=["team", "channel_group"], how="left")
+            .sort(["agent_id", "channel_group"], descending=[False, True]))
 
 
 # ---------------------------------------------------------------- criteria
@@ -327,6 +431,28 @@ def criterion_partials(crit: pl.LazyFrame) -> pl.LazyFrame:
         scored.sum().cast(pl.Float64).alias("score_sum"),
         scored.count().cast(pl.Int64).alias("n_scored"),
     )
+
+
+def criterion_period_partials(crit: pl.LazyFrame) -> pl.LazyFrame:
+    """Per (agent, criterion, period): applicable conversations and passes; sums over
+    chunks give the whole (:func:`merge_period_partials`)."""
+    return (crit.filter(pl.col("period").is_not_null())
+            .group_by("agent_id", "criterion_id", "period").agg(
+                pl.col("outcome").is_in(["pass", "fail"]).sum().cast(pl.Int64).alias("n"),
+                (pl.col("outcome") == "pass").sum().cast(pl.Int64).alias("n_pass")))
+
+
+def merge_period_partials(parts: pl.LazyFrame) -> pl.LazyFrame:
+    return (parts.group_by("agent_id", "criterion_id", "period")
+            .agg(pl.col("n").sum(), pl.col("n_pass").sum()))
+
+
+def criterion_trend(parts: pl.LazyFrame) -> pl.LazyFrame:
+    """Per agent, criterion and period: ``n`` conversations where the criterion applied,
+    ``n_pass`` and ``pass_rate`` (null when it never applied), oldest period first."""
+    return (parts.filter(pl.col("n") > 0)
+            .with_columns((pl.col("n_pass") / pl.col("n")).alias("pass_rate"))
+            .sort(["agent_id", "criterion_id", "period"]))
 
 
 def merge_partials(parts: pl.LazyFrame) -> pl.LazyFrame:
@@ -387,19 +513,33 @@ def auto_fail_counts(parts: pl.LazyFrame) -> pl.LazyFrame:
 
 def focus_areas(stats: pl.DataFrame, agent_id: str, *, k: int = 3,
                 min_count: int = 2) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The agent's ``k`` weakest and ``k`` strongest criteria (rows of
-    :func:`criterion_finish`). Weakest must have a pass rate below 1 (or a mean score
-    below 1), strongest above 0; only criteria that applied ``min_count`` times or more."""
+    """The agent's ``k`` focus areas and ``k`` strengths (rows of
+    :func:`criterion_finish`), among criteria that applied ``min_count`` times or more.
+
+    Focus areas: criteria not always passed (pass rate or mean score below 1); auto-fails
+    first, then the furthest below the team's pass rate (what sets this agent apart from
+    colleagues who work the same customers), then the lowest pass rate and mean score. Strengths: criteria where
+    the agent beats the team (a higher pass rate, or the same and a higher mean score),
+    the widest margin first; a criterion the whole team passes is not one."""
+    eps = 1e-9
     rows = stats.filter((pl.col("agent_id") == agent_id)
                         & (pl.col("n_applicable") >= min_count))
+    margin = pl.col("pass_rate") - pl.col("team_pass_rate")
     weak = (rows.filter((pl.col("pass_rate") < 1) | (pl.col("mean_score") < 1))
-            .sort(["pass_rate", "mean_score", "n_applicable", "criterion_id"],
-                  descending=[False, False, True, False], nulls_last=True)
+            .with_columns(margin.fill_null(0.0).alias("_margin"))
+            .sort(["auto_fails", "_margin", "pass_rate", "mean_score", "n_applicable",
+                   "criterion_id"],
+                  descending=[True, False, False, False, True, False], nulls_last=True)
+            .drop("_margin")
             .head(k))
-    strong = (rows.filter(pl.col("pass_rate") > 0)
+    above = (margin > eps) | ((margin.abs() <= eps)
+                              & (pl.col("mean_score") > pl.col("team_mean_score") + eps))
+    strong = (rows.filter(above.fill_null(False) & (pl.col("pass_rate") > 0))
               .filter(~pl.col("criterion_id").is_in(weak["criterion_id"].implode()))
-              .sort(["pass_rate", "mean_score", "n_applicable", "criterion_id"],
-                    descending=[True, True, True, False], nulls_last=True)
+              .with_columns(margin.alias("_margin"))
+              .sort(["_margin", "pass_rate", "mean_score", "n_applicable", "criterion_id"],
+                    descending=[True, True, True, True, False], nulls_last=True)
+              .drop("_margin")
               .head(k))
     return weak, strong
 
@@ -408,9 +548,10 @@ def evidence_candidates(crit: pl.LazyFrame) -> pl.LazyFrame:
     """Every quote that can illustrate an outcome: negative evidence of fails (``kind``
     ``worst``) and positive evidence of passes (``best``), with the sort key ``_key``."""
     return (crit.filter(pl.col("outcome").is_in(["pass", "fail"]))
-            .select("agent_id", "criterion_id", "conversation_id", "started_at", "outcome",
-                    "score", "evidence")
-            .explode("evidence")
+            .select("agent_id", "criterion_id", "conversation_id", "started_at", "channel",
+                    "outcome", "score", "reason", "evidence",
+                    pl.int_ranges(pl.col("evidence").list.len().fill_null(0)).alias("ev_pos"))
+            .explode("evidence", "ev_pos")
             .filter(pl.col("evidence").is_not_null())
             .unnest("evidence")
             .with_columns(pl.col("polarity").fill_null(
@@ -425,23 +566,26 @@ def evidence_candidates(crit: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def top_evidence(ev: pl.LazyFrame, k: int, *, keep_key: bool = False) -> pl.LazyFrame:
-    """The ``k`` first candidates per (agent, criterion, kind), one per conversation, so
-    the examples come from different conversations where there are several. ``worst``:
-    lowest score first, then the most recent conversation; ``best``: highest score first,
-    then the most recent.
+    """The candidates of the ``k`` first conversations per (agent, criterion, kind), at
+    most :data:`QUOTES_PER_CONVERSATION` items each in the order the check gave them (the
+    check puts the moment that decided the outcome first, with the turn it answers
+    beside it). ``worst``: lowest score first, then the most recent conversation;
+    ``best``: highest score first, then the most recent. ``rank`` numbers the
+    conversations (0 first), ``item`` the items of one conversation.
 
     Applied to the top-``k`` of each chunk (``keep_key=True``), it gives the top-``k`` of
-    the whole: a quote in the overall top-``k`` has fewer than ``k`` better conversations
-    overall, so fewer than ``k`` in its own chunk."""
-    ev = (ev.drop("rank", strict=False)
-          .sort(["agent_id", "criterion_id", "kind", "_key", "started_at", "conversation_id",
-                 "turn_index", "match_start", "match_end", "match", "quote"],
+    the whole: a conversation in the overall top-``k`` has fewer than ``k`` better ones
+    overall, so fewer than ``k`` in its own chunk (a criterion's evidence is in one row)."""
+    group = ("agent_id", "criterion_id", "kind")
+    ev = (ev.drop("rank", "item", strict=False)
+          .sort([*group, "_key", "started_at", "conversation_id", "ev_pos", "turn_index",
+                 "match_start", "match_end", "match", "quote"],
                 descending=[False, False, False, False, True, False, False, False, False,
-                            False, False],
+                            False, False, False],
                 nulls_last=True)
-          .unique(subset=["agent_id", "criterion_id", "kind", "conversation_id"],
-                  keep="first", maintain_order=True)
-          .with_columns(pl.int_range(pl.len()).over("agent_id", "criterion_id", "kind")
+          .with_columns(pl.int_range(pl.len()).over(*group, "conversation_id").alias("item"))
+          .filter(pl.col("item") < QUOTES_PER_CONVERSATION)
+          .with_columns(((pl.col("item") == 0).cast(pl.Int64).cum_sum().over(*group) - 1)
                         .alias("rank"))
           .filter(pl.col("rank") < k))
     return ev if keep_key else ev.drop("_key")
@@ -470,6 +614,10 @@ class Aggregates:
     """:func:`top_evidence`: up to ``examples`` best and worst quotes per (agent, criterion)."""
     auto_fail_criteria: pl.DataFrame = field(default_factory=pl.DataFrame)
     """Per agent and criterion: how many auto-fails."""
+    criterion_trend: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """:func:`criterion_trend`: pass rate per agent, criterion and period, with ``n``."""
+    channels: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """:func:`channel_summary`: per agent and channel group (voice / text)."""
 
     @property
     def periods(self) -> list[date]:
@@ -501,32 +649,35 @@ def aggregate(results: str | Path | ResultsPaths, filters: Filters = Filters(), 
     # running ones: memory stays flat as the results grow (folding every few chunks
     # instead was faster but took more memory: 5.0 s / 411 MiB against 6.3 s / 366 MiB
     # for 1.2 M rows)
-    partials = meta = ev = None
+    partials = meta = ev = per = None
     for crit in criteria_chunks(paths, conv):
-        p, m, e = map(_compact, pl.collect_all([
+        p, m, e, q = map(_compact, pl.collect_all([
             criterion_partials(crit), criterion_meta_candidates(crit),
-            top_evidence(evidence_candidates(crit), examples, keep_key=True)]))
+            top_evidence(evidence_candidates(crit), examples, keep_key=True),
+            criterion_period_partials(crit)]))
         if partials is None:
-            partials, meta, ev = p, m, e
+            partials, meta, ev, per = p, m, e, q
             continue
-        partials, meta, ev = pl.collect_all([
+        partials, meta, ev, per = pl.collect_all([
             merge_partials(pl.concat([partials, p]).lazy()),
             criterion_meta_candidates(pl.concat([meta, m]).lazy()),
-            top_evidence(pl.concat([ev, e]).lazy(), examples, keep_key=True)])
+            top_evidence(pl.concat([ev, e]).lazy(), examples, keep_key=True),
+            merge_period_partials(pl.concat([per, q]).lazy())])
     partials = partials.lazy()
     trend = period_trend(conv)
-    tdir = trend_direction(trend)
     team_trend = period_trend(conv, by="team")
     frames = pl.collect_all([
-        agent_summary(conv, tdir),
-        team_summary(conv).join(trend_direction(team_trend, by="team"), on="team", how="left",
+        agent_summary(conv, trend_direction(conv), unit=filters.period),
+        team_summary(conv).join(trend_direction(conv, by="team"), on="team", how="left",
                                 maintain_order="left"),
         trend, team_trend,
         criterion_finish(partials, criterion_meta(meta.lazy()), agent_teams(conv)),
         top_evidence(ev.lazy(), examples),
         auto_fail_counts(partials),
+        criterion_trend(per.lazy()),
+        channel_summary(conv),
     ])
-    agents, teams, trend_df, team_trend_df, stats, ev, af_df = frames
+    agents, teams, trend_df, team_trend_df, stats, ev, af_df, ctrend, chan = frames
     from .store import plural
 
     log.info("aggregated %s, %s, %s",
@@ -534,7 +685,8 @@ def aggregate(results: str | Path | ResultsPaths, filters: Filters = Filters(), 
              plural(teams.height, "team"))
     return Aggregates(paths=paths, filters=filters, conversations=conversations, agents=agents,
                       teams=teams, trend=trend_df, team_trend=team_trend_df, criteria=stats,
-                      evidence=ev, auto_fail_criteria=af_df)
+                      evidence=ev, auto_fail_criteria=af_df, criterion_trend=ctrend,
+                      channels=chan)
 
 
 def criteria_rows(paths: ResultsPaths, conversation_ids: pl.Series | list[str] | None = None
@@ -608,3 +760,85 @@ def criteria_by_conversation(paths: ResultsPaths, conversation_ids: pl.Series, *
     rest = [cid for cid in wanted.to_list() if cid not in done]
     for start in range(0, len(rest), per):
         yield rest[start:start + per], _scan_criteria(paths).head(0).collect()
+
+
+# ---------------------------------------------------------------- reviewed scores
+def reviewed_scores(paths: ResultsPaths, rubric=None) -> pl.DataFrame:
+    """Per reviewed conversation: the scores with the graders' answers in place of qa's
+    where a review exists (``qa calibrate --record-reviews``; :mod:`qa.calibrate`).
+
+    As :func:`qa.calibrate.reviewed_agent_scores` scores them, so the calibration page and
+    the reports agree: a reviewed criterion scores 1 for pass, 0 for fail and is left out
+    for N/A; categories are the weighted means of their criteria (the weights recorded in
+    the results), overall the rubric's weighted mean of the categories (the built-in
+    rubric unless ``rubric`` is given), 0 when an auto-fail criterion fails. Columns:
+    ``conversation_id``, ``rev_overall``, ``rev_<category>``, ``n_reviews`` (criteria with
+    a graders' answer) and ``n_changed`` (those whose answer differs from qa's). Empty
+    without reviews; the automatic results are never changed."""
+    from .calibrate import _load_rubric, read_reviews, reviewed_outcome
+    from .score import overall_score
+
+    cols = ["conversation_id", "rev_overall", *[f"rev_{c}" for c in CATEGORIES],
+            "n_reviews", "n_changed"]
+    schema = {c: (pl.String if c == "conversation_id" else
+                  pl.Int64 if c.startswith("n_") else pl.Float64) for c in cols}
+    reviews = read_reviews(paths.root)
+    if not reviews:
+        return pl.DataFrame(schema=schema)
+    rub = _load_rubric(rubric)
+    auto_fail_ids = {c.id for c in rub.criteria if c.auto_fail}
+    ids = pl.Series("conversation_id", list(reviews), dtype=pl.String)
+    crit = (_scan_criteria(paths)
+            .select("conversation_id", "criterion_id", "category", "outcome", "score", "weight",
+                    "auto_fail")
+            .filter(pl.col("conversation_id").is_in(ids.implode())).collect())
+    rows_by: dict[str, list[dict]] = {}
+    for r in crit.iter_rows(named=True):
+        rows_by.setdefault(r["conversation_id"], []).append(r)
+    out = []
+    for cid, rows in rows_by.items():
+        cats: dict[str, list[tuple[float, float]]] = {}
+        failed_af = n_rev = n_changed = 0
+        for r in rows:
+            outcome, score = r["outcome"], r["score"]
+            rv = reviewed_outcome(reviews.get(cid, {}).get(r["criterion_id"], []))
+            if rv is not None:
+                n_rev += 1
+                n_changed += rv != outcome
+                outcome, score = rv, {"pass": 1.0, "fail": 0.0}.get(rv)
+            if outcome == "fail" and (r["criterion_id"] in auto_fail_ids
+                                      or (rv is None and r["auto_fail"])):
+                failed_af = 1
+            if outcome != "na" and score is not None:
+                cats.setdefault(r["category"], []).append((r["weight"] or 0.0, score))
+        cat_scores = {c: (100.0 * sum(w * s for w, s in v) / sum(w for w, _ in v)
+                          if sum(w for w, _ in v) > 0 else None) for c, v in cats.items()}
+        overall = 0.0 if failed_af else overall_score(cat_scores, rub.categories)
+        out.append({"conversation_id": cid, "rev_overall": overall,
+                    **{f"rev_{c}": cat_scores.get(c) for c in CATEGORIES},
+                    "n_reviews": n_rev, "n_changed": n_changed})
+    return pl.DataFrame(out, schema=schema)
+
+
+def reviewed_summary(conv: pl.DataFrame, reviewed: pl.DataFrame) -> tuple[pl.DataFrame,
+                                                                         pl.DataFrame]:
+    """Agent and team means with reviewed scores in place of the automatic ones for the
+    reviewed conversations of the selection ``conv`` (the others count as they are):
+    per agent ``rev_<col>``, ``team_rev_<col>``, ``n_reviewed`` (conversations with at
+    least one review); per team ``rev_<col>`` and ``n_reviewed``."""
+    rows = conv.join(reviewed, on="conversation_id", how="left").with_columns(
+        *[pl.when(pl.col("n_reviews").fill_null(0) > 0).then(pl.col(f"rev_{c}"))
+          .otherwise(pl.col(c)).alias(f"rev_{c}") for c in SCORE_COLUMNS],
+        (pl.col("n_reviews").fill_null(0) > 0).alias("_reviewed"))
+    teams = agent_teams(rows.lazy()).collect().select("agent_id", "team")
+    team = (rows.group_by("team")
+            .agg(*[pl.col(f"rev_{c}").mean() for c in SCORE_COLUMNS],
+                 pl.col("_reviewed").sum().cast(pl.Int64).alias("n_reviewed")))
+    agent = (rows.group_by("agent_id")
+             .agg(*[pl.col(f"rev_{c}").mean() for c in SCORE_COLUMNS],
+                  pl.col("_reviewed").sum().cast(pl.Int64).alias("n_reviewed"))
+             .join(teams, on="agent_id", how="left")
+             .join(team.select("team", *[pl.col(f"rev_{c}").alias(f"team_rev_{c}")
+                                         for c in SCORE_COLUMNS]), on="team", how="left")
+             .drop("team"))
+    return agent.sort("agent_id"), team.sort("team")

@@ -44,8 +44,9 @@ from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, PackageLoader, 
 from markupsafe import Markup, escape
 
 from . import __version__
-from .aggregate import (CATEGORIES, NO_TEAM, Aggregates, Filters, ResultsPaths, aggregate,
-                        criteria_by_conversation, focus_areas, locate_results)
+from .aggregate import (CATEGORIES, MIN_CONVERSATIONS, NO_TEAM, PERCENTILE_MIN_AGENTS,
+                        Aggregates, Filters, ResultsPaths, aggregate, criteria_by_conversation,
+                        focus_areas, locate_results, reviewed_scores, reviewed_summary)
 from .audio import playable_recording
 from .conversation import Conversation
 from .errors import QAError, ReportError
@@ -107,6 +108,20 @@ def fmt_datetime(value: datetime | None) -> str:
 
 def fmt_date(value: datetime | date | None) -> str:
     return value.strftime("%Y-%m-%d") if value else "—"
+
+
+def fmt_counted(n: int | None, noun: str, plural: str | None = None) -> str:
+    """``1 agent``, ``2 agents``, ``0 agents`` (``plural`` for irregular nouns)."""
+    n = n or 0
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def fmt_signed(value: float | None, digits: int = 2) -> str:
+    """A signed number (sentiment): ``+0.21``, ``−0.30``; an em dash when there is none."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    r = round(value, digits)
+    return f"+{r:.{digits}f}" if r > 0 else (f"{0:.{digits}f}" if r == 0 else f"−{abs(r):.{digits}f}")
 
 
 def period_label(value: date | None, period: str) -> str:
@@ -555,6 +570,7 @@ def make_env(templates_dir: str | Path | None = None) -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(score=fmt_score, delta=fmt_delta, pct=fmt_pct, time=fmt_time,
                        datetime=fmt_datetime, date=fmt_date, team=team_label, plural=plural)
+    env.filters.update(counted=fmt_counted, signed=fmt_signed)  # agent and index pages
     env.globals.update(arrows=ARROWS, categories=CATEGORIES, category_labels=CATEGORY_LABELS,
                        score_class=score_class, version=__version__)
     return env
@@ -869,13 +885,11 @@ def _criteria_for_page(crit_rows: list[dict], fix: Fix, conv: dict | None = None
             "fails_by_category": counts, "all": rows}
 
 
-def _quotes(ev_rows: list[dict], fix: Fix) -> list[dict]:
-    out = []
-    for e in ev_rows:
-        page = f"../calls/{safe_name(e['conversation_id'])}.html"
-        out.append({**e, "html": highlight_quote(e, fix=fix), "time": fmt_time(e.get("start_s")),
-                    "href": page if e.get("turn_index") is None else f"{page}#turn-{e['turn_index']}"})
-    return out
+def _quotes(moments: list[dict], fix: Fix) -> list[dict]:
+    """Each moment's quoted turns highlighted (and redacted with ``fix``)."""
+    return [{**m, "reason": fix(m["reason"]) if fix else m["reason"],
+             "items": [{**i, "html": highlight_quote(i, fix=fix)} for i in m["items"]]}
+            for m in moments]
 
 
 # ---------------------------------------------------------------- page writers (no Polars)
@@ -994,11 +1008,18 @@ def _partition(df: pl.DataFrame, key: str) -> dict[str, pl.DataFrame]:
     return {k[0]: v for k, v in df.partition_by(key, as_dict=True, maintain_order=True).items()}
 
 
-def _agent_contexts(agg: Aggregates, teams: dict[str, dict]) -> list[dict]:
+def _agent_contexts(agg: Aggregates, teams: dict[str, dict],
+                    reviewed: dict[str, dict] | None = None) -> list[dict]:
+    """The data of every agent page (plain dicts; :meth:`_Writer.agent` renders them).
+    ``reviewed``: per agent, the means with reviewed scores (:func:`reviewed_summary`)."""
     periods = agg.periods
+    period = agg.filters.period
     conv_by = _partition(agg.conversations, "agent_id")
     trend_by = _partition(agg.trend, "agent_id")
     ev_by = _partition(agg.evidence, "agent_id")
+    ctrend_by = _partition(agg.criterion_trend, "agent_id")
+    crit_by = _partition(agg.criteria, "agent_id")
+    chan_by = _partition(agg.channels, "agent_id")
     af_by: dict[str, list[dict]] = {}
     for row in agg.auto_fail_criteria.to_dicts():
         af_by.setdefault(row["agent_id"], []).append(row)
@@ -1009,14 +1030,18 @@ def _agent_contexts(agg: Aggregates, teams: dict[str, dict]) -> list[dict]:
     for a in agg.agents.to_dicts():
         aid = a["agent_id"]
         label = a.get("agent_name") or aid
-        weak, strong = focus_areas(agg.criteria, aid)
-        quotes: dict[tuple, list[dict]] = {}
+        stats = crit_by.get(aid, agg.criteria.head(0))
+        weak, strong = focus_areas(stats, aid)
+        groups: dict[tuple, list[dict]] = {}
         if aid in ev_by:
             for e in ev_by[aid].to_dicts():
-                quotes.setdefault((e["criterion_id"], e["kind"]), []).append(e)
+                key = (e["criterion_id"], e["kind"])
+                if not groups.get(key) or groups[key][-1]["conversation_id"] != e["conversation_id"]:
+                    groups.setdefault(key, []).append(_moment(e))
+                groups[key][-1]["items"].append(_item(e))
         mine = {r["period"]: r for r in trend_by[aid].to_dicts()} if aid in trend_by else {}
         theirs = team_trend.get(a["team"], {})
-        trend_rows = [{"label": period_label(p, agg.filters.period),
+        trend_rows = [{"label": period_label(p, period),
                        "n": mine[p]["n"] if p in mine else 0,
                        **{c: mine.get(p, {}).get(c) for c in ("overall", *CATEGORIES)},
                        "team_overall": theirs.get(p, {}).get("overall")}
@@ -1030,18 +1055,126 @@ def _agent_contexts(agg: Aggregates, teams: dict[str, dict]) -> list[dict]:
                               "auto_fail": c["auto_fail"],
                               "auto_fail_criteria": c["auto_fail_criteria"],
                               "href": f"../calls/{safe_name(c['conversation_id'])}.html"})
+        focus = _distinct_moments([{**w, "quotes": groups.get((w["criterion_id"], "worst"), [])}
+                                   for w in weak.to_dicts()])
+        strengths = _distinct_moments([{**s, "quotes": groups.get((s["criterion_id"], "best"), [])}
+                                       for s in strong.to_dicts()])
         out.append({
             "agent": a, "label": label, "team": teams.get(a["team"], {}),
-            "focus": [{**w, "quotes": quotes.get((w["criterion_id"], "worst"), [])}
-                      for w in weak.to_dicts()],
-            "strengths": [{**s, "quotes": quotes.get((s["criterion_id"], "best"), [])}
-                          for s in strong.to_dicts()],
-            "trend": trend_rows,
+            "focus": focus, "strengths": strengths,
+            "trend": trend_rows, "trend_note": _trend_note(a, period),
             "trend_agent": [mine.get(p, {}).get("overall") for p in periods],
             "trend_team": [theirs.get(p, {}).get("overall") for p in periods],
+            "criterion_trend": _criterion_trend(ctrend_by.get(aid), stats, focus, period),
+            "channels": _channels(chan_by.get(aid)),
+            "sentiment": _sentiment(a),
+            "reviewed": (reviewed or {}).get(aid),
             "conversations": convs, "auto_fails": af_by.get(aid, []),
         })
     return out
+
+
+_SPEAKERS = {"agent": "Agent", "customer": "Customer"}
+_MEDIUM = {"voice": "call", "chat": "chat", "email": "e-mail thread", "social": "conversation"}
+
+
+def _moment(e: dict) -> dict:
+    """One conversation's evidence for a criterion: where, when and why."""
+    page = f"../calls/{safe_name(e['conversation_id'])}.html"
+    return {"conversation_id": e["conversation_id"], "href": page,
+            "date": fmt_date(e.get("started_at")), "reason": e.get("reason") or "",
+            "medium": _MEDIUM.get(e.get("channel") or "", "conversation"), "items": []}
+
+
+def _item(e: dict) -> dict:
+    """One quoted turn: who spoke, when into the conversation, and the link to it."""
+    page = f"../calls/{safe_name(e['conversation_id'])}.html"
+    ti = e.get("turn_index")
+    speaker = e.get("speaker") or ""
+    return {**e, "who": _SPEAKERS.get(speaker, speaker.capitalize() or "Someone"),
+            "time": fmt_time(e.get("start_s")),
+            "href": page if ti is None else f"{page}#turn-{ti}"}
+
+
+def _distinct_moments(areas: list[dict]) -> list[dict]:
+    """Order each area's moments so that its first one quotes turns no earlier area
+    led with: three focus areas never open on the same line."""
+    used: set[tuple] = set()
+    for area in areas:
+        qs = area["quotes"]
+        fresh = [q for q in qs if not any((q["conversation_id"], i.get("turn_index")) in used
+                                          for i in q["items"])]
+        area["quotes"] = fresh + [q for q in qs if q not in fresh]
+        if area["quotes"]:
+            used.update((area["quotes"][0]["conversation_id"], i.get("turn_index"))
+                        for i in area["quotes"][0]["items"])
+    return areas
+
+
+def _trend_note(a: dict, period: str) -> str:
+    """The trend in words, with the conversations behind it."""
+    k = a.get("trend_periods")
+    if not k:
+        return "no dated conversations: no trend"
+    if k < 2:
+        return f"one {period} only: no trend yet"
+    ne, nl = a.get("n_early") or 0, a.get("n_late") or 0
+    span = (f"last {k // 2} {period}{'s' if k // 2 != 1 else ''} ({nl} conversation"
+            f"{'s' if nl != 1 else ''}) against the {k - k // 2} before ({ne})")
+    if a.get("dir_overall") is None:
+        return (f"not enough conversations for a trend: {span}; "
+                f"{MIN_CONVERSATIONS} a side needed")
+    words = {"up": "up", "down": "down", "flat": "no clear change"}[a["dir_overall"]]
+    return (f"{words}: {fmt_score(a.get('trend_early_overall'))} → "
+            f"{fmt_score(a.get('trend_late_overall'))}, {span}")
+
+
+def _criterion_trend(rows: pl.DataFrame | None, stats: pl.DataFrame, focus: list[dict],
+                     period: str, last: int = 8) -> dict | None:
+    """The pass rate of each criterion per period (the agent's last ``last`` periods),
+    with the conversations behind each cell; focus areas first. ``rows``: the agent's
+    :attr:`Aggregates.criterion_trend`, ``stats`` the agent's :attr:`Aggregates.criteria`."""
+    if rows is None or rows.height == 0:
+        return None
+    all_rows = rows.to_dicts()
+    ps = sorted({r["period"] for r in all_rows})[-last:]
+    keep = set(ps)
+    cells: dict[str, dict] = {}
+    for r in all_rows:
+        if r["period"] in keep:
+            cells.setdefault(r["criterion_id"], {})[r["period"]] = r
+    desc = {r["criterion_id"]: r for r in stats.to_dicts()}
+    first = [f["criterion_id"] for f in focus]
+    order = sorted(cells, key=lambda c: (c not in first, first.index(c) if c in first else 0,
+                                         desc.get(c, {}).get("pass_rate") or 0.0, c))
+    clean = {c for c in order if c not in first
+             and all(r["n_pass"] == r["n"] for r in cells[c].values())}
+    return {"periods": [period_label(p, period) for p in ps], "n_clean": len(clean),
+            "rows": [{"criterion_id": c, "focus": c in first,
+                      "description": desc.get(c, {}).get("description") or c,
+                      "cells": [cells[c].get(p) for p in ps]} for c in order if c not in clean]}
+
+
+_CHANNEL_LABELS = {"voice": ("Calls", "call"), "text": ("Chat, e-mail and social",
+                                                          "written conversation")}
+
+
+def _channels(rows: pl.DataFrame | None) -> list[dict]:
+    """Voice and text apart, only for an agent who has both."""
+    if rows is None or rows.height < 2:
+        return []
+    return [{**r, "label": _CHANNEL_LABELS[r["channel_group"]][0],
+             "noun": _CHANNEL_LABELS[r["channel_group"]][1]} for r in rows.to_dicts()]
+
+
+def _sentiment(a: dict) -> dict | None:
+    n = a.get("n_sentiment") or 0
+    if not n:
+        return None
+    return {"n": n, "better": a.get("sentiment_better") or 0,
+            "worse": a.get("sentiment_worse") or 0,
+            "start": a.get("sentiment_start"), "end": a.get("sentiment_end"),
+            "shift": a.get("sentiment_shift"), "team_shift": a.get("team_sentiment_shift")}
 
 
 def _call_batches(agg: Aggregates, staging: Path, teams: dict[str, dict], chunk: int,
@@ -1231,14 +1364,33 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
         calibration = calibration_page_data(paths.root)  # the last `qa calibrate`, if any
         common["calibration_href"] = "calibration.html" if calibration else None
         common["reviews"] = read_reviews(paths.root)  # graders' reviews shown on call pages
+        common["review"] = None
+        common["min_conversations"] = MIN_CONVERSATIONS
+        common["percentile_min_agents"] = PERCENTILE_MIN_AGENTS
         labels = [period_label(p, filters.period) for p in agg.periods]
         init_args = (str(staging), str(paths.root),
                      None if templates_dir is None else str(templates_dir), redact, common, labels)
         writer = _Writer(*init_args)
 
+        # reviewed scores (graders' answers in place of qa's), beside the automatic ones
+        rev_agents: dict[str, dict] = {}
+        review = None
+        if common["reviews"]:
+            rev_conv = reviewed_scores(paths).filter(pl.col("n_reviews") > 0).join(
+                agg.conversations.select("conversation_id"), on="conversation_id", how="semi")
+            if rev_conv.height:
+                ra, rt = reviewed_summary(agg.conversations, rev_conv)
+                rev_agents = {r["agent_id"]: r for r in ra.to_dicts()}
+                for r in rt.to_dicts():
+                    if r["team"] in teams:
+                        teams[r["team"]]["rev"] = r
+                review = {"n": rev_conv.height, "n_total": agg.conversations.height,
+                          "n_changed": int((rev_conv["n_changed"] > 0).sum())}
         agents = agg.agents.to_dicts()
         for a in agents:
             a["href"] = f"agents/{safe_name(a['agent_id'])}.html"
+            a["rev"] = rev_agents.get(a["agent_id"])
+        writer.common["review"] = common["review"] = review
         writer.write("index.html", "index.html", {
             "agents": agents, "teams": sorted(teams.values(), key=lambda t: t["team"]),
             "n_conversations": agg.conversations.height, "periods": labels,
@@ -1251,7 +1403,7 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
                 log.info("%d conversations: call pages only for the %d latest per agent and "
                          "those quoted (--call-pages all for every one)",
                          agg.conversations.height, recent_calls)
-        contexts = _agent_contexts(agg, teams)
+        contexts = _agent_contexts(agg, teams, rev_agents)
         paged: set[str] | None = None  # None: every conversation has a page
         if mode == "none":
             paged = set()

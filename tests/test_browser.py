@@ -103,7 +103,7 @@ def test_clicking_a_time_seeks_the_player(site, page):
 
 def test_quote_link_opens_the_turn(site, page):
     page.goto((site / "agents" / "alice.html").as_uri())
-    page.click("#focus-greeting ul.quotes a.when >> nth=0")
+    page.click("#focus-greeting ul.quotes a.said >> nth=0")
     page.wait_for_load_state("load")
     assert page.url.endswith("/calls/chat-3.html#turn-0")
     assert page.evaluate("document.querySelector(':target').id") == "turn-0"
