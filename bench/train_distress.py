@@ -2,13 +2,15 @@
 
 NB-weighted logistic regression (scikit-learn, only here: ``pip install -e ".[train]"``) over the
 features of :func:`qa.affect.features` (words, word pairs, negation-marked words,
-L2-normalised) and :func:`qa.affect.dense_features` (VADER shares, counts), on the
-GoEmotions TRAIN split only, label = any emotion of the paper's negative group.
+L2-normalised), :func:`qa.affect.char_features` (3-5 character n-grams inside words,
+L2-normalised as their own block) and :func:`qa.affect.dense_features` (VADER shares, counts,
+the rule layer's strength per kind), on the GoEmotions TRAIN split only, label = any
+emotion of the paper's negative group.
 
 The regularisation C and the decision shift are chosen by 5-fold cross-validation on the
 training split (the shift on the out-of-fold scores combined with the rule layer exactly as
-at run time): the largest F1 whose precision is at least --min-precision. The dev split is
-never read here.
+at run time, ``max(rules, model)``): the largest F1 whose precision is at least
+--min-precision. The dev split is never read here.
 
     .venv/bin/python bench/train_distress.py            # writes qa/models/distress.json.gz
     .venv/bin/python bench/train_distress.py --smoke    # 2,000 comments, writes to a temp file
@@ -37,7 +39,8 @@ NEGATIVE = {
     "fear", "grief", "nervousness", "remorse", "sadness",
 }
 DENSE = ["vader_neg", "vader_pos", "vader_compound", "vader_negative", "vader_min", "n_neg",
-         "n_pos", "neg_pos", "is_question", "exclaims", "short", "rules"]
+         "n_pos", "neg_pos", "is_question", "exclaims", "short", "rules"] + [
+         "rule_" + k for k in affect.RULE_KINDS]
 SEED = 13
 
 
@@ -54,39 +57,47 @@ def read_split(path: Path, names: list[str]) -> tuple[list[str], np.ndarray]:
 
 
 def featurize(texts: list[str]):
-    """Per text: feature-name list, dense vector, rule strength, question flag."""
+    """Per text: (word-feature list, char-feature list), dense vector, rule strength,
+    question flag."""
     feats, dense, rules, quest = [], [], [], []
     for t in texts:
         toks = affect.tokenize(t)
-        feats.append([f for f, _ in affect.features(toks)])
+        feats.append(([f for f, _ in affect.features(toks)], [g for g, _ in affect.char_features(toks)]))
         vs = affect.vader_scores(t, toks)
+        cues = affect.rule_cues(t)
         r = 1.0
-        for c in affect.rule_cues(t):
+        for c in cues:
             r *= 1.0 - c.weight
         rules.append(1.0 - r)
-        d = affect.dense_features(vs, toks, 1.0 - r)
+        d = affect.dense_features(vs, toks, 1.0 - r, cues)
         dense.append([d[k] for k in DENSE])
         quest.append(affect.is_question(t))
     return feats, np.array(dense), np.array(rules), np.array(quest)
 
 
-def build_matrix(feats, dense, vocab):
+def build_matrix(feats, dense, vocabs):
+    """Columns: the word block, the char block (each row of each block scaled by
+    1/sqrt(its feature count), as :func:`qa.affect._model_logit` does), the dense block."""
     from scipy.sparse import csr_matrix, hstack
 
-    rows, cols, vals = [], [], []
-    for r, fs in enumerate(feats):
-        if not fs:
-            continue
-        v = 1.0 / np.sqrt(len(fs))
-        for f in fs:
-            j = vocab.get(f)
-            if j is not None:
-                rows.append(r)
-                cols.append(j)
-                vals.append(v)
-    X = csr_matrix((vals, (rows, cols)), shape=(len(feats), len(vocab)))
-    X.sum_duplicates()
-    return hstack([X, csr_matrix(dense)]).tocsr()
+    mats = []
+    for b, vocab in enumerate(vocabs):
+        rows, cols, vals = [], [], []
+        for r, pair in enumerate(feats):
+            fs = pair[b]
+            if not fs:
+                continue
+            v = 1.0 / np.sqrt(len(fs))
+            for f in fs:
+                j = vocab.get(f)
+                if j is not None:
+                    rows.append(r)
+                    cols.append(j)
+                    vals.append(v)
+        X = csr_matrix((vals, (rows, cols)), shape=(len(feats), len(vocab)))
+        X.sum_duplicates()
+        mats.append(X)
+    return hstack(mats + [csr_matrix(dense)]).tocsr()
 
 
 def nb_ratios(X, y, n_sparse: int, alpha: float = 1.0) -> np.ndarray:
@@ -110,13 +121,17 @@ def fit(X, y, n_sparse, C):
     return clf.coef_[0] * r, float(clf.intercept_[0])
 
 
-def make_vocab(feats, min_df: int) -> dict[str, int]:
-    df: dict[str, int] = {}
-    for fs in feats:
-        for f in set(fs):
-            df[f] = df.get(f, 0) + 1
-    keep = sorted(f for f, n in df.items() if n >= min_df)
-    return {f: i for i, f in enumerate(keep)}
+def make_vocab(feats, min_df: int) -> list[dict[str, int]]:
+    """One vocabulary per block (words, chars): features seen in at least min_df texts."""
+    out = []
+    for b in (0, 1):
+        df: dict[str, int] = {}
+        for pair in feats:
+            for f in set(pair[b]):
+                df[f] = df.get(f, 0) + 1
+        keep = sorted(f for f, n in df.items() if n >= min_df)
+        out.append({f: i for i, f in enumerate(keep)})
+    return out
 
 
 def prf(y, pred):
@@ -132,7 +147,7 @@ def prf(y, pred):
 def combined(z, rules, quest, shift):
     zz = z - shift - np.where(quest & (rules <= 0), affect.QUESTION_DAMPING, 0.0)
     p = 1.0 / (1.0 + np.exp(-zz))
-    return 1.0 - (1.0 - rules) * (1.0 - p)
+    return np.maximum(rules, p)
 
 
 def choose_shift(z, rules, quest, y, min_precision):
@@ -153,10 +168,10 @@ def oof_logits(feats, dense, y, C, folds, min_df):
     z = np.zeros(len(y))
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED)
     for tr, te in skf.split(np.zeros(len(y)), y):
-        vocab = make_vocab([feats[i] for i in tr], min_df)
-        Xtr = build_matrix([feats[i] for i in tr], dense[tr], vocab)
-        Xte = build_matrix([feats[i] for i in te], dense[te], vocab)
-        coef, b0 = fit(Xtr, y[tr], len(vocab), C)
+        vocabs = make_vocab([feats[i] for i in tr], min_df)
+        Xtr = build_matrix([feats[i] for i in tr], dense[tr], vocabs)
+        Xte = build_matrix([feats[i] for i in te], dense[te], vocabs)
+        coef, b0 = fit(Xtr, y[tr], sum(map(len, vocabs)), C)
         z[te] = Xte @ coef + b0
     return z
 
@@ -166,7 +181,7 @@ def main(argv=None) -> int:
     ap.add_argument("--smoke", action="store_true", help="2,000 comments, 2 folds, temp output")
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--out", type=Path, default=ROOT / "qa" / "models" / affect.MODEL_RESOURCE)
-    ap.add_argument("--C", type=float, nargs="*", default=[2.0, 4.0])
+    ap.add_argument("--C", type=float, nargs="*", default=[2.0])
     ap.add_argument("--min-df", type=int, default=2)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--min-precision", type=float, default=0.62)
@@ -198,14 +213,17 @@ def main(argv=None) -> int:
             best = (f, C, shift, p, r)
     f, C, shift, p, r = best
 
-    vocab = make_vocab(feats, args.min_df)
-    X = build_matrix(feats, dense, vocab)
-    coef, intercept = fit(X, y, len(vocab), C)
-    inv = {i: f_ for f_, i in vocab.items()}
-    weights = {inv[i]: round(float(coef[i]), 4) for i in range(len(vocab)) if abs(coef[i]) >= 0.005}
-    dense_w = {k: round(float(coef[len(vocab) + j]), 4) for j, k in enumerate(DENSE)}
+    vw, vc = make_vocab(feats, args.min_df)
+    X = build_matrix(feats, dense, [vw, vc])
+    coef, intercept = fit(X, y, len(vw) + len(vc), C)
+    weights = {f_: round(float(coef[i]), 4) for f_, i in vw.items() if abs(coef[i]) >= 0.005}
+    chars = {f_: round(float(coef[len(vw) + i]), 4) for f_, i in vc.items()
+             if abs(coef[len(vw) + i]) >= 0.005}
+    n_sparse = len(vw) + len(vc)
+    dense_w = {k: round(float(coef[n_sparse + j]), 4) for j, k in enumerate(DENSE)}
     model = {
         "weights": weights,
+        "chars": chars,
         "dense": dense_w,
         "intercept": round(intercept, 4),
         "shift": shift,
@@ -221,7 +239,7 @@ def main(argv=None) -> int:
     args.out.write_bytes(gzip.compress(blob, mtime=0))
     print(f"chosen: C={C}, shift {shift:+.2f} (threshold: distress >= {affect.THRESHOLD}); "
           f"CV P {p:.3f} R {r:.3f} F1 {f:.3f}")
-    print(f"wrote {args.out} ({len(weights)} weights, {args.out.stat().st_size / 1e6:.2f} MB) "
+    print(f"wrote {args.out} ({len(weights)} word and {len(chars)} character weights, {args.out.stat().st_size / 1e6:.2f} MB) "
           f"in {time.perf_counter() - t0:.0f}s")
     return 0
 

@@ -184,6 +184,31 @@ def features(toks: Sequence[tuple[str, int, int]]) -> list[tuple[str, int]]:
     return out
 
 
+CHAR_MIN, CHAR_MAX = 3, 5
+"""Lengths of the character n-grams the learned model reads inside each word."""
+
+
+@lru_cache(maxsize=65536)
+def char_ngrams(word: str) -> tuple[str, ...]:
+    """The character n-grams (:data:`CHAR_MIN`..:data:`CHAR_MAX`) of one word, padded with a
+    space each side: ``"mad"`` gives ``" ma", "mad", "ad ", " mad", "mad ", " mad "``.
+    They let the model read unseen forms (*frustratingly*, *soooo*, *f*cking*) by their parts."""
+    w = " " + word + " "
+    n = len(w)
+    return tuple(w[i:i + k] for k in range(CHAR_MIN, CHAR_MAX + 1) for i in range(n - k + 1))
+
+
+def char_features(toks: Sequence[tuple[str, int, int]]) -> list[tuple[str, int]]:
+    """The learned model's character features of a tokenized turn: ``(n-gram, token index)``
+    for every word token (clause marks, ``!`` and ``?`` have none)."""
+    out: list[tuple[str, int]] = []
+    for i, (t, _, _) in enumerate(toks):
+        if t in _CLAUSE:
+            continue
+        out.extend((g, i) for g in char_ngrams(t))
+    return out
+
+
 # --------------------------------------------------------------------------- rules
 
 # (kind, weight, regex). Regexes run over the turn with IGNORECASE; \b-bounded.
@@ -197,6 +222,12 @@ _ORD = (
     r"umpteenth|nth|hundredth|millionth|\d+(?:st|nd|rd|th))"
 )
 _NUMW = r"(?:two|three|four|five|six|seven|eight|nine|ten|a dozen|\d+|several|multiple|many|countless|numerous|a few|a couple of)"
+
+_NOT_LOSS = (  # "lost" that is not the customer losing something of theirs
+    r"(?! (?:to|against|at|in|on|by|out on|interest|track|count|weight|touch|sight|"
+    r"(?:the|a|an|that|this|every|another|one|two|three|\d+)(?: \w+)? (?:games?|match(?:es)?|"
+    r"rounds?|races?|bets?|fights?|argument|battle|sets?|votes?|toss|final|tournament|coin toss)\b))"
+)
 
 _RULES: list[tuple[str, float, str]] = [
     # frustration
@@ -319,7 +350,7 @@ _RULES: list[tuple[str, float, str]] = [
     ("repeated_failure", 0.4, r"again(?=[.!]|$)"),
     # loss
     ("loss", 0.75, r"(?:i|i['’]ve|we|we['’]ve|i have|we have|have|has|just|already) "
-     r"(?:lost|lose|losing)|lost (?:my|all|our|everything|the|access|\w+ (?:of|worth))|"
+     r"(?:lost|lose|losing)" + _NOT_LOSS + r"|lost" + _NOT_LOSS + r" (?:my|all|our|everything|the|access|\w+ (?:of|worth))|"
      r"(?:is|are|was|were|has been|have been|got|get|been|all|now|just|completely) "
      r"(?:deleted|wiped|erased|gone|disappeared|vanished|stolen|missing|corrupted)|"
      r"(?:went|gone|go|still) missing|(?:deleted|wiped|erased|stole|corrupted) (?:my|all|our|everything)|"
@@ -438,6 +469,19 @@ class _Model:
     intercept: float
     shift: float
     meta: dict
+    chars: dict[str, float] = field(default_factory=dict)
+    _word_chars: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
+
+    def word_chars(self, word: str) -> tuple[float, int]:
+        """``(sum of the word's character n-gram weights, number of n-grams)``, cached."""
+        hit = self._word_chars.get(word)
+        if hit is None:
+            grams = char_ngrams(word)
+            cw = self.chars
+            hit = (sum(cw.get(g, 0.0) for g in grams), len(grams))
+            if len(self._word_chars) < 200_000:
+                self._word_chars[word] = hit
+        return hit
 
 
 @lru_cache(maxsize=1)
@@ -455,6 +499,7 @@ def load_model() -> _Model | None:
         intercept=float(d["intercept"]),
         shift=float(d["shift"]),
         meta=d.get("meta", {}),
+        chars={k: float(v) for k, v in d.get("chars", {}).items()},
     )
 
 
@@ -588,10 +633,22 @@ def vader_scores(text: str, toks: Sequence[tuple[str, int, int]] | None = None) 
     }
 
 
-def dense_features(vs: dict[str, float], toks: Sequence[tuple[str, int, int]], rules: float = 0.0) -> dict[str, float]:
-    """The learned model's dense features: lexicon valence shares, a few counts, and the
-    rule layer's strength (so the model knows what the rules already said)."""
+RULE_KINDS = ("frustration", "anger", "worry", "fear", "sadness", "urgency", "hardship",
+              "repeated_failure", "loss")
+"""The rule layer's kinds, each a dense feature of the learned model (its strongest cue)."""
+
+
+def dense_features(vs: dict[str, float], toks: Sequence[tuple[str, int, int]], rules: float = 0.0,
+                   cues: Sequence[DistressCue] = ()) -> dict[str, float]:
+    """The learned model's dense features: lexicon valence shares, a few counts, the rule
+    layer's strength and its strongest cue of each kind (so the model knows what the rules
+    already said)."""
     n = len(toks)
+    kinds = dict.fromkeys(("rule_" + k for k in RULE_KINDS), 0.0)
+    for c in cues:
+        key = "rule_" + c.kind
+        if key in kinds and c.weight > kinds[key]:
+            kinds[key] = c.weight
     q = ex = 0
     for t, _, _ in toks:
         if t == "?":
@@ -611,6 +668,7 @@ def dense_features(vs: dict[str, float], toks: Sequence[tuple[str, int, int]], r
         "exclaims": min(3, ex) / 3.0,
         "short": 1.0 if n <= 4 else 0.0,
         "rules": rules,
+        **kinds,
     }
 
 
@@ -625,24 +683,51 @@ _CLOSER_RE = re.compile(
 _ANSWER_WORDS = frozenset("no nope nah yes yeah yep yup ok okay sure".split())
 
 
-def _model_logit(model: _Model, toks, vs, answer: bool = False, rules: float = 0.0) -> tuple[float, list[tuple[str, float, int]]]:
-    """The model's logit and each sparse feature's contribution. ``answer``: the turn
-    answers an agent's question, so a leading "no"/"nope"/"yes" is an answer, not a
-    disagreement, and does not count."""
+def _model_logit(model: _Model, toks, vs, answer: bool = False, rules: float = 0.0,
+                 cues: Sequence[DistressCue] = ()) -> tuple[float, list[tuple[str, float, int]]]:
+    """The model's logit and each sparse feature's contribution ``(name, logit, token
+    index)``; a word's character n-grams are added to that word's own entry, so the
+    explanation names words and word pairs. ``answer``: the turn answers an agent's
+    question, so a leading "no"/"nope"/"yes" is an answer, not a disagreement, and does not
+    count."""
     feats = features(toks)
     w = model.weights
     skip = 0 if not (answer and toks and toks[0][0] in _ANSWER_WORDS) else 1
-    hits = [(f, w[f], i) for f, i in feats
-            if f in w and (i > skip or (i == skip and (not skip or " " not in f)))]
     norm = 1.0 / math.sqrt(len(feats)) if feats else 0.0
     z = model.intercept
     contribs = []
-    for f, wt, i in hits:
-        c = wt * norm
+    word_at: dict[int, int] = {}
+    for f, i in feats:
+        if i < skip or (i == skip and skip and " " in f):
+            continue
+        if " " not in f:
+            word_at[i] = len(contribs)
+            contribs.append((f, w.get(f, 0.0) * norm, i))
+        elif f in w:
+            contribs.append((f, w[f] * norm, i))
+    if model.chars:
+        sums = []
+        n_grams = 0
+        for i, (t, _, _) in enumerate(toks):
+            if t in _CLAUSE:
+                continue
+            cs, cn = model.word_chars(t)
+            n_grams += cn
+            if i >= skip:
+                sums.append((i, cs))
+        cnorm = 1.0 / math.sqrt(n_grams) if n_grams else 0.0
+        for i, cs in sums:
+            j = word_at.get(i)
+            if j is None:
+                continue
+            f, c, _ = contribs[j]
+            contribs[j] = (f, c + cs * cnorm, i)
+    contribs = [x for x in contribs if x[1]]
+    for _, c, _ in contribs:
         z += c
-        contribs.append((f, c, i))
-    for k, v in dense_features(vs, toks, rules).items():
-        z += model.dense.get(k, 0.0) * v
+    dw = model.dense
+    for k, v in dense_features(vs, toks, rules, cues).items():
+        z += dw.get(k, 0.0) * v
     return z, contribs
 
 
@@ -656,12 +741,14 @@ def _sigmoid(z: float) -> float:
 def combine(rules: float, model_logit: float, shift: float, question: bool) -> tuple[float, float]:
     """``(distress, model probability)`` from the rules' noisy-or strength and the model's
     raw logit: the logit is moved by the chosen ``shift`` (and by
-    :data:`QUESTION_DAMPING` for a question with no rule cue), then noisy-or'ed with the rules."""
+    :data:`QUESTION_DAMPING` for a question with no rule cue); distress is the stronger of
+    the two. (The model already reads the rules' cues as features, so adding them again as
+    a noisy-or would count them twice: on the training split that cost precision.)"""
     z = model_logit - shift
     if question and rules <= 0.0:
         z -= QUESTION_DAMPING
     p = _sigmoid(z)
-    return 1.0 - (1.0 - rules) * (1.0 - p), p
+    return max(rules, p), p
 
 
 def is_question(text: str) -> bool:
@@ -716,7 +803,7 @@ def _analyze(text: str, agent: str | None, model: _Model | None) -> TurnAffect:
     p_model = 0.0
     top: list[tuple[str, float]] = []
     if model is not None and toks and not (agent and _CLOSER_RE.match(text)):
-        z, contribs = _model_logit(model, toks, vs, answer=bool(agent), rules=rules)
+        z, contribs = _model_logit(model, toks, vs, answer=bool(agent), rules=rules, cues=cues)
         _, p_model = combine(rules, z, model.shift, is_question(text))
         contribs.sort(key=lambda x: -abs(x[1]))
         seen = set()
@@ -736,7 +823,7 @@ def _analyze(text: str, agent: str | None, model: _Model | None) -> TurnAffect:
                 if " " in name and i > 0 and not name.startswith(("<s>", "<p>")):
                     s = toks[i - 1][1]
                 cues = [DistressCue(s, e, text[s:e], "negative", round(p_model, 3))]
-    distress = 1.0 - (1.0 - rules) * (1.0 - p_model)
+    distress = max(rules, p_model)
     is_d = distress >= THRESHOLD
     sentiment = vs["compound"]
     if is_d:
