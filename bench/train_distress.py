@@ -236,7 +236,9 @@ def main(argv=None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     blob = json.dumps(model, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    args.out.write_bytes(gzip.compress(blob, mtime=0))
+    tmp = args.out.with_name(args.out.name + ".tmp")
+    tmp.write_bytes(gzip.compress(blob, mtime=0))
+    tmp.replace(args.out)  # atomic: a test or run reading the model never sees half a file
     print(f"chosen: C={C}, shift {shift:+.2f} (threshold: distress >= {affect.THRESHOLD}); "
           f"CV P {p:.3f} R {r:.3f} F1 {f:.3f}")
     print(f"wrote {args.out} ({len(weights)} word and {len(chars)} character weights, {args.out.stat().st_size / 1e6:.2f} MB) "

@@ -30,19 +30,23 @@ Two parts decide, and both say which words did it:
   Also: *hardship* ("I have literally nothing", "on crutches", "meant to be at my sister's
   wedding"), negated positives ("not impressed", "never again"), distress emoji.
 
-* **A learned model**: NB-weighted logistic regression over words, word pairs and
-  negation-marked words ("not" + "happy" gives ``NEG_happy``), plus VADER lexicon shares
-  and the rule layer's strength, trained
-  on the GoEmotions train split (Reddit comments whose raters gave any of anger, annoyance,
+* **A learned model**: NB-weighted logistic regression over words, word pairs,
+  negation-marked words ("not" + "happy" gives ``NEG_happy``), the 3-5 character n-grams
+  inside each word (unseen forms such as "frustratingly" or "soooo" are read by their
+  parts), plus VADER lexicon shares and the rule layer's strongest cue of each kind,
+  trained on the GoEmotions train split (Reddit comments whose raters gave any of anger, annoyance,
   disappointment, disapproval, disgust, embarrassment, fear, grief, nervousness, remorse,
   sadness). Its weights live in ``qa/models/distress.json.gz`` and are applied here in plain
-  Python; :attr:`TurnAffect.top_words` lists the words that weighed most. When only the
+  Python; :attr:`TurnAffect.top_words` lists the words that weighed most (a word's
+  character n-grams are added to the word itself). When only the
   model fires, the cue is its strongest word (kind ``negative``). The model's decision point
   was chosen by cross-validation on the training split (``bench/train_distress.py``).
 
-The two are combined as a noisy-or: ``distress = 1 - (1 - rules) * (1 - model)``, where
-``rules`` is the noisy-or of the cue weights and ``model`` is the model's probability moved
-so that its chosen threshold sits at 0.5; ``is_distress`` is ``distress >= 0.5``. A plain
+The two are combined as ``distress = max(rules, model)``, where ``rules`` is the noisy-or
+of the cue weights and ``model`` is the model's probability moved so that its chosen
+threshold sits at 0.5; ``is_distress`` is ``distress >= 0.5``. (The model reads the cues as
+features; a noisy-or of the two would count them twice, and cost precision on the training
+split.) A weak cue (0.4) therefore needs a second cue, or enough weight in the model. A plain
 question with no rule cue needs a stronger model score (its logit is lowered by
 :data:`QUESTION_DAMPING`).
 
@@ -61,6 +65,7 @@ not searched); all patterns are linear-time. Library code logs, never prints.
 from __future__ import annotations
 
 import gzip
+import heapq
 import json
 import logging
 import math
@@ -103,7 +108,8 @@ class DistressCue:
     """frustration, anger, worry, fear, sadness, urgency, hardship, repeated_failure, loss,
     or negative (the learned model's strongest word, when no rule fired)."""
     weight: float
-    """Its contribution to :attr:`TurnAffect.distress` (0..1, combined as a noisy-or)."""
+    """Its strength (0..1); the cues of a turn combine as a noisy-or into the rules' part
+    of :attr:`TurnAffect.distress`."""
 
 
 @dataclass
@@ -113,7 +119,8 @@ class TurnAffect:
     sentiment: float
     """-1 (very negative) .. 1 (very positive): VADER's compound, pulled down for distress."""
     distress: float
-    """0..1 strength of distress (noisy-or of rule cues and the learned model)."""
+    """0..1 strength of distress: the stronger of the rule cues (their noisy-or) and the
+    learned model."""
     is_distress: bool
     """``distress >= THRESHOLD``, after negation, hedges and questions were handled."""
     cues: list[DistressCue] = field(default_factory=list)
@@ -688,11 +695,17 @@ def _model_logit(model: _Model, toks, vs, answer: bool = False, rules: float = 0
     """The model's logit and each sparse feature's contribution ``(name, logit, token
     index)``; a word's character n-grams are added to that word's own entry, so the
     explanation names words and word pairs. ``answer``: the turn answers an agent's
-    question, so a leading "no"/"nope"/"yes" is an answer, not a disagreement, and does not
-    count."""
+    question, so its leading "no"/"nope"/"yes" words are an answer, not a disagreement, and
+    do not count."""
     feats = features(toks)
     w = model.weights
-    skip = 0 if not (answer and toks and toks[0][0] in _ANSWER_WORDS) else 1
+    skip = 0
+    if answer:  # the leading answer words ("No, no, ...", "yes yes"), with their commas
+        for i, (t, _, _) in enumerate(toks):
+            if t in _ANSWER_WORDS:
+                skip = i + 1
+            elif t not in _CLAUSE:
+                break
     norm = 1.0 / math.sqrt(len(feats)) if feats else 0.0
     z = model.intercept
     contribs = []
@@ -729,6 +742,10 @@ def _model_logit(model: _Model, toks, vs, answer: bool = False, rules: float = 0
     for k, v in dense_features(vs, toks, rules, cues).items():
         z += dw.get(k, 0.0) * v
     return z, contribs
+
+
+def _abs_contrib(x: tuple[str, float, int]) -> float:
+    return abs(x[1])
 
 
 def _sigmoid(z: float) -> float:
@@ -805,9 +822,8 @@ def _analyze(text: str, agent: str | None, model: _Model | None) -> TurnAffect:
     if model is not None and toks and not (agent and _CLOSER_RE.match(text)):
         z, contribs = _model_logit(model, toks, vs, answer=bool(agent), rules=rules, cues=cues)
         _, p_model = combine(rules, z, model.shift, is_question(text))
-        contribs.sort(key=lambda x: -abs(x[1]))
         seen = set()
-        for f, c, _ in contribs:
+        for f, c, _ in heapq.nlargest(3 * TOP_WORDS, contribs, key=_abs_contrib):
             if f in seen:
                 continue
             seen.add(f)

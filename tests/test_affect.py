@@ -139,6 +139,19 @@ def test_explanation_fields_and_top_words():
     assert a.cues == sorted(a.cues, key=lambda c: -c.weight)
 
 
+def test_top_words_name_words_of_the_turn_not_character_pieces():
+    text = "Sooo frustratingly slow, not happy at all"
+    a = one(text)
+    words = {t for t, _, _ in affect.tokenize(text)} | {"<s>", "<p>"}
+    assert a.top_words
+    for name, _ in a.top_words:
+        parts = name.removeprefix("NEG_").split(" ")
+        assert all(w in words for w in parts), name
+    # an unseen spelling is still read through its character pieces
+    assert affect.char_ngrams("sooo")[:2] == (" so", "soo")
+    assert one("frustratingly slooow again").model_probability > one("the order is on its way").model_probability
+
+
 def test_sentiment_range_and_direction():
     good, bad = analyze_turns(["Thank you so much, that's wonderful!", "This is awful and I'm furious"])
     assert 0 < good.sentiment <= 1
