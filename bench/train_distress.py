@@ -111,14 +111,27 @@ def nb_ratios(X, y, n_sparse: int, alpha: float = 1.0) -> np.ndarray:
     return r
 
 
-def fit(X, y, n_sparse, C):
+VARIANTS = ("plain", "balanced", "average")
+"""Fits compared by cross-validation: unweighted classes, balanced class weights, and the
+average of the two (one linear model: its weights are the mean of theirs)."""
+
+
+def fit(X, y, n_sparse, C) -> dict[str, tuple[np.ndarray, float]]:
+    """``variant -> (weights, intercept)`` for each of :data:`VARIANTS`."""
     from scipy.sparse import diags
     from sklearn.linear_model import LogisticRegression
 
     r = nb_ratios(X, y, n_sparse)
-    clf = LogisticRegression(C=C, max_iter=3000, solver="liblinear", random_state=SEED)
-    clf.fit(X @ diags(r), y)
-    return clf.coef_[0] * r, float(clf.intercept_[0])
+    Xr = X @ diags(r)
+    out = {}
+    for name, cw in (("plain", None), ("balanced", "balanced")):
+        clf = LogisticRegression(C=C, max_iter=3000, solver="liblinear", random_state=SEED,
+                                 class_weight=cw)
+        clf.fit(Xr, y)
+        out[name] = (clf.coef_[0] * r, float(clf.intercept_[0]))
+    out["average"] = ((out["plain"][0] + out["balanced"][0]) / 2,
+                      (out["plain"][1] + out["balanced"][1]) / 2)
+    return out
 
 
 def make_vocab(feats, min_df: int) -> list[dict[str, int]]:
@@ -165,14 +178,14 @@ def choose_shift(z, rules, quest, y, min_precision):
 def oof_logits(feats, dense, y, C, folds, min_df):
     from sklearn.model_selection import StratifiedKFold
 
-    z = np.zeros(len(y))
+    z = {v: np.zeros(len(y)) for v in VARIANTS}
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED)
     for tr, te in skf.split(np.zeros(len(y)), y):
         vocabs = make_vocab([feats[i] for i in tr], min_df)
         Xtr = build_matrix([feats[i] for i in tr], dense[tr], vocabs)
         Xte = build_matrix([feats[i] for i in te], dense[te], vocabs)
-        coef, b0 = fit(Xtr, y[tr], sum(map(len, vocabs)), C)
-        z[te] = Xte @ coef + b0
+        for v, (coef, b0) in fit(Xtr, y[tr], sum(map(len, vocabs)), C).items():
+            z[v][te] = Xte @ coef + b0
     return z
 
 
@@ -205,17 +218,18 @@ def main(argv=None) -> int:
     print(f"  rules alone: P {rp:.3f} R {rr:.3f} F1 {rf:.3f}")
     best = None
     for C in args.C:
-        z = oof_logits(feats, dense, y, C, args.folds, args.min_df)
-        shift, p, r, f = choose_shift(z, rules, quest, y, args.min_precision)
-        print(f"  C={C:<5} {args.folds}-fold CV (rules + model, shift {shift:+.2f}): "
-              f"P {p:.3f} R {r:.3f} F1 {f:.3f}")
-        if best is None or f > best[0]:
-            best = (f, C, shift, p, r)
-    f, C, shift, p, r = best
+        zs = oof_logits(feats, dense, y, C, args.folds, args.min_df)
+        for v in VARIANTS:
+            shift, p, r, f = choose_shift(zs[v], rules, quest, y, args.min_precision)
+            print(f"  C={C:<5} {v:9} {args.folds}-fold CV (rules + model, shift {shift:+.2f}): "
+                  f"P {p:.3f} R {r:.3f} F1 {f:.4f}")
+            if best is None or f > best[0]:
+                best = (f, C, v, shift, p, r)
+    f, C, variant, shift, p, r = best
 
     vw, vc = make_vocab(feats, args.min_df)
     X = build_matrix(feats, dense, [vw, vc])
-    coef, intercept = fit(X, y, len(vw) + len(vc), C)
+    coef, intercept = fit(X, y, len(vw) + len(vc), C)[variant]
     weights = {f_: round(float(coef[i]), 4) for f_, i in vw.items() if abs(coef[i]) >= 0.005}
     chars = {f_: round(float(coef[len(vw) + i]), 4) for f_, i in vc.items()
              if abs(coef[len(vw) + i]) >= 0.005}
@@ -229,7 +243,7 @@ def main(argv=None) -> int:
         "shift": shift,
         "meta": {
             "trained_on": "GoEmotions train split (negative group)",
-            "n_train": len(texts), "C": C, "min_df": args.min_df, "folds": args.folds,
+            "n_train": len(texts), "C": C, "class_weight": variant, "min_df": args.min_df, "folds": args.folds,
             "cv_precision": round(p, 4), "cv_recall": round(r, 4), "cv_f1": round(f, 4),
             "min_precision": args.min_precision, "seed": SEED, "smoke": args.smoke,
         },
@@ -239,7 +253,7 @@ def main(argv=None) -> int:
     tmp = args.out.with_name(args.out.name + ".tmp")
     tmp.write_bytes(gzip.compress(blob, mtime=0))
     tmp.replace(args.out)  # atomic: a test or run reading the model never sees half a file
-    print(f"chosen: C={C}, shift {shift:+.2f} (threshold: distress >= {affect.THRESHOLD}); "
+    print(f"chosen: C={C}, {variant} fit, shift {shift:+.2f} (threshold: distress >= {affect.THRESHOLD}); "
           f"CV P {p:.3f} R {r:.3f} F1 {f:.3f}")
     print(f"wrote {args.out} ({len(weights)} word and {len(chars)} character weights, {args.out.stat().st_size / 1e6:.2f} MB) "
           f"in {time.perf_counter() - t0:.0f}s")
