@@ -7,7 +7,8 @@ L2-normalised as their own block) and :func:`qa.affect.dense_features` (VADER sh
 the rule layer's strength per kind), on the GoEmotions TRAIN split only, label = any
 emotion of the paper's negative group.
 
-The regularisation C and the decision shift are chosen by 5-fold cross-validation on the
+The regularisation C, the fit (unweighted, class-balanced, or their average: see
+:data:`VARIANTS`) and the decision shift are chosen by 5-fold cross-validation on the
 training split (the shift on the out-of-fold scores combined with the rule layer exactly as
 at run time, ``max(rules, model)``): the largest F1 whose precision is at least
 --min-precision. The dev split is never read here.
