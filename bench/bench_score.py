@@ -88,7 +88,7 @@ def edited_rubric_text() -> str:
     for old, new in (("rubric: qa-default", "rubric: qa-default-edited"),
                      ('"hi", "hey",', '"hi", "hey", "howdy",'),
                      ("threshold_s: 10", "threshold_s: 15"),
-                     ("    target_s: 90\n", "    target_s: 75\n"),
+                     ("    target_s: 180\n", "    target_s: 150\n"),
                      ("  - id: closing\n    category: politeness\n    description: Closes courteously at the end "
                       "(offers more help, thanks, wishes them well)\n    check: closing\n    weight: 2",
                       "  - id: closing\n    category: politeness\n    description: Closes courteously at the end "
