@@ -18,11 +18,10 @@ score 0 and is listed in ``auto_fail_criteria``.
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from . import outcome_cache
 from .checks import REGISTRY, Check, Context, Evidence, Outcome, na
@@ -32,6 +31,9 @@ from .inputs import AUDIO_EXTS
 from .nlp import Analyzer, ConvNLP
 from .rubric import CATEGORIES, Criterion, Rubric
 from .store import OutDir, atomic_path, safe_name
+
+if TYPE_CHECKING:
+    from .executor import Executor
 
 log = logging.getLogger(__name__)
 
@@ -181,12 +183,15 @@ class Scorer:
 
     def __init__(self, rubric: Rubric, *, analyzer: Analyzer | None = None,
                  cache_dir: str | Path | None = None, n_process: int | None = None,
-                 jobs: int | None = None):
+                 jobs: int | None = None, executor: "Executor | None" = None):
         self.rubric = rubric
         self.jobs = jobs
-        """Scoring processes (None or 1: this process only). Used when many conversations
-        need parsing and the operating system can fork (Linux): each process parses and
-        scores its share. Re-scoring from the cache stays in one process (faster)."""
+        """Scoring processes when no ``executor`` is given (None or 1: this process
+        only). Used when many conversations need parsing: each process parses and scores
+        its share. Re-scoring from the cache stays in one process (faster)."""
+        self.executor = executor
+        """Where chunks are scored (:mod:`qa.executor`): local worker processes (used as
+        ``jobs`` is), or a Dask cluster (every chunk goes to the cluster)."""
         self.analyzer = analyzer or Analyzer(cache_dir, tagged="pos" in rubric.needs(), n_process=n_process)
         self.checks: list[tuple[Criterion, Check]] = [
             (c, REGISTRY[c.check](c.options, self.analyzer)) for c in rubric.criteria]
@@ -251,17 +256,27 @@ class Scorer:
     def score(self, convs: Sequence[Conversation], *, transcript_paths: Sequence[str | None] | None = None,
               on_error: Callable[[Conversation, ScoreError], None] | None = None,
               progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, ConversationResult]]:
-        """Yield ``(index, result)`` for each conversation (cached ones first).
+        """Yield ``(index, result)`` for each conversation (in completion order).
 
         A conversation whose scoring raises :class:`ScoreError` is passed to ``on_error``
         (re-raised when there is none) and the batch goes on.
         """
-        jobs = self.jobs or 1
-        if jobs > 1 and len(convs) >= 2 * PARALLEL_CHUNK and "fork" in mp.get_all_start_methods() \
+        ex = self.executor
+        if ex is not None and ex.distributed:
+            yield from self._score_parallel(convs, transcript_paths, on_error, progress, ex)
+            return
+        jobs = ex.workers if ex is not None else (self.jobs or 1)
+        if jobs > 1 and len(convs) >= 2 * PARALLEL_CHUNK \
                 and self.analyzer.count_uncached([[t.text for t in c.turns] for c in convs]) >= 2 * PARALLEL_CHUNK:
             # worth it only for parsing: reading the cache and scoring are faster in one process
             # than the cost of sending the results back from workers
-            yield from self._score_parallel(convs, transcript_paths, on_error, progress, jobs)
+            if ex is not None:
+                yield from self._score_parallel(convs, transcript_paths, on_error, progress, ex)
+                return
+            from .executor import ProcessExecutor
+
+            with ProcessExecutor(jobs) as own:
+                yield from self._score_parallel(convs, transcript_paths, on_error, progress, own)
             return
         yield from self._score_serial(convs, range(len(convs)), transcript_paths, on_error, progress)
 
@@ -357,70 +372,56 @@ class Scorer:
             if progress:
                 progress(1)
 
-    def _score_parallel(self, convs, transcript_paths, on_error, progress, jobs):
-        """Fork ``jobs`` workers that inherit this scorer and the conversations; each scores
-        chunks of indices and sends back results (the conversations are never pickled)."""
-        global _FORKED
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        _FORKED = (self, convs, transcript_paths)
-        try:
-            chunks = [(a, min(a + PARALLEL_CHUNK, len(convs))) for a in range(0, len(convs), PARALLEL_CHUNK)]
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork"),
-                                     initializer=_die_with_parent) as pool:
-                futures = [pool.submit(_score_chunk, a, b) for a, b in chunks]
-                for fut in as_completed(futures):
-                    results, errors, parsed, cached = fut.result()
-                    self.analyzer.parsed += parsed
-                    self.analyzer.cached += cached
-                    for i, (message, path, place, fix) in errors:
-                        exc = ScoreError(message, path=path, place=place, fix=fix)
-                        if on_error is None:
-                            raise exc
-                        on_error(convs[i], exc)
-                    if progress:
-                        progress(len(results) + len(errors))
-                    yield from results
-        finally:
-            _FORKED = None
+    def _score_parallel(self, convs, transcript_paths, on_error, progress, ex):
+        """Score chunks of :data:`PARALLEL_CHUNK` conversations as tasks of ``ex`` (local
+        worker processes or a Dask cluster); each worker process builds the scorer (and
+        loads spaCy) once, and reads and writes the parse cache itself."""
+        chunks = [(a, min(a + PARALLEL_CHUNK, len(convs))) for a in range(0, len(convs), PARALLEL_CHUNK)]
+        cache_dir = None if self.analyzer.cache_dir is None else str(self.analyzer.cache_dir)
+        futures = {}
+        for a, b in chunks:
+            paths = list(transcript_paths[a:b]) if transcript_paths else None
+            futures[ex.submit(_score_task, self.rubric, cache_dir, list(convs[a:b]), paths)] = a
+        for fut in ex.as_completed(list(futures)):
+            a = futures[fut]
+            results, errors, parsed, cached = fut.result()
+            self.analyzer.parsed += parsed
+            self.analyzer.cached += cached
+            for i, (message, path, place, fix) in errors:
+                exc = ScoreError(message, path=path, place=place, fix=fix)
+                if on_error is None:
+                    raise exc
+                on_error(convs[a + i], exc)
+            if progress:
+                progress(len(results) + len(errors))
+            for i, res in results:
+                yield a + i, res
 
 
 PARALLEL_CHUNK = 50
+"""Conversations per scoring task."""
 
 
-def _die_with_parent() -> None:
-    """Scoring workers end when the qa process that forked them dies (kill -9 included),
-    instead of scoring on for nobody (Linux; elsewhere they end at their next task)."""
-    import signal
-    import sys
+def _score_task(rubric: Rubric, cache_dir: str | None, convs: list[Conversation],
+                paths: list[str | None] | None):
+    """Worker side of :meth:`Scorer._score_parallel`: score one chunk with this worker's
+    scorer (built once per process and thread); return ``(index, result)`` pairs, the
+    errors as plain tuples, and the parse counts."""
+    import threading
 
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
+    from .executor import worker_cached
 
-            libc = ctypes.CDLL(None, use_errno=True)
-            PR_SET_PDEATHSIG = 1
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):  # no prctl: the pool's own shutdown still applies
-            pass
-_FORKED: tuple | None = None
-
-
-def _score_chunk(a: int, b: int):
-    """Worker side of :meth:`Scorer._score_parallel` (runs in a forked process)."""
-    assert _FORKED is not None
-    scorer, convs, paths = _FORKED
-    scorer.analyzer.n_process = 1
-    scorer.analyzer.parsed = scorer.analyzer.cached = 0
+    scorer = worker_cached(("scorer", rubric.hash, cache_dir, threading.get_ident()),
+                           lambda: Scorer(rubric, cache_dir=cache_dir, n_process=1))
+    before = scorer.analyzer.parsed, scorer.analyzer.cached
     errors: list = []
-
-    conv_index = {id(convs[i]): i for i in range(a, b)}
+    conv_index = {id(c): i for i, c in enumerate(convs)}
 
     def on_error(conv, exc):
         errors.append((conv_index[id(conv)], (exc.message, exc.path, exc.place, exc.fix)))
 
-    results = list(scorer._score_serial(convs, range(a, b), paths, on_error, None))
-    return results, errors, scorer.analyzer.parsed, scorer.analyzer.cached
+    results = list(scorer._score_serial(convs, range(len(convs)), paths, on_error, None))
+    return (results, errors, scorer.analyzer.parsed - before[0], scorer.analyzer.cached - before[1])
 
 
 def _run_when(crit: Criterion, check: Check, ctx: Context) -> Outcome:

@@ -1,0 +1,446 @@
+"""One executor for all of qa's parallel work: local pools by default, Dask when asked.
+
+Every stage that runs work in parallel (transcription, scoring, report pages, the
+conversation writes of ``qa ingest``) submits it through the same small interface,
+shaped like :class:`concurrent.futures.Executor`:
+
+* :meth:`Executor.submit` ``(fn, *args)`` returns a future;
+* :meth:`Executor.as_completed` yields futures as they finish, and cancels whatever is
+  still pending when the caller stops (Ctrl-C, an exception);
+* :meth:`Executor.shutdown`.
+
+Implementations:
+
+* :class:`ThreadExecutor`: threads in this process (work that releases the GIL: Whisper
+  inference, disk writes);
+* :class:`ProcessExecutor`: worker processes started through a fork server that dies
+  with this process (:func:`qa.procs.forkserver_context`), for CPU-bound Python (spaCy
+  parsing and scoring, page rendering);
+* :class:`DaskExecutor`: the workers of a Dask ``distributed`` cluster, either a running
+  scheduler (``--cluster tcp://HOST:8786``) or a ``LocalCluster`` of N worker processes
+  started for the command (``--cluster local:N``).
+
+:class:`Session` owns the choice for one command: :meth:`Session.executor` gives the
+executor for a kind of work (``"cpu"``, ``"gil-free"``; writes stay on the client).
+
+Heavy state (the Whisper model, the spaCy pipeline, a page writer) is built once per
+worker process with :func:`worker_cached` and kept for the life of the process, so a task
+carries only its inputs.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from .errors import QAError
+
+log = logging.getLogger(__name__)
+
+DASK_INSTALL = "pip install 'qa-toolkit[dask]'  (or: pip install 'dask[distributed]>=2024.1')"
+
+
+class ClusterError(QAError):
+    """The cluster named by ``--cluster`` cannot be used."""
+
+    stage = "cluster"
+
+
+# ---------------------------------------------------------------- options
+@dataclass(frozen=True)
+class ClusterOptions:
+    """Where parallel work runs. ``address`` None: local pools (the default);
+    ``local:N``: a Dask LocalCluster of N worker processes started for the command;
+    ``tcp://HOST:PORT`` (or any Dask address): a running Dask scheduler."""
+
+    address: str | None = None
+
+    @property
+    def distributed(self) -> bool:
+        return self.address is not None
+
+    @property
+    def local_workers(self) -> int | None:
+        """N for ``local:N``, else None."""
+        if self.address and self.address.startswith("local:"):
+            return int(self.address.split(":", 1)[1])
+        return None
+
+    @staticmethod
+    def parse(text: str | None) -> "ClusterOptions":
+        """Check a ``--cluster`` value; a bad one raises ValueError with the fix."""
+        if text is None or not str(text).strip():
+            return ClusterOptions()
+        text = str(text).strip()
+        if text.startswith("local:"):
+            n = text.split(":", 1)[1]
+            if not n.isdigit() or not 1 <= int(n) <= 256:
+                raise ValueError(f"{text!r}: local:N needs a number of workers from 1 to 256, e.g. local:2")
+            return ClusterOptions(f"local:{int(n)}")
+        if "://" in text and text.split("://", 1)[1]:
+            return ClusterOptions(text)
+        raise ValueError(f"{text!r} is not a cluster: use local:N (N worker processes on this "
+                         "machine) or the scheduler's address, e.g. tcp://10.0.0.5:8786")
+
+
+# ---------------------------------------------------------------- per-worker state
+_CACHE: dict[Any, Any] = {}
+_CACHE_LOCK = threading.RLock()
+
+
+def worker_cached(key: Any, factory: Callable[[], Any]) -> Any:
+    """``factory()`` once per process for ``key`` (the Whisper model, a spaCy scorer, a
+    page writer), then the same object for every later task in that process: in this
+    process, in a local worker process, in a Dask worker. Thread-safe."""
+    try:
+        return _CACHE[key]
+    except KeyError:
+        pass
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = factory()
+        return _CACHE[key]
+
+
+def forget_cached(prefix: Any) -> None:
+    """Drop the per-process objects whose key starts with ``prefix`` (a tuple key's first
+    item), e.g. the page writers of a finished report run."""
+    with _CACHE_LOCK:
+        for k in [k for k in _CACHE if isinstance(k, tuple) and k and k[0] == prefix]:
+            del _CACHE[k]
+
+
+# ---------------------------------------------------------------- executors
+class Executor:
+    """The interface every stage uses (a :class:`concurrent.futures.Executor` shape)."""
+
+    distributed = False
+    workers = 1
+
+    def submit(self, fn: Callable, /, *args, **kwargs):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def map(self, fn: Callable, *iterables) -> Iterator:
+        futures = [self.submit(fn, *args) for args in zip(*iterables)]
+        try:
+            for f in futures:
+                yield f.result()
+        finally:
+            self.cancel(futures)
+
+    def as_completed(self, futures: Iterable) -> Iterator:
+        """Futures as they finish. When the caller stops early (Ctrl-C, an exception, a
+        ``break``) the futures not yet yielded are cancelled."""
+        futures = list(futures)
+        done: set = set()
+        try:
+            for f in cf.as_completed(futures):
+                done.add(f)
+                yield f
+        finally:
+            self.cancel([f for f in futures if f not in done])
+
+    def wait_first(self, futures: Iterable) -> tuple[set, set]:
+        """(done, not done) as soon as at least one of ``futures`` is done."""
+        return cf.wait(list(futures), return_when=cf.FIRST_COMPLETED)
+
+    def cancel(self, futures: Sequence) -> None:
+        for f in futures:
+            f.cancel()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown(wait=exc[0] is None, cancel_futures=exc[0] is not None)
+
+
+class _PoolExecutor(Executor):
+    def __init__(self, workers: int):
+        self.workers = max(1, int(workers))
+        self._pool: cf.Executor | None = None
+        self._lock = threading.Lock()
+
+    def _make(self) -> cf.Executor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def submit(self, fn: Callable, /, *args, **kwargs) -> cf.Future:
+        with self._lock:
+            if self._pool is None or getattr(self._pool, "_broken", False):
+                # started on first use (a stage with nothing to do starts nothing), and
+                # again after a worker died (the stage has made that work a failure)
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._make()
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+class ThreadExecutor(_PoolExecutor):
+    """Threads of this process: for work that releases the GIL (CTranslate2, fsync)."""
+
+    def __init__(self, workers: int, name: str = "qa"):
+        super().__init__(workers)
+        self.name = name
+
+    def _make(self) -> cf.Executor:
+        return cf.ThreadPoolExecutor(self.workers, thread_name_prefix=self.name)
+
+
+class ProcessExecutor(_PoolExecutor):
+    """Worker processes on this machine, for CPU-bound Python (spaCy, page rendering).
+
+    Workers are forked from this process when that is safe when the pool starts (no other
+    Python thread, Polars not yet loaded): they start at once and share what this process
+    has loaded (the spaCy pipeline). Otherwise they come from a fork server (never a fork
+    of a threaded process). Either way they die with this process, kill -9 included
+    (:mod:`qa.procs`). A worker that dies breaks the pool; the stage makes that work a
+    failure (or redoes it in this process) and the next submit starts a fresh pool."""
+
+    def __init__(self, workers: int, start: str = "auto"):
+        super().__init__(workers)
+        self.start = start
+
+    def start_method(self) -> str:
+        import multiprocessing as mp
+        import sys
+
+        if self.start != "auto":
+            return self.start
+        if "fork" in mp.get_all_start_methods() and threading.active_count() == 1 \
+                and "polars" not in sys.modules:
+            return "fork"
+        return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+
+    def _make(self) -> cf.Executor:
+        import multiprocessing as mp
+
+        from .procs import forkserver_context
+
+        method = self.start_method()
+        if method == "fork":
+            return cf.ProcessPoolExecutor(self.workers, mp_context=mp.get_context("fork"),
+                                          initializer=_forked_worker)
+        return cf.ProcessPoolExecutor(self.workers, mp_context=forkserver_context())
+
+
+def _forked_worker() -> None:
+    """A forked worker dies with the process that forked it (Linux), not scoring on for nobody."""
+    from .procs import die_with_parent
+
+    die_with_parent()
+
+
+class DaskExecutor(Executor):
+    """The workers of a Dask ``distributed`` cluster, through a ``distributed.Client``.
+
+    A task that raises comes back as that future's exception (the stage makes it a failure
+    row). A worker that dies mid-task is not the task's failure: the scheduler runs it
+    again on another worker (``distributed.scheduler.allowed-failures`` times, then the
+    future raises ``KilledWorker``, again a failure row). Results come back once per
+    future, so nothing is counted twice."""
+
+    distributed = True
+
+    def __init__(self, client):
+        self.client = client
+
+    @property
+    def workers(self) -> int:  # type: ignore[override]
+        try:
+            return max(1, sum(w.get("nthreads", 1) for w in
+                              self.client.scheduler_info()["workers"].values()))
+        except Exception:  # noqa: BLE001 - a count for sizing only
+            return 1
+
+    def submit(self, fn: Callable, /, *args, **kwargs):
+        # pure=False: two equal submissions are two tasks (a retried chunk is not merged)
+        return self.client.submit(fn, *args, pure=False, **kwargs)
+
+    def as_completed(self, futures: Iterable) -> Iterator:
+        from distributed import as_completed
+
+        futures = list(futures)
+        done: set = set()
+        try:
+            for f in as_completed(futures):
+                done.add(f.key)
+                yield f
+        finally:
+            self.cancel([f for f in futures if f.key not in done])
+
+    def wait_first(self, futures: Iterable) -> tuple[set, set]:
+        from distributed import wait
+
+        res = wait(list(futures), return_when="FIRST_COMPLETED")
+        return set(res.done), set(res.not_done)
+
+    def cancel(self, futures: Sequence) -> None:
+        if futures:
+            try:
+                self.client.cancel(list(futures))
+            except Exception:  # noqa: BLE001 - the client may be closing
+                log.debug("cancelling cluster tasks failed", exc_info=True)
+
+    def map(self, fn: Callable, *iterables) -> Iterator:
+        futures = [self.submit(fn, *args) for args in zip(*iterables)]
+        try:
+            for f in futures:
+                yield f.result()
+        finally:
+            self.cancel(futures)
+
+
+# ---------------------------------------------------------------- one command's executors
+def _import_distributed():
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ClusterError("--cluster needs Dask distributed, which is not installed",
+                           fix=f"Install it: {DASK_INSTALL}") from None
+    return distributed
+
+
+class Session:
+    """The executors of one command: local pools, or one Dask client for every stage.
+
+    ``with Session(ClusterOptions(...)) as session: session.executor("cpu", jobs)``.
+    The Dask client (and a ``local:N`` cluster) is started on entry and closed on exit;
+    local pools are started on first use and shut down on exit. Ctrl-C inside the
+    block cancels the cluster's pending tasks."""
+
+    def __init__(self, cluster: ClusterOptions | None = None):
+        self.cluster = cluster or ClusterOptions()
+        self.client = None
+        self._cluster = None
+        self._local: list[Executor] = []
+        self._dask: DaskExecutor | None = None
+
+    @property
+    def distributed(self) -> bool:
+        return self.cluster.distributed
+
+    def __enter__(self) -> "Session":
+        if self.cluster.distributed:
+            self._start()
+        return self
+
+    def _start(self) -> None:
+        _import_distributed()
+        from distributed import Client
+
+        addr = self.cluster.address
+        n = self.cluster.local_workers
+        try:
+            if n is not None:
+                from distributed import LocalCluster
+
+                # one thread per worker process: each process holds one model (Whisper or
+                # spaCy) and runs one task at a time, like the local pools
+                self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                             dashboard_address=None, silence_logs=logging.ERROR)
+                self.client = Client(self._cluster)
+            else:
+                self.client = Client(addr, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            raise ClusterError(f"cannot reach the Dask scheduler at {addr} ({exc})",
+                               fix="Start it with `dask scheduler` and workers with `dask worker "
+                                   "ADDRESS`, or use --cluster local:N.") from None
+        if n is None:
+            try:
+                self.client.wait_for_workers(1, timeout=30)
+            except (OSError, TimeoutError):
+                self.close()
+                raise ClusterError(f"the Dask scheduler at {addr} has no workers",
+                                   fix="Start at least one with `dask worker " + str(addr) + "`.") from None
+        self._dask = DaskExecutor(self.client)
+        log.info("cluster %s: %d worker process%s", addr, len(self.client.scheduler_info()["workers"]),
+                 "" if len(self.client.scheduler_info()["workers"]) == 1 else "es")
+
+    def executor(self, kind: str, workers: int) -> Executor:
+        """The executor for ``kind`` of work: ``"cpu"`` (Python-heavy: processes locally)
+        or ``"gil-free"`` (threads locally). On a cluster both are the cluster's workers."""
+        if self._dask is not None:
+            return self._dask
+        ex: Executor = ProcessExecutor(workers) if kind == "cpu" else ThreadExecutor(workers, f"qa-{kind}")
+        self._local.append(ex)
+        return ex
+
+    def check_shared(self, paths: Iterable[str | Path]) -> None:
+        """On a cluster, check that every worker sees ``paths`` (the output folder, the
+        input folders) at the same place; raise :class:`ClusterError` naming the worker
+        and the path otherwise. Locally, nothing to check."""
+        if self.client is None:
+            return
+        paths = sorted({str(Path(p).resolve()) for p in paths})
+        token = uuid.uuid4().hex
+        probe_dir = Path(paths[0]) if paths and Path(paths[0]).is_dir() else None
+        probe = None
+        if probe_dir is not None:
+            probe = probe_dir / f".qa-shared-check-{token}"
+            probe.write_text(token, encoding="utf-8")
+        try:
+            seen = self.client.run(_sees, paths, str(probe) if probe else None, token)
+        finally:
+            if probe is not None:
+                probe.unlink(missing_ok=True)
+        for worker, missing in sorted(seen.items()):
+            if missing:
+                raise ClusterError(
+                    f"Dask worker {worker} cannot see {missing[0]}", path=missing[0],
+                    fix="Inputs and the output folder must be on a filesystem every worker mounts "
+                        "at the same path (NFS, SMB, a cluster filesystem); mount it there, or "
+                        "use --cluster local:N.")
+
+    def close(self) -> None:
+        for ex in self._local:
+            ex.shutdown(wait=False, cancel_futures=True)
+        self._local.clear()
+        if self.client is not None:
+            try:
+                self.client.close()
+            except Exception:  # noqa: BLE001 - closing
+                log.debug("closing the Dask client failed", exc_info=True)
+            self.client = None
+        if self._cluster is not None:
+            try:
+                self._cluster.close()
+            except Exception:  # noqa: BLE001 - closing
+                log.debug("closing the local cluster failed", exc_info=True)
+            self._cluster = None
+        self._dask = None
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is not None and self.client is not None:
+            try:  # Ctrl-C or an error: the cluster stops this command's work
+                self.client.cancel(list(self.client.futures.values()) if hasattr(self.client, "futures") else [])
+            except Exception:  # noqa: BLE001 - closing
+                pass
+        self.close()
+
+
+def _sees(paths: list[str], probe: str | None, token: str) -> list[str]:
+    """Worker side of :meth:`Session.check_shared`: the paths this worker cannot see."""
+    missing = [p for p in paths if not os.path.exists(p)]
+    if probe is not None and not missing:
+        try:
+            if Path(probe).read_text(encoding="utf-8") != token:
+                missing.append(str(Path(probe).parent))
+        except OSError:
+            missing.append(str(Path(probe).parent))
+    return missing
