@@ -108,12 +108,10 @@ def worker_cached(key: Any, factory: Callable[[], Any]) -> Any:
         return _CACHE[key]
 
 
-def forget_cached(prefix: Any) -> None:
-    """Drop the per-process objects whose key starts with ``prefix`` (a tuple key's first
-    item), e.g. the page writers of a finished report run."""
+def forget_cached(key: Any) -> None:
+    """Drop this process's object for ``key`` (e.g. the page writer of a finished report run)."""
     with _CACHE_LOCK:
-        for k in [k for k in _CACHE if isinstance(k, tuple) and k and k[0] == prefix]:
-            del _CACHE[k]
+        _CACHE.pop(key, None)
 
 
 # ---------------------------------------------------------------- executors
@@ -153,6 +151,10 @@ class Executor:
     def cancel(self, futures: Sequence) -> None:
         for f in futures:
             f.cancel()
+
+    def forget(self, key: Any) -> None:
+        """Drop the workers' :func:`worker_cached` object for ``key`` (local pools end with
+        their command, so they need nothing)."""
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         pass
@@ -296,13 +298,11 @@ class DaskExecutor(Executor):
             except Exception:  # noqa: BLE001 - the client may be closing
                 log.debug("cancelling cluster tasks failed", exc_info=True)
 
-    def map(self, fn: Callable, *iterables) -> Iterator:
-        futures = [self.submit(fn, *args) for args in zip(*iterables)]
+    def forget(self, key: Any) -> None:
         try:
-            for f in futures:
-                yield f.result()
-        finally:
-            self.cancel(futures)
+            self.client.run(forget_cached, key)
+        except Exception:  # noqa: BLE001 - memory only
+            log.debug("dropping %r on the workers failed", key, exc_info=True)
 
 
 # ---------------------------------------------------------------- one command's executors

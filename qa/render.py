@@ -36,7 +36,7 @@ import time as _time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import polars as pl
 from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined,
@@ -51,6 +51,9 @@ from .audio import playable_recording
 from .conversation import Conversation
 from .errors import QAError, ReportError
 from .store import Failure, plural, safe_name
+
+if TYPE_CHECKING:
+    from .executor import Executor
 
 log = logging.getLogger(__name__)
 
@@ -978,26 +981,30 @@ class _Writer:
         return problems
 
 
-_WORKER: _Writer | None = None
+def _writer(token: str, init_args: tuple) -> _Writer:
+    """This worker process's page writer for the report run ``token`` (built once)."""
+    from .executor import worker_cached
+
+    def make() -> _Writer:
+        import logging as _logging
+        _logging.getLogger("matplotlib").setLevel(_logging.WARNING)
+        return _Writer(*init_args)
+
+    return worker_cached(("report-writer", token), make)
 
 
-def _init_worker(*args) -> None:
-    global _WORKER
-    import logging as _logging
-    _logging.getLogger("matplotlib").setLevel(_logging.WARNING)
-    _WORKER = _Writer(*args)
-
-
-def _do_agents(batch: list[dict]) -> int:
+def _do_agents(token: str, init_args: tuple, batch: list[dict]) -> int:
+    writer = _writer(token, init_args)
     for ctx in batch:
-        _WORKER.agent(ctx)
+        writer.agent(ctx)
     return len(batch)
 
 
-def _do_calls(batch: list[tuple]) -> list[Failure]:
+def _do_calls(token: str, init_args: tuple, batch: list[tuple]) -> list[Failure]:
+    writer = _writer(token, init_args)
     problems = []
     for item in batch:
-        problems.extend(_WORKER.call(*item))
+        problems.extend(writer.call(*item))
     return problems
 
 
@@ -1253,41 +1260,40 @@ def _remove_stale(out: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def _pool(jobs: int, init_args: tuple):
-    from concurrent.futures import ProcessPoolExecutor
-
-    from .procs import forkserver_context
-
-    # forkserver (no fork of this threaded process), set up so that the fork server and
-    # its workers die with this process, kill -9 included (qa.procs)
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=forkserver_context(),
-                               initializer=_init_worker, initargs=init_args)
-
-
-def _render_pooled(jobs: int, init_args: tuple, contexts: list[dict], call_pages: bool,
+def _render_pooled(ex: "Executor", init_args: tuple, contexts: list[dict], call_pages: bool,
                    batches) -> ReportSummary:
-    from concurrent.futures import FIRST_COMPLETED, wait
+    """Agent and call pages as tasks of ``ex`` (local worker processes or a Dask cluster),
+    written by the workers into the staging folder (on a cluster: the output folder on the
+    shared filesystem); the caller swaps the folder in when every page is done."""
+    import uuid
 
+    token = uuid.uuid4().hex
+    jobs = max(1, ex.workers)
     acc = ReportSummary(reports=Path(), index=Path())
-    with _pool(jobs, init_args) as pool:
-        step = max(1, min(25, len(contexts) // (jobs * 4) or 1))
-        futures = [pool.submit(_do_agents, contexts[i:i + step])
-                   for i in range(0, len(contexts), step)]
+    step = max(1, min(25, len(contexts) // (jobs * 4) or 1))
+    futures = [ex.submit(_do_agents, token, init_args, contexts[i:i + step])
+               for i in range(0, len(contexts), step)]
+    try:
         if call_pages:
             pending: set = set()
             for items in batches(acc):
                 for i in range(0, len(items), CALL_TASK):
-                    pending.add(pool.submit(_do_calls, items[i:i + CALL_TASK]))
+                    pending.add(ex.submit(_do_calls, token, init_args, items[i:i + CALL_TASK]))
                     # a few tasks in flight: the pages waiting for a worker are held here,
                     # so this bounds memory whatever the number of conversations
                     while len(pending) > jobs * 2:
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        done, pending = ex.wait_first(pending)
                         for f in done:
                             acc.problems.extend(f.result())
                 acc.calls += len(items)
-            for f in pending:
+            for f in ex.as_completed(pending):
                 acc.problems.extend(f.result())
         acc.agents = sum(f.result() for f in futures)
+    except BaseException:
+        ex.cancel(futures)
+        raise
+    finally:
+        ex.forget(("report-writer", token))
     return acc
 
 
@@ -1310,7 +1316,8 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
                    date_to: date | None = None, team: str | None = None,
                    templates_dir: str | Path | None = None, redact: bool = False,
                    call_pages: str = "auto", recent_calls: int = RECENT_CALLS,
-                   jobs: int | None = None, chunk: int = CALL_CHUNK) -> ReportSummary:
+                   jobs: int | None = None, chunk: int = CALL_CHUNK,
+                   executor: "Executor | None" = None) -> ReportSummary:
     """Aggregate the results in ``results_dir`` (an output folder holding ``results/``,
     or that ``results/`` folder) and write the HTML reports to ``out_dir/reports``
     (``out_dir`` defaults to the output folder of the results).
@@ -1328,7 +1335,8 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
     conversations and ``linked`` above (a page costs about a millisecond and a file).
 
     ``jobs`` worker processes render the agent and call
-    pages (default: one per CPU; 1 renders in this process). Raises
+    pages (default: one per CPU; 1 renders in this process); ``executor``
+    (:mod:`qa.executor`) runs them instead: a command's local pool or its Dask cluster. Raises
     :class:`ReportError` when there are no results or nothing matches the filters.
     """
     t0 = _time.perf_counter()
@@ -1423,16 +1431,31 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
         summary.call_pages = mode
         call_pages = mode != "none"
         jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
+        if executor is not None:
+            jobs = executor.workers if executor.distributed else min(jobs, executor.workers)
         n_work = len(contexts) + (agg.conversations.height if call_pages else 0)
-        use_pool = jobs > 1 and n_work >= POOL_MIN_PAGES
+        use_pool = (executor is not None and executor.distributed) or (jobs > 1 and n_work >= POOL_MIN_PAGES)
         batches = lambda acc: _call_batches(agg, staging, teams, chunk, acc, paged)  # noqa: E731
         done = None
         if use_pool:
             from concurrent.futures.process import BrokenProcessPool
+
+            from .executor import ProcessExecutor
+
+            own = None
+            if executor is None:
+                own = executor = ProcessExecutor(jobs)
             try:
-                done = _render_pooled(jobs, init_args, contexts, call_pages, batches)
+                done = _render_pooled(executor, init_args, contexts, call_pages, batches)
             except (BrokenProcessPool, OSError) as exc:  # a worker died (memory?), or no fork
                 log.warning("worker processes failed (%s); rendering in this process", exc)
+            except Exception as exc:  # noqa: BLE001 - Dask's KilledWorker after its retries
+                if type(exc).__name__ != "KilledWorker":
+                    raise
+                log.warning("cluster workers failed (%s); rendering in this process", exc)
+            finally:
+                if own is not None:
+                    own.shutdown(wait=True)
         if done is None:
             done = _render_serial(writer, contexts, call_pages, batches)
         summary.agents, summary.calls = done.agents, done.calls

@@ -422,7 +422,12 @@ def test_parallel_scoring_gives_the_same_results(tmp_path, monkeypatch):
 
     monkeypatch.setattr(NameUsage, "run", flaky)
     errors = []
-    out = list(Scorer(DEFAULT, jobs=2).score(convs, on_error=lambda c, e: errors.append((c.id, e.message))))
+    from qa.executor import ProcessExecutor
+
+    # forked workers, so that they see the patched check
+    with ProcessExecutor(2, start="fork") as ex:
+        out = list(Scorer(DEFAULT, executor=ex).score(
+            convs, on_error=lambda c, e: errors.append((c.id, e.message))))
     assert len(out) == 119
     assert errors == [("p7", "criterion 'name_usage' (name_usage) could not be scored: ValueError: odd data")]
 
