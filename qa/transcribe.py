@@ -34,10 +34,9 @@ import logging
 import os
 import threading
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, NamedTuple, Sequence
 
 import numpy as np
 
@@ -46,6 +45,9 @@ from .conversation import Conversation, Source, Turn, Word, sha256_file
 from .errors import AudioDecodeError, ModelNotFoundError, QAError, unicode_path
 from .metadata import Metadata, require_agent
 from .store import OutDir, atomic_write_text, write_conversation
+
+if TYPE_CHECKING:
+    from .executor import Executor
 
 log = logging.getLogger(__name__)
 
@@ -676,7 +678,28 @@ class _Job:
     key: str = ""
     info: qaudio.AudioInfo | None = None
     duration: float = 0.0
-    channels: list[Future] = field(default_factory=list)
+    results: list = field(default_factory=list)
+    left: int = 0
+    error: QAError | None = None
+
+
+def _channel_task(source: "str | qaudio.Channel", channel: int, ref: ModelRef,
+                  options: TranscribeOptions, spill: str | None) -> tuple[float, ChannelWords]:
+    """One channel of one recording, on whichever worker runs it: ``source`` is the decoded
+    channel (local threads share this process's memory) or the recording's path (a cluster
+    worker decodes it from the shared filesystem). The Whisper model is loaded once per
+    process (:func:`load_model`). Returns the recording's length and the channel's words."""
+    model = load_model(ref, options)
+    if isinstance(source, str):
+        info = qaudio.probe(source)
+        chans = qaudio.decode(source, info, spill_after_s=WINDOW_S, spill_dir=spill)
+        duration = len(chans[0]) / qaudio.SAMPLE_RATE
+        mono = len(chans) == 1
+        samples = chans[channel]
+        del chans
+    else:
+        samples, duration, mono = source, 0.0, channel < 0
+    return duration, transcribe_channel(model, samples, options, WINDOW_S, mono)
 
 
 def _agent_known(p: Path, cid: str, metadata: Metadata | None) -> bool:
@@ -692,25 +715,28 @@ def _agent_known(p: Path, cid: str, metadata: Metadata | None) -> bool:
 def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | None,
                      options: TranscribeOptions | None = None, metadata: Metadata | None = None,
                      progress: Callable[[FileResult], None] | None = None,
-                     agent_id: str | None = None) -> Iterator[FileResult]:
-    """Transcribe many recordings, keeping every core busy; yield one :class:`FileResult`
+                     agent_id: str | None = None, executor: "Executor | None" = None
+                     ) -> Iterator[FileResult]:
+    """Transcribe many recordings, keeping every worker busy; yield one :class:`FileResult`
     per file as each finishes (completion order).
 
-    Channels are the unit of work: up to ``options.resolved_workers()`` channels (of the
-    same or different calls) run at once on one shared model. Files are hashed, checked
-    against the cache and decoded one at a time ahead of the workers, so at most
-    ``workers + 1`` decoded recordings are held at once; channels longer than
-    :data:`WINDOW_S` are held on disk and read a window at a time, so a multi-hour
-    recording takes no more memory than a 10-minute one. Each good conversation is written to
-    ``OUT/transcripts/<id>.json``; the model is loaded only if something is not cached.
-    A failure is a result with ``error`` set; the batch goes on. A model that cannot be
-    found raises :class:`~qa.errors.ModelNotFoundError` before any file is read.
+    Channels are the unit of work: each is one task of ``executor`` (:mod:`qa.executor`;
+    default: ``options.resolved_workers()`` threads of this process sharing one model).
+    Files are hashed and checked against the cache here, one at a time, ahead of the
+    workers. Locally each recording is decoded here and its channels handed to the
+    threads, so at most about ``workers + 1`` decoded channels are held at once; on a
+    cluster each task decodes its channel from the recording's path (a filesystem every
+    worker sees) on its worker, where the model is loaded once per worker process.
+    Channels longer than :data:`WINDOW_S` are held on disk and read a window at a time,
+    so a multi-hour recording takes no more memory than a 10-minute one. Each good
+    conversation is written (here) to ``OUT/transcripts/<id>.json``; the model is loaded
+    only if something is not cached. A failure is a result with ``error`` set; the batch
+    goes on. A model that cannot be found raises :class:`~qa.errors.ModelNotFoundError`
+    before any file is read. Stopping the iteration (Ctrl-C) cancels the pending tasks.
     """
     options = options or TranscribeOptions()
     outdir = OutDir.at(out) if out is not None and not isinstance(out, OutDir) else out
     ref = resolve_model(options.model)  # a missing model stops the batch with one message
-    model = None
-    workers = options.resolved_workers()
     queue: deque[Path] = deque()
     duplicates: list[FileResult] = []
     owner: dict[str, Path] = {}
@@ -753,95 +779,98 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
             progress(res)
         return res
 
-    def prepare(path: Path) -> _Job | FileResult:
-        """Hash, cache lookup, probe and decode (runs on the prepare thread)."""
-        try:
-            job = _Job(path, sha=_sha(path))
-            job.key = cache_key(job.sha, ref, options)
-            rec = read_cache(outdir, job.key)
-            if rec is not None:
-                res = FileResult(path, cached=True, audio_s=rec.duration_s)
-                try:
-                    res.conversation = make_conversation(path, job.sha, rec, options, ref, metadata, agent_id)
-                except QAError as exc:
-                    res.error = exc
-                return res
-            job.info = qaudio.probe(path)
-            # arrays (or DiskChannels, past WINDOW_S) for now; futures later
-            job.channels = qaudio.decode(path, job.info, spill_after_s=WINDOW_S, spill_dir=spill_dir(outdir))
-            job.duration = len(job.channels[0]) / qaudio.SAMPLE_RATE
-            return job
-        except QAError as exc:
-            return FileResult(path, error=exc)
-        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-            log.debug("reading %s failed", path, exc_info=True)
-            return FileResult(path, error=AudioDecodeError(
-                f"cannot read the audio ({type(exc).__name__}: {str(exc)[:160]})", path=str(path),
-                fix="Check that the file plays in an audio player, or convert it to WAV and try again."))
+    def unexpected(path: Path, exc: Exception, what: str) -> AudioDecodeError:
+        log.debug("%s %s failed", what, path, exc_info=True)
+        return AudioDecodeError(
+            f"{what} failed ({type(exc).__name__}: {str(exc)[:160]})", path=str(path),
+            fix="Check that the file plays in an audio player, or convert it to WAV and try again.")
 
     for res in duplicates:
         yield finish(res)
-    with ThreadPoolExecutor(1, thread_name_prefix="qa-decode") as prep_pool, \
-            ThreadPoolExecutor(workers, thread_name_prefix="qa-whisper") as pool:
-        preparing: Future | None = None
-        active: list[_Job] = []
-        while queue or preparing is not None or active:
-            if preparing is None and queue and len(active) < workers:
-                preparing = prep_pool.submit(prepare, queue.popleft())
-            waiting = [f for j in active for f in j.channels]
-            if preparing is not None:
-                waiting.append(preparing)
-            wait(waiting, return_when=FIRST_COMPLETED)
-            if preparing is not None and preparing.done():
-                got = preparing.result()
-                preparing = None
-                if isinstance(got, FileResult):
-                    yield finish(got)
-                else:
-                    if model is None:
-                        try:
-                            model = load_model(ref, options)
-                        except QAError as exc:
-                            # nothing can be transcribed: report this file and every other one
-                            yield finish(FileResult(got.path, error=exc, audio_s=got.duration))
-                            for rest in list(queue):
-                                yield finish(FileResult(rest, error=exc))
-                            queue.clear()
-                            continue
-                    arrays = got.channels
-                    got.channels = [pool.submit(transcribe_channel, model, a, options, WINDOW_S,
-                                                len(arrays) == 1) for a in arrays]
-                    del arrays
-                    active.append(got)
-            for job in [j for j in active if all(f.done() for f in j.channels)]:
-                active.remove(job)
-                res = FileResult(job.path, audio_s=job.duration)
-                try:
-                    results = [_channel_result(f, job.path) for f in job.channels]
-                    rec = _recognition(job.duration, job.info, results)
-                    write_cache(outdir, job.key, rec)
-                    res.conversation = make_conversation(job.path, job.sha, rec, options, ref, metadata,
-                                                         agent_id)
-                except QAError as exc:
-                    res.error = exc
-                except Exception as exc:  # noqa: BLE001 - one file's failure, never the batch's
-                    log.debug("building the conversation of %s failed", job.path, exc_info=True)
-                    res.error = AudioDecodeError(
-                        f"transcription failed ({type(exc).__name__}: {str(exc)[:160]})",
-                        path=str(job.path), fix="Please report this as a qa bug.")
-                yield finish(res)
+    own = None
+    if executor is None:
+        from .executor import ThreadExecutor
 
-
-def _channel_result(fut: Future, path: Path) -> ChannelWords:
+        own = executor = ThreadExecutor(options.resolved_workers(), "qa-whisper")
+    remote = executor.distributed
+    spill = None if spill_dir(outdir) is None else str(spill_dir(outdir))
+    limit = executor.workers + 1  # channels in flight: every worker busy, one waiting
+    pending: dict = {}
+    model_error: QAError | None = None
     try:
-        return fut.result()
-    except QAError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-        log.debug("transcription of %s failed", path, exc_info=True)
-        raise AudioDecodeError(f"transcription failed ({type(exc).__name__}: {str(exc)[:160]})",
-                               path=str(path), fix="Check that the file plays in an audio player, "
-                               "or convert it to WAV and try again.") from None
+        while queue or pending:
+            while queue and len(pending) < limit:
+                path = queue.popleft()
+                if model_error is not None:
+                    yield finish(FileResult(path, error=model_error))
+                    continue
+                try:
+                    job = _Job(path, sha=_sha(path))
+                    job.key = cache_key(job.sha, ref, options)
+                    rec = read_cache(outdir, job.key)
+                    if rec is not None:
+                        res = FileResult(path, cached=True, audio_s=rec.duration_s)
+                        try:
+                            res.conversation = make_conversation(path, job.sha, rec, options, ref,
+                                                                 metadata, agent_id)
+                        except QAError as exc:
+                            res.error = exc
+                        yield finish(res)
+                        continue
+                    job.info = qaudio.probe(path)
+                    n = 2 if job.info.channels == 2 else 1
+                    if remote:
+                        sources = [str(path.resolve())] * n
+                    else:
+                        sources = qaudio.decode(path, job.info, spill_after_s=WINDOW_S, spill_dir=spill)
+                        job.duration = len(sources[0]) / qaudio.SAMPLE_RATE
+                except QAError as exc:
+                    yield finish(FileResult(path, error=exc))
+                    continue
+                except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+                    yield finish(FileResult(path, error=unexpected(path, exc, "reading the audio")))
+                    continue
+                job.results, job.left = [None] * n, n
+                for ch, src in enumerate(sources):
+                    # a local mono channel says so with channel -1 (pitch is measured on mono)
+                    task_ch = ch if remote or n == 2 else -1
+                    pending[executor.submit(_channel_task, src, task_ch, ref, options, spill)] = (job, ch)
+                del sources
+            if not pending:
+                continue
+            done, _ = executor.wait_first(list(pending))
+            for fut in done:
+                job, ch = pending.pop(fut)
+                try:
+                    duration, words = fut.result()
+                    job.results[ch] = words
+                    job.duration = job.duration or duration
+                except QAError as exc:
+                    job.error = job.error or exc
+                    if isinstance(exc, ModelNotFoundError):
+                        model_error = exc  # nothing can be transcribed: the rest fail with it
+                except Exception as exc:  # noqa: BLE001 - one file's failure, never the batch's
+                    job.error = job.error or unexpected(job.path, exc, "transcription")
+                job.left -= 1
+                if job.left:
+                    continue
+                res = FileResult(job.path, audio_s=job.duration, error=job.error)
+                if res.error is None:
+                    try:
+                        rec = _recognition(job.duration, job.info, job.results)
+                        write_cache(outdir, job.key, rec)
+                        res.conversation = make_conversation(job.path, job.sha, rec, options, ref,
+                                                             metadata, agent_id)
+                    except QAError as exc:
+                        res.error = exc
+                    except Exception as exc:  # noqa: BLE001 - one file's failure, never the batch's
+                        res.error = unexpected(job.path, exc, "building the conversation")
+                yield finish(res)
+    finally:
+        if pending:
+            executor.cancel(list(pending))
+        if own is not None:
+            own.shutdown(wait=True, cancel_futures=True)
 
 
 def options_summary(options: TranscribeOptions) -> dict[str, Any]:

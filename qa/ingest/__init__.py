@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from dataclasses import dataclass, field
 from datetime import timezone
@@ -394,8 +393,11 @@ def ingest_paths(paths: Iterable[str | Path], out: OutDir, options: IngestOption
     for m in missing:
         yield FileResult(m, errors=[IngestError("no such file or folder", path=m)])
     owners = {} if owners is None else owners
-    # each write is fsync'd (atomic_write): threads overlap the waits on the disk
-    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+    # each write is fsync'd (atomic_write): threads overlap the waits on the disk. Writes
+    # stay on this machine (the client), with or without a cluster.
+    from ..executor import ThreadExecutor
+
+    with ThreadExecutor(WRITE_THREADS, "qa-write") as pool:
         for f in files:
             try:
                 result = parse_file(f, options)
