@@ -335,7 +335,7 @@ class Session:
         return self.cluster.distributed
 
     def __enter__(self) -> "Session":
-        if self.cluster.distributed:
+        if self.cluster.distributed and self.client is None:
             self._start()
         return self
 

@@ -34,6 +34,7 @@ from .store import OutDir, atomic_path, safe_name
 
 if TYPE_CHECKING:
     from .executor import Executor
+    from .store import ConversationIds
 
 log = logging.getLogger(__name__)
 
@@ -98,19 +99,22 @@ class ConversationResult:
 
 # ---------------------------------------------------------------- inputs
 def iter_inputs(files: Iterable[str | Path], *, ingest_options=None,
-                on_error: Callable[[Path, Exception], None] | None = None
-                ) -> Iterator[tuple[Conversation, Path]]:
+                on_error: Callable[[Path, Exception], None] | None = None,
+                ids: "ConversationIds | None" = None) -> Iterator[tuple[Conversation, Path]]:
     """Read input files into conversations, one file at a time: qa conversation JSON as
     it is, anything else (chat exports, transcripts) through :func:`qa.ingest.parse_file`.
 
-    A file that cannot be read, or a conversation id seen before, goes to ``on_error``
-    (raised when there is none); the rest are yielded with the file they came from.
+    A file that cannot be read, or a conversation id seen before (``ids``, a
+    :class:`qa.store.ConversationIds`, the check shared by the stages of a run), goes to
+    ``on_error`` (raised when there is none); the rest are yielded with the file they
+    came from.
     """
-    from .errors import IngestError, QAError
+    from .errors import QAError
     from .ingest import IngestOptions, parse_file, read_conversation_file
+    from .store import ConversationIds
 
     options = ingest_options or IngestOptions()
-    owners: dict[str, Path] = {}
+    ids = ConversationIds() if ids is None else ids
 
     def fail(f: Path, exc: QAError) -> None:
         if on_error is None:
@@ -131,12 +135,10 @@ def iter_inputs(files: Iterable[str | Path], *, ingest_options=None,
                 fail(f, exc)
             convs = result.conversations
         for conv in convs:
-            if conv.id in owners:
-                fail(f, IngestError(
-                    f"duplicate conversation id {conv.id}, also in {owners[conv.id]}", path=f,
-                    fix="Conversation ids must be unique across inputs; leave one of them out."))
+            owner = ids.claim(conv.id, f)
+            if owner is not None:
+                fail(f, ids.text_error(conv.id, f, owner))
                 continue
-            owners[conv.id] = f
             yield conv, f
 
 
@@ -281,7 +283,8 @@ class Scorer:
         yield from self._score_serial(convs, range(len(convs)), transcript_paths, on_error, progress)
 
     def score_chunk(self, convs: Sequence[Conversation], transcript_paths: Sequence[str | None],
-                    on_error: Callable[[Conversation, ScoreError], None]) -> list[ConversationResult]:
+                    on_error: Callable[[Conversation, ScoreError], None],
+                    progress: Callable[[int], None] | None = None) -> list[ConversationResult]:
         """Score a chunk of conversations and return the results in input order (workers
         finish in any order). If scoring the chunk raises anything else than a
         :class:`ScoreError` (a conversation that crashes spaCy), what is left is scored one
@@ -289,7 +292,8 @@ class Scorer:
         odd conversation never sinks the chunk."""
         results: dict[int, ConversationResult] = {}
         try:
-            for i, res in self.score(convs, transcript_paths=transcript_paths, on_error=on_error):
+            for i, res in self.score(convs, transcript_paths=transcript_paths, on_error=on_error,
+                                     progress=progress):
                 results[i] = res
         except Exception:  # noqa: BLE001 - retried one by one below
             log.debug("batch scoring failed; scoring one conversation at a time", exc_info=True)

@@ -161,6 +161,49 @@ class Failure:
     reason: str
 
 
+class ConversationIds:
+    """The one duplicate-id check of every stage: which input each conversation id came
+    from. A later input whose conversation has the id of an earlier one's fails, whatever
+    stage reads it (ingest, transcribe, score, run); nothing is overwritten."""
+
+    def __init__(self) -> None:
+        self.owner: dict[str, str] = {}
+
+    def claim(self, cid: str, src: str | Path) -> str | None:
+        """Take ``cid`` for ``src``: None when it is new (or ``src``'s already), else the
+        input that holds it."""
+        prev = self.owner.get(cid)
+        if prev is not None and prev != str(src):
+            return prev
+        self.owner[cid] = str(src)
+        return None
+
+    def holder(self, cid: str, src: str | Path) -> str | None:
+        """The other input that holds ``cid`` (None when none does), without claiming it."""
+        prev = self.owner.get(cid)
+        return prev if prev is not None and prev != str(src) else None
+
+    def release(self, cid: str, src: str | Path) -> None:
+        """Give ``cid`` back (its conversation could not be written)."""
+        if self.owner.get(cid) == str(src):
+            del self.owner[cid]
+
+    def text_error(self, cid: str, src: str | Path, owner: str):
+        from .errors import IngestError
+
+        return IngestError(f"duplicate conversation id {cid}, also in {owner}", path=str(src),
+                           fix="Conversation ids must be unique across inputs; leave one file out, "
+                               "or give the files' conversations distinct ids.")
+
+    def recording_error(self, cid: str, src: str | Path, owner: str):
+        from .errors import AudioDecodeError
+
+        return AudioDecodeError(
+            f"conversation id {cid!r} is also the id of {owner}; it would overwrite it",
+            path=str(src), fix="Give the recordings distinct file names, or distinct call_id "
+            "values with --meta / --name-pattern.")
+
+
 def read_failures(out: OutDir) -> list[Failure]:
     if not out.failures_csv.exists():
         return []

@@ -44,7 +44,7 @@ from . import audio as qaudio
 from .conversation import Conversation, Source, Turn, Word, sha256_file
 from .errors import AudioDecodeError, ModelNotFoundError, QAError, unicode_path
 from .metadata import Metadata, require_agent
-from .store import OutDir, atomic_write_text, write_conversation
+from .store import ConversationIds, OutDir, atomic_write_text, write_conversation
 
 if TYPE_CHECKING:
     from .executor import Executor
@@ -715,8 +715,8 @@ def _agent_known(p: Path, cid: str, metadata: Metadata | None) -> bool:
 def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | None,
                      options: TranscribeOptions | None = None, metadata: Metadata | None = None,
                      progress: Callable[[FileResult], None] | None = None,
-                     agent_id: str | None = None, executor: "Executor | None" = None
-                     ) -> Iterator[FileResult]:
+                     agent_id: str | None = None, executor: "Executor | None" = None,
+                     ids: ConversationIds | None = None) -> Iterator[FileResult]:
     """Transcribe many recordings, keeping every worker busy; yield one :class:`FileResult`
     per file as each finishes (completion order).
 
@@ -730,7 +730,8 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
     Channels longer than :data:`WINDOW_S` are held on disk and read a window at a time,
     so a multi-hour recording takes no more memory than a 10-minute one. Each good
     conversation is written (here) to ``OUT/transcripts/<id>.json``; the model is loaded
-    only if something is not cached. A failure is a result with ``error`` set; the batch
+    only if something is not cached. ``ids`` (:class:`qa.store.ConversationIds`) is the
+    duplicate-id check shared with the other inputs of a run. A failure is a result with ``error`` set; the batch
     goes on. A model that cannot be found raises :class:`~qa.errors.ModelNotFoundError`
     before any file is read. Stopping the iteration (Ctrl-C) cancels the pending tasks.
     """
@@ -739,17 +740,14 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
     ref = resolve_model(options.model)  # a missing model stops the batch with one message
     queue: deque[Path] = deque()
     duplicates: list[FileResult] = []
-    owner: dict[str, Path] = {}
+    ids = ConversationIds() if ids is None else ids
     for p in map(Path, paths):
         # ids are known before anything is transcribed: the later file of two that would
         # write the same OUT/transcripts/<id>.json fails, whatever finishes first
         cid = conversation_id(p, metadata)
-        if cid in owner:
-            err = AudioDecodeError(
-                f"conversation id {cid!r} is also the id of {owner[cid]}; it would overwrite it",
-                path=str(p), fix="Give the recordings distinct file names, or distinct call_id "
-                "values with --meta / --name-pattern.")
-            duplicates.append(FileResult(p, error=err))
+        owner = ids.holder(cid, p)
+        if owner is not None:
+            duplicates.append(FileResult(p, error=ids.recording_error(cid, p, owner)))
         elif not agent_id and not _agent_known(p, cid, metadata):
             # no agent id from --agent-id, --meta or --name-pattern: this file would fail
             # after its transcription, so it fails now, before minutes of work
@@ -759,7 +757,7 @@ def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | Non
             except QAError as exc:
                 duplicates.append(FileResult(p, error=exc))
         else:
-            owner[cid] = p
+            ids.claim(cid, p)
             queue.append(p)
 
     def finish(res: FileResult) -> FileResult:

@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..ingest import FORMATS, ingest_paths, summarize
+from ..ingest import ingest_paths, summarize
 from ..inputs import TEXT_EXTS, discover
 from ..store import OutDir, run_lock
 from ..errors import display
-from .common import (EXIT_USAGE, Batch, QAClickException, chat_options, echo_summary,
-                     ingest_options, inputs_argument, load_metadata, meta_options, out_option,
-                     quiet_option, setup_logging)
+from .common import (EXIT_USAGE, Batch, QAClickException, echo_summary, ingest_group,
+                     inputs_argument, out_option, quiet_option, setup_logging)
+
+if TYPE_CHECKING:
+    from ..ingest import IngestOptions
 
 
 @click.command("ingest")
 @inputs_argument
 @out_option
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default=None,
-              help="Read every input as this format instead of detecting it per file.")
-@chat_options
-@meta_options
+@ingest_group(formats=True)
 @quiet_option
 @click.pass_context
-def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, fmt: str | None,
-            maps: tuple[str, ...], agent_labels: tuple[str, ...], customer_labels: tuple[str, ...],
-            system_labels: tuple[str, ...], agent_id: str | None, meta: Path | None,
-            name_pattern: str | None, quiet: bool) -> None:
+def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, ingest: "IngestOptions",
+            quiet: bool) -> None:
     """Read chat exports and transcripts into conversation JSON files.
 
     Writes one file per conversation to OUT/transcripts/<conversation_id>.json, ready for
@@ -47,14 +45,12 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, fmt: str | 
     the others are still read. Exit codes: 0 ok, 1 some inputs failed, 2 usage error.
     """
     setup_logging(quiet)
-    metadata = load_metadata(meta, name_pattern)
+    options = ingest
     files, _ = discover(inputs, TEXT_EXTS)
     if not files:
         raise QAClickException(
             f"no chat exports or transcripts ({' '.join(TEXT_EXTS)}) in "
             f"{', '.join(str(p) for p in inputs)}", EXIT_USAGE)
-    options = ingest_options(maps=maps, agent_labels=agent_labels, customer_labels=customer_labels,
-                             system_labels=system_labels, metadata=metadata, agent_id=agent_id, fmt=fmt)
     outdir = OutDir.at(out)
     batch = Batch(outdir, ("ingest",))
     with run_lock(outdir):

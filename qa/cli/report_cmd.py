@@ -2,66 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..render import CALL_PAGE_MODES, render_reports
 from ..store import OutDir, plural, run_lock
-from .common import Batch, echo_summary, quiet_option, setup_logging
+from .common import (Batch, DateParam, cluster_group, echo_summary, quiet_option, report_group,
+                     setup_logging)
 
-
-class DateParam(click.ParamType):
-    """A calendar day, YYYY-MM-DD."""
-
-    name = "DATE"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value).strip())
-        except ValueError:
-            self.fail(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2026-05-01", param, ctx)
-
-
-def report_options(fn):
-    """The selection options shared by ``qa report`` (and, later, ``qa run``)."""
-    for deco in reversed([
-        click.option("--period", type=click.Choice(["week", "month"]), default="week",
-                     show_default=True, help="Unit of the trend charts and arrows."),
-        click.option("--from", "date_from", type=DateParam(),
-                     help="First day to include (YYYY-MM-DD, UTC)."),
-        click.option("--to", "date_to", type=DateParam(),
-                     help="Last day to include (YYYY-MM-DD, UTC)."),
-        click.option("--team", help="Only this team."),
-        click.option("--templates", "templates_dir",
-                     type=click.Path(exists=True, file_okay=False, path_type=Path),
-                     help="Folder of templates overriding the built-in ones by name "
-                          "(index.html, agent.html, call.html, base.html, report.css)."),
-        click.option("--redact", is_flag=True,
-                     help="Mask personal data (cards, phones, e-mail, ids, addresses, handles, "
-                          "the customer's name) in quotes and transcripts."),
-        click.option("--call-pages", type=click.Choice(CALL_PAGE_MODES), default="auto",
-                     show_default=True,
-                     help="Pages per conversation: all, linked (quoted + 20 latest per agent), "
-                          "none; auto = all up to 20,000 conversations, else linked."),
-    ]):
-        fn = deco(fn)
-    return fn
+if TYPE_CHECKING:
+    from ..executor import ClusterOptions
+    from ..pipeline import ReportOptions
 
 
 @click.command("report")
 @click.argument("results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "-o", "out", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder; reports go to OUT/reports. Default: RESULTS_DIR.")
-@report_options
+@report_group
+@cluster_group
 @quiet_option
 @click.pass_context
-def command(ctx, results_dir: Path, out: Path | None, period: str, date_from, date_to,
-            team: str | None, templates_dir: Path | None, redact: bool, call_pages: str,
-            quiet: bool) -> None:
+def command(ctx, results_dir: Path, out: Path | None, report: "ReportOptions",
+            cluster: "ClusterOptions", quiet: bool) -> None:
     """Write HTML coaching reports from scored results.
 
     RESULTS_DIR is the --out folder of `qa score` (holding results/*.parquet). Writes
@@ -75,13 +39,13 @@ def command(ctx, results_dir: Path, out: Path | None, period: str, date_from, da
       qa report qa-out                                   # -> qa-out/reports/index.html
       qa report qa-out --period month --from 2026-01-01 --team billing --out monthly
     """
+    from ..pipeline import render_pages, stage_session
+
     setup_logging(quiet)
     out_dir = OutDir.at(out if out is not None else _default_out(results_dir))
-    with run_lock(out_dir):
+    with run_lock(out_dir), stage_session(cluster, out_dir, [results_dir]) as session:
         batch = Batch(out_dir, ("report",))
-        summary = render_reports(results_dir, out_dir.root, period=period, date_from=date_from,
-                                 date_to=date_to, team=team, templates_dir=templates_dir,
-                                 redact=redact, call_pages=call_pages)
+        summary = render_pages(results_dir, out_dir, report, session)
         for f in summary.problems:
             batch.fail(f.file, f.stage, f.reason)
         echo_summary(quiet, f"{plural(summary.agents, 'agent page')}, "
@@ -98,4 +62,4 @@ def _default_out(results_dir: Path) -> Path:
     return results_dir
 
 
-__all__ = ["command", "report_options", "DateParam"]
+__all__ = ["command", "DateParam"]

@@ -2,43 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..store import OutDir, plural, run_lock
-from .common import (EXIT_FAILURES, EXIT_OK, EXIT_USAGE, QAClickException, chat_options,
-                     ingest_options, inputs_argument, load_metadata, meta_options, out_option,
-                     quiet_option, setup_logging)
-from .report_cmd import report_options
-from .transcribe_cmd import model_options, parallel_options, turn_options
+from .common import (EXIT_FAILURES, EXIT_OK, EXIT_USAGE, QAClickException, cluster_group,
+                     ingest_group, inputs_argument, out_option, quiet_option, report_group,
+                     score_group, setup_logging, transcribe_group)
+
+if TYPE_CHECKING:
+    from ..executor import ClusterOptions
+    from ..ingest import IngestOptions
+    from ..pipeline import ReportOptions, ScoreOptions
+    from ..transcribe import TranscribeOptions
 
 
 @click.command("run")
 @inputs_argument
-@click.option("--rubric", "rubric_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Rubric YAML (default: the shipped rubrics/default.yaml).")
+@score_group(cache_flag=False)
 @out_option
-@model_options
-@parallel_options
-@turn_options
-@chat_options
-@meta_options
-@report_options
+@transcribe_group
+@ingest_group()
+@report_group
 @click.option("--no-report", is_flag=True, help="Score only; skip the HTML reports.")
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
-              help="spaCy worker processes for new text (default: 2 on a multi-core machine).")
+@cluster_group
 @quiet_option
 @click.pass_context
-def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | None, out: Path,
-            model: str | None, device: str, compute_type: str, language: str | None, beam_size: int,
-            vad: bool, workers: int, cpu_threads: int, agent_channel: str, pause_split: float,
-            maps: tuple[str, ...], agent_labels: tuple[str, ...], customer_labels: tuple[str, ...],
-            system_labels: tuple[str, ...], agent_id: str | None, meta: Path | None,
-            name_pattern: str | None, period: str, date_from: date | None, date_to: date | None,
-            team: str | None, templates_dir: Path | None, redact: bool, call_pages: str,
-            no_report: bool, jobs: int | None, quiet: bool) -> None:
+def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, score: "ScoreOptions",
+            transcribe: "TranscribeOptions", ingest: "IngestOptions", report: "ReportOptions",
+            no_report: bool, cluster: "ClusterOptions", quiet: bool) -> None:
     """Transcribe, ingest, score and report everything, end to end.
 
     INPUTs are files or folders, mixed: recordings (.wav .flac .mp3 .ogg .m4a …) are
@@ -54,29 +48,17 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], rubric_path: Path | No
       qa run examples/ --meta examples/calls.csv --out qa-out
       qa run recordings/ chats/week48.jsonl --rubric rubrics/acme.yaml --out qa-out
       qa run calls/ --name-pattern "{agent_id}_{date}_{call_id}" --redact --out qa-out
+      qa run /mnt/qa/calls --cluster tcp://10.0.0.5:8786 --out /mnt/qa/out
 
     Then open OUT/reports/index.html. Inputs that fail are listed on stderr and in
     OUT/results/failures.csv; the rest are scored. Exit codes: 0 ok, 1 some inputs
     failed (or the rubric has problems), 2 usage error, 3 output folder busy.
     """
     from ..pipeline import RunOptions, run_pipeline
-    from ..transcribe import TranscribeOptions
 
     setup_logging(quiet)
-    metadata = load_metadata(meta, name_pattern)
-    if date_from and date_to and date_from > date_to:
-        raise click.BadParameter("--from is after --to", param_hint="'--from'")
-
-    topts = TranscribeOptions(model=model, device=device, compute_type=compute_type, language=language,
-                              beam_size=beam_size, vad=vad, agent_channel=agent_channel,
-                              pause_split_s=pause_split, workers=workers, cpu_threads=cpu_threads)
-    iopts = ingest_options(maps=maps, agent_labels=agent_labels, customer_labels=customer_labels,
-                           system_labels=system_labels, metadata=metadata, agent_id=agent_id)
-    options = RunOptions(rubric=rubric_path, transcribe=topts, ingest=iopts, metadata=metadata,
-                         agent_id=agent_id, period=period,
-                         date_from=date_from, date_to=date_to, team=team, redact=redact,
-                         templates=templates_dir, call_pages=call_pages, jobs=jobs,
-                         report=not no_report)
+    options = RunOptions(ingest=ingest, transcribe=transcribe, score=score, report=report,
+                         cluster=cluster, write_report=not no_report)
     outdir = OutDir.at(out)
 
     def on_failure(f, exc) -> None:

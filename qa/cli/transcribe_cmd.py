@@ -4,65 +4,21 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..inputs import AUDIO_EXTS, discover
 from ..store import OutDir, run_lock
-from ..transcribe import FileResult, TranscribeOptions, transcribe_paths
-from .common import (Batch, EXIT_USAGE, QAClickException, echo_summary, inputs_argument,
-                     load_metadata, meta_options, out_option, quiet_option, setup_logging)
+from ..transcribe import FileResult, transcribe_paths
+from .common import (Batch, EXIT_USAGE, QAClickException, cluster_group, echo_summary,
+                     ingest_group, inputs_argument, out_option, quiet_option, setup_logging,
+                     transcribe_group)
 
-
-def model_options(fn):
-    """``--model/--device/--compute-type/--language/--beam-size/--vad`` (shared with ``qa run``)."""
-    decorators = [
-        click.option("--model", "model", metavar="FOLDER|NAME", default=None,
-                     help="A CTranslate2 Whisper model folder, or a faster-whisper model name "
-                          "(small, large-v3 …; downloaded only if not on disk). "
-                          "Default: the bundled tiny.en, works offline."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-                     show_default=True, help="auto uses CUDA when a GPU is present."),
-        click.option("--compute-type", "compute_type", default="auto", show_default=True,
-                     help="CTranslate2 compute type: auto (int8 on CPU, float16 on CUDA), int8, "
-                          "int8_float16, float16, float32."),
-        click.option("--language", default=None, metavar="CODE",
-                     help="Spoken language, e.g. en. Default: detected per channel."),
-        click.option("--beam-size", "beam_size", type=click.IntRange(1, 20), default=5, show_default=True),
-        click.option("--vad/--no-vad", default=True, show_default=True,
-                     help="Skip non-speech with Silero VAD before recognition."),
-    ]
-    for d in reversed(decorators):
-        fn = d(fn)
-    return fn
-
-
-def parallel_options(fn):
-    decorators = [
-        click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
-                     help="Channels transcribed at once, sharing one model (0 = one per CPU core, "
-                          "at most 4)."),
-        click.option("--cpu-threads", "cpu_threads", type=click.IntRange(0, 256), default=0,
-                     show_default=True, help="Threads per worker (0 = cores / workers)."),
-    ]
-    for d in reversed(decorators):
-        fn = d(fn)
-    return fn
-
-
-def turn_options(fn):
-    """``--agent-channel/--pause-split``: how a recording becomes turns (shared with ``qa run``)."""
-    decorators = [
-        click.option("--agent-channel", "agent_channel", type=click.Choice(["left", "right"]),
-                     default="left", show_default=True,
-                     help="Stereo: the channel that holds the agent; the other is the customer."),
-        click.option("--pause-split", "pause_split", type=click.FloatRange(0.05, 30.0), default=1.0,
-                     show_default=True, metavar="SECONDS",
-                     help="A pause longer than this between two words starts a new turn."),
-    ]
-    for d in reversed(decorators):
-        fn = d(fn)
-    return fn
+if TYPE_CHECKING:
+    from ..executor import ClusterOptions
+    from ..ingest import IngestOptions
+    from ..transcribe import TranscribeOptions
 
 
 class _Progress:
@@ -107,24 +63,13 @@ class _Progress:
 @click.command("transcribe")
 @inputs_argument
 @out_option
-@model_options
-@click.option("--batch-size", "batch_size", type=click.IntRange(0, 256), default=0, show_default=True,
-              help="Decode VAD segments in batches of this size with faster-whisper's batched "
-                   "pipeline (less CPU per minute; fills a GPU). Needs --vad. 0 = sequential.")
-@click.option("--temperature-fallback/--no-temperature-fallback", "temperature_fallback",
-              default=False, show_default=True,
-              help="Retry badly decoded windows at higher sampling temperatures (random: the same "
-                   "audio may then give different words from run to run).")
-@turn_options
-@parallel_options
-@meta_options
+@transcribe_group
+@ingest_group(chat=False)
+@cluster_group
 @quiet_option
 @click.pass_context
-def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, model: str | None, device: str,
-            compute_type: str, language: str | None, beam_size: int, vad: bool,
-            batch_size: int, temperature_fallback: bool, agent_channel: str,
-            pause_split: float, workers: int, cpu_threads: int, agent_id: str | None,
-            meta: Path | None, name_pattern: str | None, quiet: bool) -> None:
+def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, transcribe: "TranscribeOptions",
+            ingest: "IngestOptions", cluster: "ClusterOptions", quiet: bool) -> None:
     """Transcribe call recordings into conversation JSON files with faster-whisper.
 
     Writes OUT/transcripts/<conversation_id>.json per recording: turns with speaker,
@@ -150,30 +95,25 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], out: Path, model: str 
     no agent id) is reported on stderr and in OUT/results/failures.csv; the others go on.
     Exit codes: 0 ok, 1 some inputs failed, 2 usage error, 3 output folder busy.
     """
+    from ..pipeline import stage_session
+
     setup_logging(quiet)
-    if batch_size and not vad:
-        raise click.BadParameter("--batch-size needs --vad (the batches are VAD speech segments)",
-                                 param_hint="'--batch-size'")
-    metadata = load_metadata(meta, name_pattern)
+    options = transcribe
     files, _ = discover(inputs, AUDIO_EXTS)
     if not files:
         raise QAClickException(
             f"no recordings ({' '.join(AUDIO_EXTS)}) in {', '.join(str(p) for p in inputs)}", EXIT_USAGE)
-    options = TranscribeOptions(model=model, device=device, compute_type=compute_type, language=language,
-                                beam_size=beam_size, vad=vad, batch_size=batch_size,
-                                temperature_fallback=temperature_fallback,
-                                agent_channel=agent_channel,
-                                pause_split_s=pause_split, workers=workers, cpu_threads=cpu_threads)
     outdir = OutDir.at(out)
     batch = Batch(outdir, ("transcribe",))
     done = cached = 0
     t0 = time.perf_counter()
-    with run_lock(outdir):
+    with run_lock(outdir), stage_session(cluster, outdir, inputs) as session:
         progress = _Progress(len(files), quiet)
         with progress:
             failed: list[FileResult] = []
-            for res in transcribe_paths(files, outdir, options, metadata, progress=progress.update,
-                                        agent_id=agent_id):
+            for res in transcribe_paths(files, outdir, options, ingest.metadata, progress=progress.update,
+                                        agent_id=ingest.agent_id,
+                                        executor=session.executor("gil-free", options.resolved_workers())):
                 if res.ok:
                     done += 1
                     cached += res.cached

@@ -28,7 +28,7 @@ from ..conversation import Conversation, Source, Turn, sha256_bytes
 from ..errors import IngestError, MetadataError, QAError, unicode_path
 from ..inputs import AUDIO_EXTS, TEXT_EXTS, discover
 from ..metadata import Metadata, require_agent
-from ..store import OutDir, write_conversation
+from ..store import ConversationIds, OutDir, write_conversation
 from . import chat, exports, transcripts
 from .common import (DEFAULT_LABELS, MESSAGE_FIELDS, ConvOutcome, SpeakerLabels, bound_turns,
                      build_chats, decode_text, parse_map_options, require_agent_turns,
@@ -372,14 +372,14 @@ def read_conversation_file(path: str | Path) -> Conversation | None:
 
 # ---------------------------------------------------------------- many files
 def ingest_paths(paths: Iterable[str | Path], out: OutDir, options: IngestOptions | None = None,
-                 owners: dict[str, Path] | None = None) -> Iterator[FileResult]:
+                 ids: ConversationIds | None = None) -> Iterator[FileResult]:
     """Read files and folders (folders searched for chat and transcript extensions) and
     write each conversation to ``OUT/transcripts/<safe id>.json``.
 
     Yields one :class:`FileResult` per file, in order. A conversation id already written
     by an earlier file of the same call is an error for the later one (nothing is
-    overwritten); a path that does not exist is an error result of its own. ``owners``
-    (conversation id -> file) carries that check over several calls.
+    overwritten); a path that does not exist is an error result of its own. ``ids``
+    (:class:`qa.store.ConversationIds`) carries that check over several calls and stages.
 
     Nothing a file holds ends the batch: any exception while reading, validating or writing
     a file is an error of that file's result, and one conversation that cannot be written
@@ -392,7 +392,7 @@ def ingest_paths(paths: Iterable[str | Path], out: OutDir, options: IngestOption
         files = [f for f in files if f.resolve() != skip]
     for m in missing:
         yield FileResult(m, errors=[IngestError("no such file or folder", path=m)])
-    owners = {} if owners is None else owners
+    ids = ConversationIds() if ids is None else ids
     # each write is fsync'd (atomic_write): threads overlap the waits on the disk. Writes
     # stay on this machine (the client), with or without a cluster.
     from ..executor import ThreadExecutor
@@ -403,20 +403,18 @@ def ingest_paths(paths: Iterable[str | Path], out: OutDir, options: IngestOption
                 result = parse_file(f, options)
                 kept = []
                 for conv in result.conversations:
-                    if conv.id in owners:
-                        result.errors.append(IngestError(
-                            f"duplicate conversation id {conv.id}, also in {owners[conv.id]}", path=f,
-                            fix="Conversation ids must be unique across inputs; leave one file out, "
-                                "or give the files' conversations distinct ids."))
+                    owner = ids.claim(conv.id, f)
+                    if owner is not None:
+                        result.errors.append(ids.text_error(conv.id, f, owner))
                         continue
                     kept.append(conv)
                 written = list(pool.map(partial(_write_one, out, f), kept))
                 result.conversations, result.written = [], []
                 for conv, w in zip(kept, written):
                     if isinstance(w, QAError):
+                        ids.release(conv.id, f)
                         result.errors.append(w)
                     else:
-                        owners[conv.id] = f
                         result.conversations.append(conv)
                         result.written.append(w)
             except Exception as exc:  # noqa: BLE001 - last resort: this file fails, the batch goes on
