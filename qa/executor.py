@@ -345,6 +345,10 @@ class Session:
 
         addr = self.cluster.address
         n = self.cluster.local_workers
+        # Dask logs every connection at INFO: only its warnings reach qa's stderr
+        for name in ("distributed", "tornado", "bokeh"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger("distributed.nanny").setLevel(logging.ERROR)  # slow worker exits
         try:
             if n is not None:
                 from distributed import LocalCluster
