@@ -1,0 +1,233 @@
+"""Scale-out benchmark: the soak data through `qa run` on the local executor, on a Dask
+`LocalCluster` of one worker and of two, in one run; and a projection for a 2,500-hour day.
+
+    .venv/bin/python bench/bench_scale.py                          # 1,000 chats + 50 calls
+    .venv/bin/python bench/bench_scale.py --chats 5000 --recordings 50
+    .venv/bin/python bench/bench_scale.py --local-vs ../main       # + local path against another tree
+
+What it does:
+1. Generates (or reuses, in ``bench/.soak-data/``) the soak inputs with
+   ``bench/bench_soak.py``'s generator: chats with known bad inputs, short stereo calls.
+2. Runs ``qa run CHATS CALLS --meta calls.csv -q`` as a child process three times, each into
+   a fresh output folder: with the local executor (no ``--cluster``), with
+   ``--cluster local:1`` and with ``--cluster local:2``. For each: wall time,
+   conversations per second, peak memory of the client (the ``qa run`` process) and of
+   the largest other process (a scoring or report worker, a Dask worker), the stage
+   timings from ``run.json``, and in == scored + failed (the script exits 1 otherwise, or
+   when the three runs do not give the same conversations and scores).
+3. From the ``local:1`` run (one worker process) it takes the per-worker transcription speed
+   (× real time) and scoring speed, and from the client the seconds it spends per
+   conversation on work that stays on the client (reading inputs, writing results,
+   aggregation before the pages), and prints how many workers a 2,500-hour day needs
+   and at what volume the one client becomes the bottleneck.
+4. With ``--local-vs TREE`` it also runs ``bench/bench_transcribe.py`` and
+   ``bench/bench_score.py`` of TREE (e.g. the main branch's checkout) and of this tree,
+   interleaved, and prints this tree's speed as a ratio of TREE's: the local path must be
+   no slower than before the executor refactor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_soak import DATA, GEN_VERSION, PER_FILE, _mem_kib, _tree, cached, read_counts, write_chats, write_calls  # noqa: E402
+
+MiB = 1024 * 1024
+DAY_AUDIO_H = 2500
+
+
+class PerProcess(threading.Thread):
+    """Peak RSS of every process of a child's tree, sampled from /proc."""
+
+    def __init__(self, pid: int, every: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid, self.every = pid, every
+        self.peak: dict[int, int] = {}
+        self.names: dict[int, str] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for p in _tree(self.pid):
+                rss = _mem_kib(p)[0]
+                if rss > self.peak.get(p, 0):
+                    self.peak[p] = rss
+                if p not in self.names:
+                    try:
+                        cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                        self.names[p] = cmd[:120]
+                    except OSError:
+                        self.names[p] = "?"
+            self.stop.wait(self.every)
+
+
+def run_mode(label: str, inputs: list[Path], meta: Path, cluster: str | None) -> dict:
+    out = Path(tempfile.mkdtemp(prefix="qa-scale-")) / "out"
+    cmd = [sys.executable, "-m", "qa.cli", "run", *map(str, inputs), "--meta", str(meta),
+           "--out", str(out), "-q", *(["--cluster", cluster] if cluster else [])]
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, errors="replace")
+    sampler = PerProcess(proc.pid)
+    sampler.start()
+    err = proc.stderr.read()
+    proc.wait()
+    wall = time.perf_counter() - t0
+    sampler.stop.set()
+    sampler.join()
+    if proc.returncode not in (0, 1) or not (out / "run.json").exists():
+        print(err[-3000:])
+        raise SystemExit(f"[{label}] qa run exited {proc.returncode} without results")
+    c = read_counts(out)
+    client = sampler.peak.get(proc.pid, 0) / 1024
+    others = {p: v / 1024 for p, v in sampler.peak.items() if p != proc.pid}
+    biggest = max(others.values(), default=0.0)
+    import polars as pl
+
+    scores = pl.read_parquet(out / "results" / "conversations.parquet").select(
+        "conversation_id", "overall").sort("conversation_id")
+    return {"label": label, "wall_s": wall, "counts": c, "client_mib": client, "worker_mib": biggest,
+            "procs": len(sampler.peak), "traceback": "Traceback" in err, "scores": scores, "out": out}
+
+
+def projection(one: dict, local: dict) -> list[str]:
+    """Workers for a 2,500-hour day, and where the client saturates, from measured figures."""
+    c, t = one["counts"], one["counts"]["timings"]
+    lines = []
+    audio = c["audio_s"]
+    transcribe_s = t.get("transcribe", 0.0)
+    n_conv = c["scored"]
+    score_s = t.get("score", 0.0)
+    # client-side work per conversation: what does not go to the workers (ingest reading and
+    # writing transcripts, writing the results, aggregation and the report swap)
+    client_s = t.get("ingest", 0.0) + t.get("write_results", 0.0)
+    report_s = t.get("report", 0.0)
+    day_audio_s = DAY_AUDIO_H * 3600
+    if audio > 0 and transcribe_s > 0 and c["transcribed"]:
+        xrt = audio / transcribe_s
+        worker_day = xrt * 86400
+        need = day_audio_s / worker_day
+        lines.append(f"one worker process transcribes at {xrt:.1f}x real time (tiny.en, int8, this CPU, "
+                     f"{os.cpu_count()} cores shared; the stage's wall time, model loading included): "
+                     f"{worker_day / 3600:,.0f} audio hours a day")
+        lines.append(f"  -> {DAY_AUDIO_H:,} audio hours a day need about {need:,.0f} such worker processes "
+                     f"running 24 h ({need * 3:,.0f} in an 8-hour batch window)")
+    if n_conv and score_s:
+        lines.append(f"scoring (one worker): {n_conv / score_s:,.0f} conversations/s; a 2,500-hour day of "
+                     f"5-minute calls is {day_audio_s / 300:,.0f} conversations = "
+                     f"{day_audio_s / 300 / (n_conv / score_s) / 3600:.1f} worker-hours of scoring")
+    if n_conv:
+        per_conv = (client_s + report_s) / n_conv
+        lines.append(f"client side, upper bound (ingest, writing results, the whole report stage: "
+                     f"aggregation here, pages on the workers): "
+                     f"{per_conv * 1000:.2f} ms per conversation -> the one client saturates at about "
+                     f"{86400 / per_conv:,.0f} conversations a day "
+                     f"({86400 / per_conv * 300 / 3600:,.0f} audio hours of 5-minute calls)")
+    return lines
+
+
+def bench_pair(tree: Path, score_n: int) -> list[str]:
+    """bench_transcribe.py and bench_score.py of ``tree`` and of this tree, interleaved."""
+    lines = []
+    figures: dict[str, dict[str, float]] = {}
+    for name, t in (("before", tree), ("this tree", ROOT), ("before", tree), ("this tree", ROOT)):
+        env = {**os.environ, "PYTHONPATH": str(t)}
+        got = figures.setdefault(name, {})
+        r = subprocess.run([sys.executable, str(t / "bench" / "bench_transcribe.py"), "--repeat", "1"],
+                           cwd=t, env=env, capture_output=True, text=True)
+        m = re.search(r"^qa transcribe \(default[^\n]*?\s+([\d.]+)\s+([\d.]+)", r.stdout, re.M)
+        if not m:
+            raise SystemExit(f"bench_transcribe.py in {t} failed:\n{r.stdout[-1500:]}{r.stderr[-1500:]}")
+        got["transcribe_s"] = min(got.get("transcribe_s", 1e9), float(m.group(1)))
+        r = subprocess.run([sys.executable, str(t / "bench" / "bench_score.py"), "--n", str(score_n)],
+                           cwd=t, env=env, capture_output=True, text=True)
+        m1 = re.search(r"^qa score, first \(read, parse, score, write\):\s+([\d.]+) s", r.stdout, re.M)
+        m2 = re.search(r"^qa score, after a rubric edit \(cache\):\s+([\d.]+) s", r.stdout, re.M)
+        if not (m1 and m2):
+            raise SystemExit(f"bench_score.py in {t} failed:\n{r.stdout[-1500:]}{r.stderr[-1500:]}")
+        got["score_first_s"] = min(got.get("score_first_s", 1e9), float(m1.group(1)))
+        got["score_again_s"] = min(got.get("score_again_s", 1e9), float(m2.group(1)))
+    b, a = figures["before"], figures["this tree"]
+    lines.append(f"local path against {tree} (best of 2 interleaved runs each; ratio = speed of this "
+                 "tree / speed before, >= 1 is no slower):")
+    for key, what in (("transcribe_s", "bench_transcribe.py, qa transcribe (5 files, 485 s stereo)"),
+                      ("score_first_s", f"bench_score.py --n {score_n}, first scoring"),
+                      ("score_again_s", f"bench_score.py --n {score_n}, re-scoring from the cache")):
+        lines.append(f"  {what:62s} {b[key]:7.2f} s -> {a[key]:7.2f} s  ratio {b[key] / a[key]:.2f}")
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--chats", type=int, default=1000, help="good chat conversations (default 1000)")
+    ap.add_argument("--recordings", type=int, default=50, help="short stereo calls (default 50)")
+    ap.add_argument("--modes", default="local,local:1,local:2",
+                    help="comma-separated: local (no --cluster) and/or --cluster values")
+    ap.add_argument("--local-vs", type=Path, default=None, metavar="TREE",
+                    help="also compare bench_transcribe.py / bench_score.py against this checkout")
+    ap.add_argument("--score-n", type=int, default=200, help="conversations for bench_score.py (--local-vs)")
+    args = ap.parse_args()
+    print(f"qa scale: {args.chats:,} chats + {args.recordings} recordings; {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}; no GPU in this benchmark (CPU, tiny.en int8)", flush=True)
+    calls_dir = DATA / f"calls-{args.recordings}"
+    calls = cached(calls_dir, {"v": GEN_VERSION, "n": args.recordings}, lambda f: write_calls(f, args.recordings))
+    chats_dir = DATA / f"chats-{args.chats}"
+    cached(chats_dir, {"v": GEN_VERSION, "n": args.chats, "per_file": PER_FILE},
+           lambda f: write_chats(f, args.chats, seed=args.chats))
+    problems: list[str] = []
+    runs = []
+    for mode in args.modes.split(","):
+        cluster = None if mode == "local" else mode
+        label = "local executor" if cluster is None else f"--cluster {cluster}"
+        r = run_mode(label, [chats_dir, calls_dir], calls_dir / "calls.csv", cluster)
+        c = r["counts"]
+        if c["in"] != c["scored"] + c["failed"]:
+            problems.append(f"{label}: in {c['in']} != scored {c['scored']} + failed {c['failed']}")
+        if r["traceback"]:
+            problems.append(f"{label}: a traceback on stderr")
+        runs.append(r)
+        t = c["timings"]
+        print(f"\n[{label}] {r['wall_s']:.1f} s wall, {c['scored'] / r['wall_s']:.1f} conversations/s "
+              f"(in {c['in']} = scored {c['scored']} + failed {c['failed']}); peak RSS: client "
+              f"{r['client_mib']:.0f} MiB, largest other process {r['worker_mib']:.0f} MiB, "
+              f"{r['procs']} processes", flush=True)
+        print("  stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
+    for r in runs[1:]:
+        if not r["scores"].equals(runs[0]["scores"]):
+            problems.append(f"{r['label']}: conversations or scores differ from {runs[0]['label']}")
+    one = next((r for r in runs if r["label"] == "--cluster local:1"), None)
+    if one is not None:
+        print("\nprojection (from the local:1 run; every figure scales with the CPU and the model):")
+        for line in projection(one, runs[0]):
+            print("  " + line)
+    if len(runs) >= 2:
+        base = runs[0]
+        print("\nwall time ratios against the " + base["label"] + ": " + ", ".join(
+            f"{r['label']} {base['wall_s'] / r['wall_s']:.2f}x speed" for r in runs[1:]))
+    if args.local_vs:
+        print()
+        for line in bench_pair(args.local_vs.resolve(), args.score_n):
+            print(line, flush=True)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
+    for p in problems:
+        print(f"PROBLEM: {p}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
