@@ -259,7 +259,10 @@ class DaskExecutor(Executor):
     distributed = True
 
     def __init__(self, client):
+        import weakref
+
         self.client = client
+        self._submitted: "weakref.WeakSet" = weakref.WeakSet()
 
     @property
     def workers(self) -> int:  # type: ignore[override]
@@ -271,7 +274,13 @@ class DaskExecutor(Executor):
 
     def submit(self, fn: Callable, /, *args, **kwargs):
         # pure=False: two equal submissions are two tasks (a retried chunk is not merged)
-        return self.client.submit(fn, *args, pure=False, **kwargs)
+        fut = self.client.submit(fn, *args, pure=False, **kwargs)
+        self._submitted.add(fut)
+        return fut
+
+    def cancel_all(self) -> None:
+        """Cancel every task this command submitted that has not finished (Ctrl-C)."""
+        self.cancel([f for f in list(self._submitted) if not f.done()])
 
     def as_completed(self, futures: Iterable) -> Iterator:
         from distributed import as_completed
@@ -430,11 +439,8 @@ class Session:
         self._dask = None
 
     def __exit__(self, *exc) -> None:
-        if exc[0] is not None and self.client is not None:
-            try:  # Ctrl-C or an error: the cluster stops this command's work
-                self.client.cancel(list(self.client.futures.values()) if hasattr(self.client, "futures") else [])
-            except Exception:  # noqa: BLE001 - closing
-                pass
+        if exc[0] is not None and self._dask is not None:
+            self._dask.cancel_all()  # Ctrl-C or an error: the cluster stops this command's work
         self.close()
 
 

@@ -210,3 +210,17 @@ def test_score_on_a_dask_scheduler_survives_a_killed_worker(tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+
+
+def test_leaving_a_session_on_an_error_cancels_the_cluster_work():
+    """Ctrl-C (any exception) inside a command cancels what it submitted to the cluster."""
+    from qa.executor import ClusterOptions, Session
+
+    with pytest.raises(KeyboardInterrupt):
+        with Session(ClusterOptions.parse("local:1")) as session:
+            ex = session.executor("cpu", 1)
+            fast = ex.submit(sum, [1, 2])
+            slow = [ex.submit(time.sleep, 30) for _ in range(3)]
+            assert next(iter(ex.as_completed([fast]))).result() == 3
+            raise KeyboardInterrupt
+    assert all(f.cancelled() for f in slow)
