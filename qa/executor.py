@@ -363,7 +363,9 @@ class Session:
                 from distributed import LocalCluster
 
                 # one thread per worker process: each process holds one model (Whisper or
-                # spaCy) and runs one task at a time, like the local pools
+                # spaCy) and runs one task at a time, like the local pools; Whisper in each
+                # takes its share of the cores (qa.transcribe.HOST_WORKERS_ENV)
+                os.environ["QA_HOST_WORKERS"] = str(n)
                 self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                              dashboard_address=None, silence_logs=logging.ERROR)
                 self.client = Client(self._cluster)

@@ -689,6 +689,8 @@ def _channel_task(source: "str | qaudio.Channel", channel: int, ref: ModelRef,
     channel (local threads share this process's memory) or the recording's path (a cluster
     worker decodes it from the shared filesystem). The Whisper model is loaded once per
     process (:func:`load_model`). Returns the recording's length and the channel's words."""
+    if isinstance(source, str):
+        options = _cluster_worker_options(options)
     model = load_model(ref, options)
     if isinstance(source, str):
         info = qaudio.probe(source)
@@ -710,6 +712,24 @@ def _agent_known(p: Path, cid: str, metadata: Metadata | None) -> bool:
         return True
     row = metadata.for_conversation(cid)
     return bool(row and row.fields.get("agent_id"))
+
+
+HOST_WORKERS_ENV = "QA_HOST_WORKERS"
+"""Worker processes on this machine, for a cluster worker's share of the cores: set it to
+``dask worker --nworkers N``'s N (``--cluster local:N`` sets it)."""
+
+
+def _cluster_worker_options(options: TranscribeOptions) -> TranscribeOptions:
+    """On a cluster worker, one channel at a time per process, with this machine's cores
+    shared among its worker processes (:data:`HOST_WORKERS_ENV`) unless ``--cpu-threads``
+    says how many threads."""
+    from dataclasses import replace
+
+    if options.cpu_threads > 0:
+        return replace(options, workers=1)
+    env = os.environ.get(HOST_WORKERS_ENV, "")
+    host = int(env) if env.isdigit() and int(env) > 0 else 1
+    return replace(options, workers=1, cpu_threads=max(1, (os.cpu_count() or 1) // host))
 
 
 def transcribe_paths(paths: Iterable[str | Path], out: OutDir | str | Path | None,
