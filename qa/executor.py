@@ -206,12 +206,14 @@ class ThreadExecutor(_PoolExecutor):
 class ProcessExecutor(_PoolExecutor):
     """Worker processes on this machine, for CPU-bound Python (spaCy, page rendering).
 
-    Workers are forked from this process when that is safe when the pool starts (no other
-    Python thread, Polars not yet loaded): they start at once and share what this process
-    has loaded (the spaCy pipeline). Otherwise they come from a fork server (never a fork
-    of a threaded process). Either way they die with this process, kill -9 included
-    (:mod:`qa.procs`). A worker that dies breaks the pool; the stage makes that work a
-    failure (or redoes it in this process) and the next submit starts a fresh pool."""
+    ``start="auto"``: workers are forked from this process when no other Python thread
+    runs when the pool starts (no Whisper threads, no Dask client): they start at once and
+    share what this process has loaded (the spaCy pipeline). Otherwise, and with
+    ``start="forkserver"`` (the report pages, after Polars has run its thread pool), they
+    come from a fork server: never a fork of a threaded process. Either way they die with
+    this process, kill -9 included (:mod:`qa.procs`). A worker that dies breaks the pool;
+    the stage makes that work a failure (or redoes it in this process) and the next submit
+    starts a fresh pool."""
 
     def __init__(self, workers: int, start: str = "auto"):
         super().__init__(workers)
@@ -219,12 +221,10 @@ class ProcessExecutor(_PoolExecutor):
 
     def start_method(self) -> str:
         import multiprocessing as mp
-        import sys
 
         if self.start != "auto":
             return self.start
-        if "fork" in mp.get_all_start_methods() and threading.active_count() == 1 \
-                and "polars" not in sys.modules:
+        if "fork" in mp.get_all_start_methods() and threading.active_count() == 1:
             return "fork"
         return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
 
@@ -387,12 +387,14 @@ class Session:
         log.info("cluster %s: %d worker process%s", addr, len(self.client.scheduler_info()["workers"]),
                  "" if len(self.client.scheduler_info()["workers"]) == 1 else "es")
 
-    def executor(self, kind: str, workers: int) -> Executor:
-        """The executor for ``kind`` of work: ``"cpu"`` (Python-heavy: processes locally)
-        or ``"gil-free"`` (threads locally). On a cluster both are the cluster's workers."""
+    def executor(self, kind: str, workers: int, *, fork: bool = True) -> Executor:
+        """The executor for ``kind`` of work: ``"cpu"`` (Python-heavy: processes locally;
+        ``fork=False`` always through the fork server) or ``"gil-free"`` (threads locally).
+        On a cluster both are the cluster's workers."""
         if self._dask is not None:
             return self._dask
-        ex: Executor = ProcessExecutor(workers) if kind == "cpu" else ThreadExecutor(workers, f"qa-{kind}")
+        ex: Executor = (ProcessExecutor(workers, "auto" if fork else "forkserver") if kind == "cpu"
+                        else ThreadExecutor(workers, f"qa-{kind}"))
         self._local.append(ex)
         return ex
 

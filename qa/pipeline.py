@@ -451,8 +451,8 @@ def render_pages(results: str | Path | OutDir, out: str | Path | OutDir, options
                           date_to=options.date_to, team=options.team,
                           templates_dir=options.templates, redact=options.redact,
                           call_pages=options.call_pages, jobs=jobs,
-                          executor=session.executor("cpu", jobs) if jobs > 1 or session.distributed
-                          else None)
+                          executor=session.executor("cpu", jobs, fork=False)
+                          if jobs > 1 or session.distributed else None)
 
 
 def _per_file(run: Callable[[list[Path]], Iterable], files: Sequence[Path], stage_name: str, *,

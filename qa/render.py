@@ -1444,7 +1444,7 @@ def render_reports(results_dir: str | Path, out_dir: str | Path | None = None, *
 
             own = None
             if executor is None:
-                own = executor = ProcessExecutor(jobs)
+                own = executor = ProcessExecutor(jobs, start="forkserver")
             try:
                 done = _render_pooled(executor, init_args, contexts, call_pages, batches)
             except (BrokenProcessPool, OSError) as exc:  # a worker died (memory?), or no fork
