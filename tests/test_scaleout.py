@@ -224,3 +224,27 @@ def test_leaving_a_session_on_an_error_cancels_the_cluster_work():
             assert next(iter(ex.as_completed([fast]))).result() == 3
             raise KeyboardInterrupt
     assert all(f.cancelled() for f in slow)
+
+
+def test_a_worker_that_cannot_see_a_path_names_it(tmp_path):
+    """The shared-filesystem check's worker side: the paths a worker cannot see, the probe
+    file the client wrote included."""
+    from qa.executor import _sees
+
+    (tmp_path / "probe").write_text("token")
+    assert _sees([str(tmp_path)], str(tmp_path / "probe"), "token") == []
+    assert _sees([str(tmp_path / "elsewhere")], None, "token") == [str(tmp_path / "elsewhere")]
+    # the same path on the worker, but another filesystem: the probe is not there
+    assert _sees([str(tmp_path)], str(tmp_path / "missing-probe"), "token") == [str(tmp_path)]
+
+
+def test_worker_state_is_built_once_per_process():
+    from qa.executor import ThreadExecutor, forget_cached, worker_cached
+
+    built = []
+    with ThreadExecutor(4) as ex:
+        got = [f.result() for f in [ex.submit(worker_cached, ("t", 1), lambda: built.append(1) or object())
+                                    for _ in range(20)]]
+    assert len(built) == 1 and all(g is got[0] for g in got)
+    forget_cached(("t", 1))
+    assert worker_cached(("t", 1), lambda: "new") == "new"
