@@ -140,14 +140,15 @@ def projection(one: dict, local: dict) -> list[str]:
     return lines
 
 
-def bench_pair(tree: Path, score_n: int) -> list[str]:
+def bench_pair(tree: Path, score_n: int, rounds: int = 2, files: list[Path] | None = None) -> list[str]:
     """bench_transcribe.py and bench_score.py of ``tree`` and of this tree, interleaved."""
     lines = []
     figures: dict[str, dict[str, float]] = {}
-    for name, t in (("before", tree), ("this tree", ROOT), ("before", tree), ("this tree", ROOT)):
+    for name, t in [("before", tree), ("this tree", ROOT)] * rounds:
         env = {**os.environ, "PYTHONPATH": str(t)}
         got = figures.setdefault(name, {})
-        r = subprocess.run([sys.executable, str(t / "bench" / "bench_transcribe.py"), "--repeat", "1"],
+        r = subprocess.run([sys.executable, str(t / "bench" / "bench_transcribe.py"), "--repeat", "1",
+                            *map(str, files or [])],
                            cwd=t, env=env, capture_output=True, text=True)
         m = re.search(r"^qa transcribe \(default[^\n]*?\s+([\d.]+)\s+([\d.]+)", r.stdout, re.M)
         if not m:
@@ -162,9 +163,10 @@ def bench_pair(tree: Path, score_n: int) -> list[str]:
         got["score_first_s"] = min(got.get("score_first_s", 1e9), float(m1.group(1)))
         got["score_again_s"] = min(got.get("score_again_s", 1e9), float(m2.group(1)))
     b, a = figures["before"], figures["this tree"]
-    lines.append(f"local path against {tree} (best of 2 interleaved runs each; ratio = speed of this "
+    lines.append(f"local path against {tree} (best of {rounds} interleaved runs each; ratio = speed of this "
                  "tree / speed before, >= 1 is no slower):")
-    for key, what in (("transcribe_s", "bench_transcribe.py, qa transcribe (5 files, 485 s stereo)"),
+    what_files = f"{len(files)} soak calls" if files else "5 files, 485 s stereo"
+    for key, what in (("transcribe_s", f"bench_transcribe.py, qa transcribe ({what_files})"),
                       ("score_first_s", f"bench_score.py --n {score_n}, first scoring"),
                       ("score_again_s", f"bench_score.py --n {score_n}, re-scoring from the cache")):
         lines.append(f"  {what:62s} {b[key]:7.2f} s -> {a[key]:7.2f} s  ratio {b[key] / a[key]:.2f}")
@@ -181,6 +183,11 @@ def main() -> int:
     ap.add_argument("--local-vs", type=Path, default=None, metavar="TREE",
                     help="also compare bench_transcribe.py / bench_score.py against this checkout")
     ap.add_argument("--score-n", type=int, default=200, help="conversations for bench_score.py (--local-vs)")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds of --local-vs (best counts)")
+    ap.add_argument("--only-local-vs", action="store_true", help="skip the soak runs")
+    ap.add_argument("--vs-calls", type=int, default=0,
+                    help="--local-vs: transcribe this many soak calls instead of bench_transcribe's "
+                         "default 485 s (quicker on a loaded machine)")
     args = ap.parse_args()
     print(f"qa scale: {args.chats:,} chats + {args.recordings} recordings; {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; no GPU in this benchmark (CPU, tiny.en int8)", flush=True)
@@ -191,7 +198,7 @@ def main() -> int:
            lambda f: write_chats(f, args.chats, seed=args.chats))
     problems: list[str] = []
     runs = []
-    for mode in args.modes.split(","):
+    for mode in ([] if args.only_local_vs else args.modes.split(",")):
         cluster = None if mode == "local" else mode
         label = "local executor" if cluster is None else f"--cluster {cluster}"
         r = run_mode(label, [chats_dir, calls_dir], calls_dir / "calls.csv", cluster)
@@ -221,7 +228,8 @@ def main() -> int:
             f"{r['label']} {base['wall_s'] / r['wall_s']:.2f}x speed" for r in runs[1:]))
     if args.local_vs:
         print()
-        for line in bench_pair(args.local_vs.resolve(), args.score_n):
+        files = sorted(calls_dir.glob("*.wav"))[:args.vs_calls] if args.vs_calls else None
+        for line in bench_pair(args.local_vs.resolve(), args.score_n, args.rounds, files):
             print(line, flush=True)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
     for p in problems:
