@@ -140,6 +140,36 @@ def projection(one: dict, local: dict) -> list[str]:
     return lines
 
 
+SCORE_SCRIPT = """
+import random, sys, tempfile, time
+from pathlib import Path
+tree, n = Path(sys.argv[1]), int(sys.argv[2])
+sys.path.insert(0, str(tree / "bench"))
+from bench_score import make_chat
+from qa.rubric import load_rubric
+from qa.score import Scorer
+
+def main():
+    rng = random.Random(7)
+    convs = [make_chat(k, 100, rng) for k in range(n)]
+    rubric = load_rubric()
+    with tempfile.TemporaryDirectory() as cache:
+        best = {}
+        for label in ("first", "again", "again", "again", "again", "again"):
+            t0 = time.perf_counter()
+            got = list(Scorer(rubric, cache_dir=cache, jobs=2).score(convs))
+            assert len(got) == n
+            best[label] = min(best.get(label, 1e9), time.perf_counter() - t0)
+        for label, t in best.items():
+            print(label, round(t, 3), flush=True)
+
+if __name__ == "__main__":
+    main()
+"""
+"""The scoring half of --local-vs (the same in both trees: bench_score.py's chats, the shipped
+rubric, 2 scoring processes, a fresh parse cache then the same again)."""
+
+
 def bench_pair(tree: Path, score_n: int, rounds: int = 2, files: list[Path] | None = None) -> list[str]:
     """bench_transcribe.py and bench_score.py of ``tree`` and of this tree, interleaved."""
     lines = []
@@ -154,12 +184,12 @@ def bench_pair(tree: Path, score_n: int, rounds: int = 2, files: list[Path] | No
         if not m:
             raise SystemExit(f"bench_transcribe.py in {t} failed:\n{r.stdout[-1500:]}{r.stderr[-1500:]}")
         got["transcribe_s"] = min(got.get("transcribe_s", 1e9), float(m.group(1)))
-        r = subprocess.run([sys.executable, str(t / "bench" / "bench_score.py"), "--n", str(score_n)],
+        r = subprocess.run([sys.executable, "-c", SCORE_SCRIPT, str(t), str(score_n)],
                            cwd=t, env=env, capture_output=True, text=True)
-        m1 = re.search(r"^qa score, first \(read, parse, score, write\):\s+([\d.]+) s", r.stdout, re.M)
-        m2 = re.search(r"^qa score, after a rubric edit \(cache\):\s+([\d.]+) s", r.stdout, re.M)
+        m1 = re.search(r"^first ([\d.]+)$", r.stdout, re.M)
+        m2 = re.search(r"^again ([\d.]+)$", r.stdout, re.M)
         if not (m1 and m2):
-            raise SystemExit(f"bench_score.py in {t} failed:\n{r.stdout[-1500:]}{r.stderr[-1500:]}")
+            raise SystemExit(f"scoring in {t} failed:\n{r.stdout[-1500:]}{r.stderr[-1500:]}")
         got["score_first_s"] = min(got.get("score_first_s", 1e9), float(m1.group(1)))
         got["score_again_s"] = min(got.get("score_again_s", 1e9), float(m2.group(1)))
     b, a = figures["before"], figures["this tree"]
@@ -167,8 +197,8 @@ def bench_pair(tree: Path, score_n: int, rounds: int = 2, files: list[Path] | No
                  "tree / speed before, >= 1 is no slower):")
     what_files = f"{len(files)} soak calls" if files else "5 files, 485 s stereo"
     for key, what in (("transcribe_s", f"bench_transcribe.py, qa transcribe ({what_files})"),
-                      ("score_first_s", f"bench_score.py --n {score_n}, first scoring"),
-                      ("score_again_s", f"bench_score.py --n {score_n}, re-scoring from the cache")):
+                      ("score_first_s", f"Scorer(jobs=2), {score_n} bench_score chats x 100 turns, first"),
+                      ("score_again_s", f"Scorer(jobs=2), the same again from the caches (best of 5)")):
         lines.append(f"  {what:62s} {b[key]:7.2f} s -> {a[key]:7.2f} s  ratio {b[key] / a[key]:.2f}")
     return lines
 
