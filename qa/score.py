@@ -18,6 +18,7 @@ score 0 and is listed in ``auto_fail_criteria``.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -382,6 +383,8 @@ class Scorer:
         loads spaCy) once, and reads and writes the parse cache itself."""
         chunks = [(a, min(a + PARALLEL_CHUNK, len(convs))) for a in range(0, len(convs), PARALLEL_CHUNK)]
         cache_dir = None if self.analyzer.cache_dir is None else str(self.analyzer.cache_dir)
+        if not ex.distributed:
+            _FORK_PARENT[(self.rubric.hash, cache_dir)] = (os.getpid(), self)
         futures = {}
         for a, b in chunks:
             paths = list(transcript_paths[a:b]) if transcript_paths else None
@@ -406,17 +409,31 @@ PARALLEL_CHUNK = 50
 """Conversations per scoring task."""
 
 
+_FORK_PARENT: dict[tuple, tuple[int, "Scorer"]] = {}
+"""The scorer of this process per (rubric hash, cache folder), for local worker processes
+forked from it: they use it instead of building their own (spaCy, the checks' models)."""
+
+
 def _score_task(rubric: Rubric, cache_dir: str | None, convs: list[Conversation],
                 paths: list[str | None] | None):
     """Worker side of :meth:`Scorer._score_parallel`: score one chunk with this worker's
     scorer (built once per process and thread); return ``(index, result)`` pairs, the
     errors as plain tuples, and the parse counts."""
+    import os
     import threading
 
     from .executor import worker_cached
 
-    scorer = worker_cached(("scorer", rubric.hash, cache_dir, threading.get_ident()),
-                           lambda: Scorer(rubric, cache_dir=cache_dir, n_process=1))
+    def build() -> Scorer:
+        parent = _FORK_PARENT.get((rubric.hash, cache_dir))
+        if parent is not None and parent[0] != os.getpid():
+            # a forked local worker: the parent's scorer, already built (checks, models)
+            inherited = parent[1]
+            inherited.analyzer.n_process = 1
+            return inherited
+        return Scorer(rubric, cache_dir=cache_dir, n_process=1)
+
+    scorer = worker_cached(("scorer", rubric.hash, cache_dir, threading.get_ident()), build)
     before = scorer.analyzer.parsed, scorer.analyzer.cached
     errors: list = []
     conv_index = {id(c): i for i, c in enumerate(convs)}
