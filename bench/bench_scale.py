@@ -20,10 +20,11 @@ What it does:
    conversation on work that stays on the client (reading inputs, writing results,
    aggregation before the pages), and prints how many workers a 2,500-hour day needs
    and at what volume the one client becomes the bottleneck.
-4. With ``--local-vs TREE`` it also runs ``bench/bench_transcribe.py`` and
-   ``bench/bench_score.py`` of TREE (e.g. the main branch's checkout) and of this tree,
-   interleaved, and prints this tree's speed as a ratio of TREE's: the local path must be
-   no slower than before the executor refactor.
+4. With ``--local-vs TREE`` it also runs ``bench/bench_transcribe.py`` and a scoring script
+   (``bench_score.py``'s chats, ``Scorer(jobs=2)``, first pass and from the caches) with
+   TREE's code (e.g. the main branch's checkout) and with this tree's, interleaved, and
+   prints this tree's speed as a ratio of TREE's: the local path must be no slower than
+   before the executor refactor.
 """
 
 from __future__ import annotations
