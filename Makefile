@@ -32,6 +32,9 @@ test: install-test
 test-fast: install-test
 	$(BIN)/python -m pytest -q -m "not slow"
 
+test-slow: install-test
+	$(BIN)/python -m pytest -q -m slow
+
 bench: install
 	$(BIN)/python bench/bench_transcribe.py
 	$(BIN)/python bench/bench_score.py
