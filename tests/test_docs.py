@@ -203,3 +203,31 @@ def test_the_command_check_finds_what_is_missing():
     assert _check(["make", "tests"]) == ["the Makefile has no target 'tests'"]
     assert _check([".venv/bin/python", "bench/bench_score.py", "--smoke"]) == []
     assert _check(["python", "bench/bench_score.py", "--fast"]) == ["bench/bench_score.py has no option --fast"]
+
+
+# ---------------------------------------------------------------- repository paths named
+REPO_PATH = re.compile(r"`((?:qa|bench|tests|docs|examples|rubrics)/[^`\s<>…]*)`")
+
+
+def test_every_repository_path_the_docs_name_exists():
+    """`qa/…`, `bench/…`, `tests/…`, `docs/…`, `examples/…` and the shipped `rubrics/…` named
+    in the docs exist (globs too); generated, hidden folders such as bench/.soak-data/ aside."""
+    missing = []
+    for doc in DOCS:
+        for line_no, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), 1):
+            for m in REPO_PATH.finditer(line):
+                path = m.group(1).rstrip(".,:;")
+                if "/." in path or (path.startswith("rubrics/") and path != "rubrics/"
+                                    and not (ROOT / "rubrics").is_dir()):
+                    continue
+                if path.startswith("rubrics/") and Path(path).stem not in ("default", *_shipped()):
+                    continue  # a trainer's own file, such as rubrics/acme.yaml
+                if not (any(ROOT.glob(path)) if "*" in path else (ROOT / path).exists()):
+                    missing.append(f"{doc.relative_to(ROOT)}:{line_no}: {path}")
+    assert missing == []
+
+
+def _shipped() -> list[str]:
+    from qa.shipped import shipped_rubrics
+
+    return list(shipped_rubrics())
