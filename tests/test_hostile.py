@@ -402,6 +402,7 @@ def test_a_20mb_message_runs_in_bounded_memory(tmp_path):
     assert "kept the first 5,242,880 for scoring" in r.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="file names of arbitrary bytes are POSIX's")
 def test_file_names_that_are_not_utf8_are_read_and_named_one_line(tmp_path):
     """A file name holding bytes that are not UTF-8 could not be written to JSON or to

@@ -394,6 +394,7 @@ def test_cli_no_inputs_is_usage_error(tmp_path):
     assert "no conversation files" in res.output
 
 
+@pytest.mark.slow
 def test_parallel_scoring_gives_the_same_results(tmp_path, monkeypatch):
     convs = [_chat(f"Hello, sorry about that! Ref {i}" if i % 2 else f"Order number {i}?", id=f"p{i}",
                    reply_at=10 + i) for i in range(120)]
