@@ -29,8 +29,9 @@ demo: install
 test: install-test
 	$(BIN)/python -m pytest -q
 
+# the fast tests, on every core (pytest-xdist); `make test` runs everything, one test at a time
 test-fast: install-test
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n auto
 
 test-slow: install-test
 	$(BIN)/python -m pytest -q -m slow
