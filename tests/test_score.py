@@ -428,6 +428,7 @@ def test_parallel_scoring_gives_the_same_results(tmp_path, monkeypatch):
     assert errors == [("p7", "criterion 'name_usage' (name_usage) could not be scored: ValueError: odd data")]
 
 
+@pytest.mark.slow
 def test_a_huge_message_is_scored():
     conv = make_conv([("customer", "log line " * 170_000), ("agent", "Hello, thanks for sending the log, I can help.")])
     [res] = score_conversations([conv], DEFAULT)
