@@ -57,8 +57,9 @@ def smoke_files(workdir: Path) -> list[Path]:
 def default_files(workdir: Path) -> list[Path]:
     """The real 245 s call as stereo, plus four 60 s pieces of it (485 s of stereo audio)."""
     if not SHARED_CALLS.is_dir():
-        raise SystemExit(f"{SHARED_CALLS} is absent: pass recordings as arguments, or --smoke "
-                         "for the 45 s cut in tests/data")
+        print(f"{SHARED_CALLS} is absent: measuring on the 45 s cut in tests/data instead "
+              "(or pass recordings as arguments)")
+        return smoke_files(workdir)
     stereo = workdir / "auto_repairs_40_stereo.wav"
     subprocess.run(["sox", "-R", "-M", str(SHARED_CALLS / "auto_repairs_40_agent.flac"),
                     str(SHARED_CALLS / "auto_repairs_40_caller.flac"), str(stereo)], check=True)
