@@ -17,6 +17,7 @@ BENCH = ROOT / "bench"
 
 # script -> (a line its smoke run prints, why it is slow or None, optional data it needs)
 SMOKE = {
+    "bench_call_page.py": ("with the call chart", None, None),
     "bench_long_audio.py": ("peak memory ratio", "Whisper", None),
     "bench_report.py": ("target report <= 60 s", "child processes", None),
     "bench_score.py": ("qa score, after a rubric edit", "the full spaCy pipeline", None),
