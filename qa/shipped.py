@@ -16,8 +16,8 @@ PACKAGE = Path(__file__).resolve().parent
 CHECKOUT = PACKAGE.parent
 """The repository root, when qa runs from a checkout (it holds ``pyproject.toml``)."""
 
-# folder in the repository -> where the wheel keeps it inside the package (older name last)
-_INSIDE = {"rubrics": ("rubrics",), "reports": ("reports", "templates")}
+# folder in the repository -> where the wheel keeps it inside the package
+_INSIDE = {"rubrics": ("rubrics",), "reports": ("reports",)}
 
 
 def folder(name: str) -> Path:
