@@ -11,11 +11,15 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# Editable installs: setuptools prints an "Editable installation" notice on every one
+# (informational: folders named like the package may shadow it); quiet installs leave it out.
+QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
+
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(QUIET_EDITABLE) $(BIN)/pip install --quiet -e .
 
 install-test: $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(QUIET_EDITABLE) $(BIN)/pip install --quiet -e ".[test]"
 
 # Debian packages the tests use (test audio, decoding, the browser tests). Needs root.
 system-deps:
@@ -29,8 +33,12 @@ demo: install
 test: install-test
 	$(BIN)/python -m pytest -q
 
+# the fast tests, on every core (pytest-xdist); `make test` runs everything, one test at a time
 test-fast: install-test
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n auto
+
+test-slow: install-test
+	$(BIN)/python -m pytest -q -m slow
 
 bench: install
 	$(BIN)/python bench/bench_transcribe.py

@@ -7,6 +7,7 @@ timings, 12 criteria with evidence each) and renders their call pages twice in o
 and the ratio to the baseline.
 
     python bench/bench_call_page.py [--calls 200]
+    python bench/bench_call_page.py --smoke      # 5 calls: the script runs (the tests)
 """
 
 from __future__ import annotations
@@ -83,7 +84,10 @@ def pages_cpu(out: Path, charts: bool) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=200)
+    ap.add_argument("--smoke", action="store_true", help="5 calls: the script runs (for the tests; no figure to quote)")
     args = ap.parse_args()
+    if args.smoke:
+        args.calls = 5
     work = Path(tempfile.mkdtemp(prefix="qa-bench-callpage-"))
     try:
         generate(work, args.calls)

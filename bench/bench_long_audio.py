@@ -13,6 +13,7 @@ Usage::
 
     .venv/bin/python bench/bench_long_audio.py                 # 120 min vs 10 min
     .venv/bin/python bench/bench_long_audio.py --minutes 30 --short 5
+    .venv/bin/python bench/bench_long_audio.py --smoke         # 90 s vs 45 s of tests/data's cut (the tests)
 """
 
 from __future__ import annotations
@@ -28,13 +29,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS = ROOT.parent / "shared" / "data" / "calls"
+CALL = (CALLS / "auto_repairs_40_agent.flac", CALLS / "auto_repairs_40_caller.flac")
+# --smoke: the first 45 s of the same call, in the repository (tests/data/README.md)
+SMOKE_CALL = (ROOT / "tests" / "data" / "calls" / "auto_repairs_40_agent_first45s.flac",
+              ROOT / "tests" / "data" / "calls" / "auto_repairs_40_caller_first45s.flac")
 
 
-def make_recording(workdir: Path, minutes: float) -> Path:
+def make_recording(workdir: Path, minutes: float, call: tuple[Path, Path] = CALL) -> Path:
     stereo = workdir / "call_stereo.wav"
     if not stereo.exists():
-        subprocess.run(["sox", "-R", "-M", str(CALLS / "auto_repairs_40_agent.flac"),
-                        str(CALLS / "auto_repairs_40_caller.flac"), "-r", "8000", str(stereo)],
+        missing = [str(p) for p in call if not p.exists()]
+        if missing:
+            raise SystemExit(f"missing {', '.join(missing)}: the real call is optional data "
+                             "(../shared/data/calls); --smoke uses the cut in tests/data")
+        subprocess.run(["sox", "-R", "-M", str(call[0]), str(call[1]), "-r", "8000", str(stereo)],
                        check=True)
     info = subprocess.run(["soxi", "-D", str(stereo)], capture_output=True, text=True, check=True)
     one = float(info.stdout)
@@ -70,11 +78,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=120.0, help="length of the long recording")
     ap.add_argument("--short", type=float, default=10.0, help="length of the baseline recording")
+    ap.add_argument("--smoke", action="store_true",
+                    help="90 s against 45 s of the call's cut in tests/data: the script runs (for the tests)")
     args = ap.parse_args()
+    call = SMOKE_CALL if args.smoke else CALL
+    if not all(p.exists() for p in call):
+        print(f"{CALLS} is absent: building the recordings from the 45 s cut in tests/data instead")
+        call = SMOKE_CALL
+    if args.smoke:
+        args.minutes, args.short = 1.5, 0.75
     with tempfile.TemporaryDirectory(prefix="qa-bench-long-") as tmp:
         work = Path(tmp)
-        short = make_recording(work, args.short)
-        long = make_recording(work, args.minutes)
+        short = make_recording(work, args.short, call)
+        long = make_recording(work, args.minutes, call)
         rows = [measure(short, work), measure(long, work)]
     print(f"{'file':<22}{'audio s':>10}{'wall s':>10}{'x real time':>13}{'peak MiB':>11}")
     for r in rows:

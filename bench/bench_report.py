@@ -17,6 +17,7 @@ together, sampled from /proc), and the ratios to the baseline.
 Target: report ≤ 60 s and ≤ 2 GiB on the 2-core development machine.
 
     python bench/bench_report.py [--conversations 100000] [--agents 500] [--keep DIR]
+    python bench/bench_report.py --smoke      # 300 conversations, 6 agents: the script runs (the tests)
 """
 
 from __future__ import annotations
@@ -267,9 +268,13 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="keep the generated folder here")
     ap.add_argument("--all-calls", action="store_true",
                     help="also time a page for every conversation (call_pages='all')")
+    ap.add_argument("--smoke", action="store_true",
+                    help="300 conversations, 6 agents: the script runs (for the tests; no figure to quote)")
     ap.add_argument("--phase", help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.smoke:
+        args.conversations, args.agents = 300, 6
     if args.phase:
         print(json.dumps(_phase(args.phase, args.dir)))
         return

@@ -3,6 +3,7 @@ spaCy ``nlp.pipe`` over the same text, in one run.
 
     .venv/bin/python bench/bench_score.py            # 1,000 chats x 100 turns (~1,400 words each)
     .venv/bin/python bench/bench_score.py --n 200    # a quicker run
+    .venv/bin/python bench/bench_score.py --smoke    # 20 chats x 10 turns: the script runs (the tests)
 
 Steps (all on the same synthetic conversations, written as conversation JSON first):
 1. plain ``nlp.pipe`` over every turn text: with qa's own pipeline (the tokenizer; lemmas
@@ -124,7 +125,11 @@ def main() -> None:
                     help="time the full en_core_web_sm pipeline on every Nth conversation (default 10)")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                     help="scoring processes, as qa score --jobs (default: 2 on a multi-core machine)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="20 chats x 10 turns, one process: the script runs (for the tests; no figure to quote)")
     args = ap.parse_args()
+    if args.smoke:
+        args.n, args.turns, args.full_every, args.jobs = 20, 10, 5, 1
 
     rng = random.Random(7)
     convs = [make_chat(k, args.turns, rng) for k in range(args.n)]

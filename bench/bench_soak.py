@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_soak.py                       # 5,000 chats + 50 calls, and 1,000 + 50
     .venv/bin/python bench/bench_soak.py --stages              # also peak memory per stage
     .venv/bin/python bench/bench_soak.py --chats 500 --small 100 --recordings 5   # a quick look
+    .venv/bin/python bench/bench_soak.py --smoke     # 60 + 20 chats, 2 calls, in a temp folder (the tests)
 
 What it does:
 1. Generates (once; reused from ``bench/.soak-data/``, which git ignores) synthetic chat
@@ -254,6 +255,11 @@ def write_calls(folder: Path, n: int, seed: int = 11) -> dict:
     return {"good": n, "bad": {"transcribe: truncated recording": 1}}
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (--smoke's is not)."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def cached(folder: Path, key: dict, make) -> dict:
     """Run ``make(folder)`` unless the folder holds data made with the same key."""
     stamp = folder.parent / f"{folder.name}.manifest.json"  # beside it: not an input
@@ -269,7 +275,7 @@ def cached(folder: Path, key: dict, make) -> dict:
     t0 = time.perf_counter()
     expected = make(folder)
     stamp.write_text(json.dumps({"key": key, "expected": expected}))
-    print(f"  generated {folder.relative_to(ROOT)} in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"  generated {_shown(folder)} in {time.perf_counter() - t0:.1f} s", flush=True)
     return expected
 
 
@@ -405,7 +411,7 @@ def soak(label: str, chats: Path, calls: Path, expected_good: int, expected_bad:
          keep: bool, stages: bool) -> tuple[dict, dict, list[str]]:
     work = Path(tempfile.mkdtemp(prefix="qa-soak-"))
     out = work / "out"
-    print(f"\n[{label}] qa run {chats.relative_to(ROOT)} {calls.relative_to(ROOT)} "
+    print(f"\n[{label}] qa run {_shown(chats)} {_shown(calls)} "
           f"--meta calls.csv --out {out}{'' if stages else ' -q'}", flush=True)
     m = run_qa([chats, calls], calls / "calls.csv", out, extra, stages)
     problems = []
@@ -465,7 +471,15 @@ def main() -> int:
     ap.add_argument("--no-report", action="store_true", help="pass --no-report to qa run")
     ap.add_argument("--stages", action="store_true",
                     help="run qa run without -q and print peak memory per stage")
+    ap.add_argument("--smoke", action="store_true",
+                    help="60 + 20 chats and 2 recordings, generated in a temporary folder: the script "
+                         "runs (for the tests; no figure to quote)")
     args = ap.parse_args()
+    if args.smoke:
+        global DATA
+        args.chats, args.small, args.recordings = 60, 20, 2
+        tmp = tempfile.TemporaryDirectory(prefix="qa-soak-smoke-")
+        DATA = Path(tmp.name)
     if args.chats < 1 or args.recordings < 1 or args.small < 0:
         ap.error("--chats and --recordings must be >= 1, --small >= 0")
     extra = ["--no-report"] if args.no_report else []

@@ -21,6 +21,7 @@ Usage::
     .venv/bin/python bench/bench_transcribe.py              # the shared real call, 5 files
     .venv/bin/python bench/bench_transcribe.py --modes      # + the parallelism comparison
     .venv/bin/python bench/bench_transcribe.py calls/*.wav --model ~/models/small-ct2
+    .venv/bin/python bench/bench_transcribe.py --smoke      # one run on the 45 s cut in tests/data (the tests)
 """
 
 from __future__ import annotations
@@ -42,10 +43,23 @@ sys.path.insert(0, str(ROOT))
 from qa.transcribe import TranscribeOptions, load_model, resolve_model, transcribe_paths  # noqa: E402
 
 SHARED_CALLS = ROOT.parent / "shared" / "data" / "calls"
+SMOKE_CALLS = ROOT / "tests" / "data" / "calls"  # the first 45 s of the same call (tests/data/README.md)
+
+
+def smoke_files(workdir: Path) -> list[Path]:
+    """--smoke: the 45 s cut in tests/data as one stereo file (the script runs; no figure to quote)."""
+    stereo = workdir / "auto_repairs_40_first45s_stereo.wav"
+    subprocess.run(["sox", "-R", "-M", str(SMOKE_CALLS / "auto_repairs_40_agent_first45s.flac"),
+                    str(SMOKE_CALLS / "auto_repairs_40_caller_first45s.flac"), str(stereo)], check=True)
+    return [stereo]
 
 
 def default_files(workdir: Path) -> list[Path]:
     """The real 245 s call as stereo, plus four 60 s pieces of it (485 s of stereo audio)."""
+    if not SHARED_CALLS.is_dir():
+        print(f"{SHARED_CALLS} is absent: measuring on the 45 s cut in tests/data instead "
+              "(or pass recordings as arguments)")
+        return smoke_files(workdir)
     stereo = workdir / "auto_repairs_40_stereo.wav"
     subprocess.run(["sox", "-R", "-M", str(SHARED_CALLS / "auto_repairs_40_agent.flac"),
                     str(SHARED_CALLS / "auto_repairs_40_caller.flac"), str(stereo)], check=True)
@@ -155,10 +169,14 @@ def main() -> None:
     ap.add_argument("--modes", action="store_true", help="also compare ways of using the cores")
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each variant, interleaved; the best (least loaded) run counts")
+    ap.add_argument("--smoke", action="store_true",
+                    help="one run on the 45 s cut in tests/data: the script runs (for the tests)")
     args = ap.parse_args()
+    if args.smoke:
+        args.repeat = 1
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
-        files = args.files or default_files(Path(tmp))
+        files = args.files or (smoke_files if args.smoke else default_files)(Path(tmp))
         opts = TranscribeOptions(model=args.model, device=args.device, batch_size=args.batch_size)
         one = TranscribeOptions(model=args.model, device=args.device, workers=1, cpu_threads=cores,
                                 batch_size=args.batch_size)

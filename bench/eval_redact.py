@@ -18,6 +18,7 @@ kept (as qa.redact.redact_conversation does); other brands' handles that are mas
 false positives.
 
     .venv/bin/python bench/eval_redact.py
+    .venv/bin/python bench/eval_redact.py --smoke    # the synthetic sets only: the script runs (the tests)
 """
 
 from __future__ import annotations
@@ -207,6 +208,18 @@ def unlabelled_check(path: Path = POLITENESS) -> None:
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smoke", action="store_true",
+                    help="the synthetic sets in tests/data only, and speed on them: the script runs "
+                         "(for the tests; no figure to quote)")
+    args = ap.parse_args()
+    if args.smoke:
+        report("Synthetic cases, development set (tests/data/redact/synthetic.txt)", load_synthetic())
+        cases = load_synthetic() + load_synthetic(HELDOUT)
+        speed([c["text"] for c in cases])
+        return
     if IBM.exists():
         report("Real sample (IBM Twitter customer care, hand-labelled)", load_ibm_sample())
     else:

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/fit_politeness.py            # fit, print weights and figures
     .venv/bin/python bench/fit_politeness.py --write    # ... and write them into qa/checks/politeness.py
+    .venv/bin/python bench/fit_politeness.py --smoke    # 400 requests, nothing written (the tests)
 
 Data: the Stanford Politeness Corpus, Wikipedia requests (../shared/data/politeness/
 wikipedia.annotated.csv: 4,353 requests, each rated by 5 people, `Normalized Score`).
@@ -228,11 +229,24 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--write", action="store_true", help=f"write the weights into {MODULE.relative_to(ROOT)}")
+    ap.add_argument("--smoke", action="store_true",
+                    help="the first 400 requests (or eval_politeness.py's hand-written stand-ins when the "
+                         "corpus is absent), never written: the script runs (for the tests)")
     args = ap.parse_args()
-    if not args.data.exists():
+    if args.smoke and args.write:
+        ap.error("--smoke fits on a few rows: it never writes the weights")
+    if args.smoke and not args.data.exists():
+        sys.path.insert(0, str(ROOT / "bench"))
+        from eval_politeness import SMOKE_CSV
+
+        rows = [{"id": f"smoke-{r}-{k}", "text": t, "score": s}
+                for r in range(4) for k, (t, s) in enumerate(SMOKE_CSV)]
+    elif not args.data.exists():
         raise SystemExit(f"{args.data}: not found (the Stanford Politeness Corpus, see ../shared/data/README.md)")
+    else:
+        rows = load(args.data)[:400] if args.smoke else load(args.data)
     t0 = time.perf_counter()
-    res = fit(load(args.data), args.seed)
+    res = fit(rows, args.seed)
     f = res["fit"]
     print(f"{res['n_rows']} requests; {f['split']}: {res['n_train_rows']} train, {res['n_test_rows']} held out")
     print(f"training quartiles: bottom <= {f['quartiles'][0]}, top >= {f['quartiles'][1]}; "

@@ -15,8 +15,9 @@ the source recording, so the ``reports/`` folder can be zipped or moved as a who
 recordings qa itself decoded (or that still hash to the conversation's recorded sha256 and
 decode as audio) are ever linked: :func:`qa.audio.playable_recording`.
 
-Templates live in the package (``qa/templates``) and can be overridden one by one with a
-folder of files of the same names (``templates_dir``). Autoescape is on for every
+Templates live in ``reports/`` (``qa/reports`` in the wheel; :mod:`qa.shipped` finds them)
+and can be overridden one by one with a folder of files of the same names
+(``templates_dir``). Autoescape is on for every
 template: transcript text, names and ids are untrusted and always shown as text.
 """
 
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import polars as pl
-from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined,
+from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
                     select_autoescape)
 from markupsafe import Markup, escape
 
@@ -50,6 +51,7 @@ from .aggregate import (CATEGORIES, MIN_CONVERSATIONS, NO_TEAM, PERCENTILE_MIN_A
 from .audio import playable_recording
 from .conversation import Conversation
 from .errors import QAError, ReportError
+from .shipped import reports_dir
 from .store import Failure, plural, safe_name
 
 if TYPE_CHECKING:
@@ -566,7 +568,7 @@ def make_env(templates_dir: str | Path | None = None) -> Environment:
                               fix="Give --templates a folder holding index.html, agent.html, "
                                   "call.html or report.css to override.")
         loaders.append(FileSystemLoader(str(tdir)))
-    loaders.append(PackageLoader("qa", "templates"))
+    loaders.append(FileSystemLoader(str(reports_dir())))
     env = _ReportEnvironment(loader=ChoiceLoader(loaders),
                       autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml"),
                                                    default_for_string=True, default=True),

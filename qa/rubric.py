@@ -25,7 +25,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -163,8 +162,10 @@ class Rubric:
 
 
 def default_rubric_path() -> Path:
-    """The rubric shipped inside the package (``qa/rubrics/default.yaml``)."""
-    return Path(str(resources.files("qa") / "rubrics" / "default.yaml"))
+    """The shipped default rubric (``rubrics/default.yaml``; see :mod:`qa.shipped`)."""
+    from .shipped import rubric_path
+
+    return rubric_path("default")
 
 
 # ---------------------------------------------------------------- YAML, safely
@@ -424,7 +425,7 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
     Raises :class:`RubricError` whose ``problems`` list every problem found.
     """
     p = Path(path) if path is not None else default_rubric_path()
-    shown = str(path) if path is not None else "rubrics/default.yaml"
+    shown = str(path) if path is not None else str(p)
     try:
         raw = p.read_bytes()
     except FileNotFoundError:

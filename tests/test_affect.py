@@ -191,6 +191,7 @@ def test_eval_bench_smoke_runs():
 
 @pytest.mark.skipif(not (SHARED / "emotions" / "goemotions_train.tsv").exists(),
                     reason="needs ../shared/data/emotions (GoEmotions train split)")
+@pytest.mark.slow
 def test_train_bench_smoke_runs(tmp_path):
     pytest.importorskip("sklearn", reason="needs the [train] extra (scikit-learn)")
     out = tmp_path / "m.json.gz"

@@ -305,6 +305,7 @@ def test_chunked_aggregation_equals_whole_and_known_answers(tmp_path, monkeypatc
         assert list(zip(got["conversation_id"], got["turn_index"])) == want
 
 
+@pytest.mark.slow
 def test_results_files_are_written_in_row_groups(tmp_path):
     import pyarrow.parquet as pq
 

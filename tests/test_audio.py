@@ -256,6 +256,7 @@ def test_spill_folder_that_cannot_be_written(tmp_path, stereo_call):
                            "channel-hour) and try again.")
 
 
+@pytest.mark.slow
 def test_long_recording_decodes_in_bounded_memory(tmp_path, speech_wav):
     """A 32-minute 8 kHz recording (a short clip repeated with sox) decodes to a
     DiskChannel; the Python heap (numpy arrays included) stays far below the 123 MB the
@@ -287,6 +288,7 @@ def test_long_recording_decodes_in_bounded_memory(tmp_path, speech_wav):
     assert window.dtype == np.float32 and len(window) == 600 * SAMPLE_RATE
 
 
+@pytest.mark.slow
 def test_transcribe_channel_gives_the_same_words_from_disk(stereo_call):
     """The recogniser sees the same audio whether a channel is in memory or on disk."""
     from qa.transcribe import TranscribeOptions, load_model, resolve_model, transcribe_channel

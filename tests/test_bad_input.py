@@ -14,6 +14,8 @@ import pytest
 
 from conftest import ROOT, need_tool
 
+pytestmark = pytest.mark.slow  # one `qa run` over every bad input, a recording included (Whisper)
+
 GOOD_CHAT = [
     {"conversation_id": "good1", "agent_id": "a-good", "speaker": "agent",
      "text": "Hi, thanks for reaching out! This is Sam.", "timestamp": "2026-05-01T09:00:00Z"},

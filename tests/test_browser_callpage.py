@@ -21,9 +21,10 @@ CONV = "J3fp4IJWmugXmyqoQHta"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, ):
-    from conftest import SHARED_DATA
+    from conftest import DATA
 
-    raw = json.loads((SHARED_DATA / "chats" / "ibm_twitter_care_dev.json").read_text(encoding="utf-8"))
+    # the 12 TeamYouTube threads picked below, cut from ibm_twitter_care_dev.json (tests/data/README.md)
+    raw = json.loads((DATA / "callpage" / "ibm_twitter_care_teamyoutube12.json").read_text(encoding="utf-8"))
     mine = [r for r in raw if r["dialogHeader"]["company"] == "TeamYouTube"]
     pick = [r for r in mine if r["dialogHeader"]["sessionID"] == CONV]
     assert pick, f"{CONV} is not in the IBM export any more"

@@ -246,6 +246,7 @@ HOSTILE_FAILURES = {
 }
 
 
+@pytest.mark.slow
 def test_hostile_run_finishes_without_a_traceback(hostile):
     proc, out, _ = hostile
     assert proc.returncode == 1, proc.stderr
@@ -253,6 +254,7 @@ def test_hostile_run_finishes_without_a_traceback(hostile):
     assert (out / "reports" / "index.html").is_file()
 
 
+@pytest.mark.slow
 def test_hostile_in_equals_scored_plus_failed(hostile):
     _, out, failures = hostile
     counts = json.loads((out / "run.json").read_text())["counts"]
@@ -268,6 +270,7 @@ def test_hostile_in_equals_scored_plus_failed(hostile):
     assert scored == ["ctl", "esc", "good1", "good_call", "passwd", "sur"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(HOSTILE_FAILURES))
 def test_each_hostile_file_has_one_clear_failure(hostile, name):
     proc, _, failures = hostile
@@ -282,6 +285,7 @@ def test_each_hostile_file_has_one_clear_failure(hostile, name):
     assert line.startswith("error: ") and reason in line  # one line, naming the file
 
 
+@pytest.mark.slow
 def test_every_error_is_one_line(hostile):
     proc, _, failures = hostile
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
@@ -290,6 +294,7 @@ def test_every_error_is_one_line(hostile):
     assert "new\\nline.jsonl" in proc.stderr
 
 
+@pytest.mark.slow
 def test_lone_surrogate_and_control_characters_are_scored(hostile):
     proc, out, _ = hostile
     sur = json.loads((out / "transcripts" / "sur.json").read_text())
@@ -299,6 +304,7 @@ def test_lone_surrogate_and_control_characters_are_scored(hostile):
     assert ctl["turns"][0]["text"] == "Hello \x00 \x1b[31mthank you\x1b[0m for calling"
 
 
+@pytest.mark.slow
 def test_only_recordings_qa_decoded_reach_the_reports(hostile):
     _, out, failures = hostile
     audio = sorted(p.name for p in (out / "reports" / "audio").iterdir())
@@ -313,6 +319,7 @@ def test_only_recordings_qa_decoded_reach_the_reports(hostile):
     assert "The recording could not be verified; no player." in page
 
 
+@pytest.mark.slow
 def test_a_hostile_result_exports_to_xlsx(hostile):
     _, out, _ = hostile
     r = subprocess.run([*QA, "export", str(out), "--format", "xlsx", "-q"], capture_output=True,
@@ -321,6 +328,7 @@ def test_a_hostile_result_exports_to_xlsx(hostile):
     assert (out / "exports" / "qa-export.xlsx").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_a_conversation_json_pointing_at_a_real_recording_plays_it_only_if_it_matches(hostile, tmp_path):
     """A conversation JSON from elsewhere: its recording is played when the file still
     hashes to the recorded sha256 and decodes as audio; the same JSON with another sha256
@@ -340,6 +348,7 @@ def test_a_conversation_json_pointing_at_a_real_recording_plays_it_only_if_it_ma
 
 
 # ---------------------------------------------------------------- privacy and memory
+@pytest.mark.slow
 def test_qa_run_writes_nothing_outside_out_and_the_documented_caches(tmp_path):
     """onnxruntime (faster-whisper's VAD) wrote a device id and a telemetry database to
     ~/.cache/Microsoft/DeveloperTools/.onnxruntime on every run with audio. With HOME and
@@ -366,6 +375,7 @@ def test_qa_run_writes_nothing_outside_out_and_the_documented_caches(tmp_path):
     assert sorted(tmp.rglob("*")) == []
 
 
+@pytest.mark.slow
 def test_a_20mb_message_runs_in_bounded_memory(tmp_path):
     """A single 20 MB message peaked at about 2 GB (spaCy's tokens cost about 90 bytes per
     character); turns are now cut at MAX_TURN_CHARS, and the run stays under 900 MiB."""
@@ -392,6 +402,7 @@ def test_a_20mb_message_runs_in_bounded_memory(tmp_path):
     assert "kept the first 5,242,880 for scoring" in r.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="file names of arbitrary bytes are POSIX's")
 def test_file_names_that_are_not_utf8_are_read_and_named_one_line(tmp_path):
     """A file name holding bytes that are not UTF-8 could not be written to JSON or to

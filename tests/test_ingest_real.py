@@ -1,4 +1,5 @@
-"""The two public exports in ../shared/data/chats load completely and correctly."""
+"""The two public exports load completely and correctly: the cuts in tests/data/chats
+always, the whole files in ../shared/data/chats when that optional data is present."""
 
 from __future__ import annotations
 
@@ -6,22 +7,33 @@ import json
 from collections import Counter
 from datetime import datetime, timezone
 
+import pytest
 from click.testing import CliRunner
+
+from conftest import ABCD, IBM_CUT, IBM_FULL, need_shared
 
 from qa.cli import main
 from qa.conversation import Conversation
 from qa.ingest import ABCD_AGENT_ID, parse_file, read_file, snowflake_time
 
 
-def test_ibm_twitter_all_525(shared_data):
-    path = shared_data / "chats" / "ibm_twitter_care_dev.json"
+# conversations, client messages, agent messages (the closing reply apart), brands
+IBM_COUNTS = {"cut": (40, 52, 7, 16), "full": (525, 625, 61, 24)}
+
+
+@pytest.mark.parametrize("which", ["cut", "full"])
+def test_ibm_twitter_every_conversation(which):
+    path = IBM_CUT if which == "cut" else IBM_FULL
+    if which == "full":
+        need_shared("chats", "ibm_twitter_care_dev.json")
+    n_convs, n_client_want, n_agent_want, n_brands = IBM_COUNTS[which]
     result = parse_file(path)
     assert result.errors == []
     assert result.format == "ibm-twitter"
     convs = result.conversations
     raw = json.loads(path.read_text(encoding="utf-8"))
-    assert len(convs) == len(raw) == 525
-    assert len({c.id for c in convs}) == 525
+    assert len(convs) == len(raw) == n_convs
+    assert len({c.id for c in convs}) == n_convs
     by_id = {c.id: c for c in convs}
     n_client = n_agent = 0
     for item in raw:
@@ -49,12 +61,12 @@ def test_ibm_twitter_all_525(shared_data):
         assert conv.duration_s == expected
         starts = [t.start_s for t in conv.turns]
         assert starts == sorted(starts) and starts[0] == 0.0
-    assert (n_client, n_agent) == (625, 61)
-    assert len({c.agent_id for c in convs}) == 24
+    assert (n_client, n_agent) == (n_client_want, n_agent_want)
+    assert len({c.agent_id for c in convs}) == n_brands
 
 
-def test_ibm_twitter_first_conversation_exactly(shared_data):
-    convs = read_file(shared_data / "chats" / "ibm_twitter_care_dev.json")
+def test_ibm_twitter_first_conversation_exactly():
+    convs = read_file(IBM_CUT)
     conv = next(c for c in convs if c.id == "LgwAXtbbEm0mBvDrGmjk")
     assert (conv.agent_id, conv.started_at) == \
         ("TeamYouTube", datetime(2020, 4, 1, 17, 31, 32, tzinfo=timezone.utc))
@@ -65,8 +77,8 @@ def test_ibm_twitter_first_conversation_exactly(shared_data):
     assert conv.metadata["customer_handle"] == "CinVakas"
 
 
-def test_abcd_all_3(shared_data):
-    path = shared_data / "chats" / "abcd_sample.json"
+def test_abcd_all_3():
+    path = ABCD
     convs = read_file(path)
     raw = json.loads(path.read_text(encoding="utf-8"))
     assert [c.id for c in convs] == [str(r["convo_id"]) for r in raw] == ["3592", "9489", "3695"]
@@ -82,22 +94,26 @@ def test_abcd_all_3(shared_data):
     assert convs[0].turns[6].text == "Account has been pulled up for Crystal Minh."
 
 
-def test_cli_on_the_real_folder(shared_data, tmp_path):
+@pytest.mark.parametrize("which,summary", [
+    ("cut", "ingest: 2 files, 43 conversations, 171 turns, 17 agents, 0 failures"),
+    ("full", "ingest: 2 files, 528 conversations, 1283 turns, 25 agents, 0 failures")])
+def test_cli_on_the_real_folder(tmp_path, which, summary):
+    folder = ABCD.parent if which == "cut" else need_shared("chats")
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["ingest", str(shared_data / "chats"), "--out", str(out)])
+    result = CliRunner().invoke(main, ["ingest", str(folder), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert result.stderr.splitlines()[-1] == \
-        "ingest: 2 files, 528 conversations, 1283 turns, 25 agents, 0 failures"
-    assert len(list((out / "transcripts").glob("*.json"))) == 528
+    assert result.stderr.splitlines()[-1] == summary
+    n = int(summary.split(", ")[1].split()[0])
+    assert len(list((out / "transcripts").glob("*.json"))) == n
     conv = Conversation.load(out / "transcripts" / "3592.json")
     assert conv.customer_name == "crystal minh"
 
 
-def test_abcd_agent_from_sidecar(shared_data, tmp_path):
+def test_abcd_agent_from_sidecar(tmp_path):
     side = tmp_path / "agents.csv"
     side.write_text("conversation_id,agent_id\n9489,agent-17\n")
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["ingest", str(shared_data / "chats" / "abcd_sample.json"),
+    result = CliRunner().invoke(main, ["ingest", str(ABCD),
                                        "--meta", str(side), "--out", str(out)])
     assert result.exit_code == 0, result.output
     agents = {p.stem: Conversation.load(p).agent_id for p in (out / "transcripts").glob("*.json")}

@@ -334,6 +334,7 @@ ADVERSARIAL = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
 def test_adversarial_megabyte_finishes_quickly(name):
     text = ADVERSARIAL[name]
@@ -343,6 +344,7 @@ def test_adversarial_megabyte_finishes_quickly(name):
     assert time.perf_counter() - t0 < 15.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["digit groups", "at signs", "real pii, repeated"])
 def test_time_grows_linearly(name):
     """An eighth of the input takes about an eighth of the time: quadratic behaviour would
@@ -363,10 +365,12 @@ def test_time_grows_linearly(name):
 
 
 # ---- real role-played chats (ABCD): the scenario's personal data is gone, order ids stay ----
-def test_abcd_chats_lose_personal_data_and_keep_order_ids(shared_data):
+def test_abcd_chats_lose_personal_data_and_keep_order_ids():
     import json
 
-    chats = json.loads((shared_data / "chats" / "abcd_sample.json").read_text(encoding="utf-8"))
+    from conftest import ABCD
+
+    chats = json.loads(ABCD.read_text(encoding="utf-8"))
     roles = {"agent": "agent", "customer": "customer", "action": "system"}
     seen_order_ids = 0
     for chat in chats:

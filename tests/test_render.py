@@ -246,6 +246,7 @@ def test_template_override(tmp_path):
         render_reports(out, templates_dir=tmp_path / "missing", jobs=1)
 
 
+@pytest.mark.slow
 def test_worker_processes_write_the_same_pages(tmp_path, monkeypatch):
     from qa import render
 

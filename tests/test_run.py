@@ -20,9 +20,11 @@ from click.testing import CliRunner
 from qa.cli import main
 from qa.store import OutDir, run_lock
 
-from conftest import ROOT, SHARED_DATA, need_tool
+from conftest import IBM_CUT, IBM_FULL, ROOT, need_shared, need_tool
 
 DEMO_CHATS = ROOT / "examples" / "chats" / "demo_chats.jsonl"
+# the 525 real IBM chats when the optional data is present (CI), else the first 40 of them
+IBM = IBM_FULL if IBM_FULL.exists() else IBM_CUT
 QA = [sys.executable, "-m", "qa.cli"]
 
 
@@ -116,40 +118,69 @@ def test_busy_output_folder_exits_3(tmp_path):
     assert not (out.root / "results" / "conversations.parquet").exists()
 
 
+def _lock_holder_pid(lock: Path) -> int | None:
+    """The pid holding the output folder's lock, asked of the kernel (F_GETLK) without
+    taking the lock; None when nobody holds it."""
+    import fcntl
+    import struct
+
+    if not lock.exists():
+        return None
+    with open(lock, "a+") as fh:
+        query = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0).ljust(32, b"\0")
+        l_type, _, _, _, l_pid = struct.unpack_from("hhqqi", fcntl.fcntl(fh.fileno(), fcntl.F_GETLK, query))
+    return l_pid if l_type != fcntl.F_UNLCK else None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="F_GETLK's record layout is Linux's")
 def test_two_runs_at_once_one_waits_nothing_corrupted(tmp_path):
+    """The second run on a folder the first is writing stops with exit 3; the first is held
+    (SIGSTOP) while it holds the lock, so the two always overlap, however fast the machine."""
     out = tmp_path / "out"
-    ibm = SHARED_DATA / "chats" / "ibm_twitter_care_dev.json"
-    a = subprocess.Popen([*QA, "run", str(ibm), "--out", str(out), "-q"], cwd=ROOT,
+    a = subprocess.Popen([*QA, "run", str(IBM), "--out", str(out), "-q"], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
-    b = subprocess.run([*QA, "run", str(ibm), "--out", str(out), "-q"], cwd=ROOT,
-                       capture_output=True, text=True)
-    a_out, a_err = a.communicate(timeout=600)
+    try:
+        deadline = time.time() + 120
+        while _lock_holder_pid(out / ".qa.lock") != a.pid:
+            assert a.poll() is None, "the first run ended before it was seen holding the lock"
+            assert time.time() < deadline, "the first run never took the lock"
+            time.sleep(0.01)
+        a.send_signal(signal.SIGSTOP)
+        try:
+            b = subprocess.run([*QA, "run", str(IBM), "--out", str(out), "-q"], cwd=ROOT,
+                               capture_output=True, text=True)
+        finally:
+            a.send_signal(signal.SIGCONT)
+        a_out, a_err = a.communicate(timeout=600)
+    finally:
+        a.kill()
     assert a.returncode == 0, a_err
     assert b.returncode == 3, b.stderr
-    assert pl.read_parquet(out / "results" / "conversations.parquet").height == 525
+    assert f"another qa command (pid {a.pid}) is writing to this output folder" in b.stderr
+    n = len(json.loads(IBM.read_text(encoding="utf-8")))
+    assert pl.read_parquet(out / "results" / "conversations.parquet").height == n
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     """Results of one uninterrupted run over the real IBM chats and the demo chats."""
     ref = tmp_path_factory.mktemp("ref")
-    ibm = SHARED_DATA / "chats" / "ibm_twitter_care_dev.json"
-    subprocess.run([*QA, "run", str(ibm), str(DEMO_CHATS), "--out", str(ref), "-q"], cwd=ROOT,
+    subprocess.run([*QA, "run", str(IBM), str(DEMO_CHATS), "--out", str(ref), "-q"], cwd=ROOT,
                    check=True, capture_output=True)
     return _frames(ref)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_kill_9_then_rerun_equals_uninterrupted(tmp_path, seed, uninterrupted):
     """kill -9 at a random moment (seeded, so a failure can be replayed), run again: the
     results equal an uninterrupted run's, and no temporary file is left behind."""
-    ibm = SHARED_DATA / "chats" / "ibm_twitter_care_dev.json"
     expected = uninterrupted
 
     out = tmp_path / "out"
     delay = random.Random(seed).uniform(0.5, 6.0)
-    proc = subprocess.Popen([*QA, "run", str(ibm), str(DEMO_CHATS), "--out", str(out), "-q"],
+    proc = subprocess.Popen([*QA, "run", str(IBM), str(DEMO_CHATS), "--out", str(out), "-q"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
@@ -159,7 +190,7 @@ def test_kill_9_then_rerun_equals_uninterrupted(tmp_path, seed, uninterrupted):
         p = out / "results" / name
         if p.exists():
             pl.read_parquet(p)
-    again = subprocess.run([*QA, "run", str(ibm), str(DEMO_CHATS), "--out", str(out), "-q"],
+    again = subprocess.run([*QA, "run", str(IBM), str(DEMO_CHATS), "--out", str(out), "-q"],
                            cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     got = _frames(out)
@@ -199,6 +230,7 @@ NO_NETWORK = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_full_run_with_sockets_blocked(tmp_path):
     need_tool("espeak-ng", "sox")
     from audio_helpers import make_stereo_call
@@ -339,11 +371,12 @@ def _living(pids: set[int]) -> set[int]:
     return alive
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_kill_9_during_the_report_stage_leaves_no_process_behind(tmp_path):
     """The report pool's fork server, its resource tracker and its workers used to run on
     for ever after kill -9 of `qa run` (the workers hold both ends of their task queue)."""
-    ibm = SHARED_DATA / "chats" / "ibm_twitter_care_dev.json"  # 525 conversations: a pool
+    ibm = need_shared("chats", "ibm_twitter_care_dev.json")  # 525 conversations: a report pool
     out = tmp_path / "out"
     proc = subprocess.Popen([*QA, "run", str(ibm), "--out", str(out)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -17,7 +17,7 @@ from qa.score import (CriterionResult, Scorer, category_scores, overall_score, s
                       write_results)
 from qa.store import OutDir, write_conversation
 
-from conftest import ROOT, make_conv
+from conftest import ABCD, IBM_CUT, IBM_FULL, ROOT, make_conv, need_shared
 
 DEFAULT = load_rubric()
 
@@ -394,6 +394,7 @@ def test_cli_no_inputs_is_usage_error(tmp_path):
     assert "no conversation files" in res.output
 
 
+@pytest.mark.slow
 def test_parallel_scoring_gives_the_same_results(tmp_path, monkeypatch):
     convs = [_chat(f"Hello, sorry about that! Ref {i}" if i % 2 else f"Order number {i}?", id=f"p{i}",
                    reply_at=10 + i) for i in range(120)]
@@ -432,6 +433,7 @@ def test_parallel_scoring_gives_the_same_results(tmp_path, monkeypatch):
     assert errors == [("p7", "criterion 'name_usage' (name_usage) could not be scored: ValueError: odd data")]
 
 
+@pytest.mark.slow
 def test_a_huge_message_is_scored():
     conv = make_conv([("customer", "log line " * 170_000), ("agent", "Hello, thanks for sending the log, I can help.")])
     [res] = score_conversations([conv], DEFAULT)
@@ -439,14 +441,15 @@ def test_a_huge_message_is_scored():
     assert next(c for c in res.criteria if c.criterion_id == "greeting").outcome == "pass"
 
 
-def test_real_chats_are_scored_with_reasons_and_evidence(tmp_path, shared_data):
+@pytest.mark.parametrize("which,n", [("cut", 43), pytest.param("full", 528, marks=pytest.mark.slow)])
+def test_real_chats_are_scored_with_reasons_and_evidence(tmp_path, which, n):
+    ibm = IBM_CUT if which == "cut" else need_shared("chats", "ibm_twitter_care_dev.json")
     out = tmp_path / "out"
-    res = CliRunner().invoke(main, ["score", str(shared_data / "chats" / "ibm_twitter_care_dev.json"),
-                                    str(shared_data / "chats" / "abcd_sample.json"), "--out", str(out), "-q"])
+    res = CliRunner().invoke(main, ["score", str(ibm), str(ABCD), "--out", str(out), "-q"])
     assert res.exit_code == 0, res.output
     conv = pl.read_parquet(out / "results" / "conversations.parquet")
     crit = pl.read_parquet(out / "results" / "criteria.parquet")
-    assert conv.height == 528 and crit.height == 528 * len(DEFAULT.criteria)
+    assert conv.height == n and crit.height == n * len(DEFAULT.criteria)
     assert crit["reason"].null_count() == 0 and (crit["reason"].str.len_chars() > 0).all()
     for cat in CATEGORIES:
         vals = conv[cat].drop_nulls()

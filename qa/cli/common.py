@@ -286,7 +286,7 @@ report_group = option_group(
     click.option("--team", help="Only this team."),
     click.option("--templates", "templates_dir",
                  type=click.Path(exists=True, file_okay=False, path_type=Path),
-                 help="Folder of templates overriding the built-in ones by name "
+                 help="Folder of templates overriding the shipped ones (reports/) by name "
                       "(index.html, agent.html, call.html, base.html, report.css)."),
     click.option("--redact", is_flag=True,
                  help="Mask personal data (cards, phones, e-mail, ids, addresses, handles, "

@@ -1,14 +1,17 @@
-"""``qa rubric check|test|explain``: for trainers who edit rubric YAML."""
+"""``qa rubric init|check|test|explain``: for trainers who edit rubric YAML."""
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import click
 
 from ..errors import RubricError
 from ..rubric import default_rubric_path, load_rubric
-from .common import EXIT_FAILURES, EXIT_OK
+from ..shipped import shipped_rubrics
+from .common import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 
 _FILE = click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 
@@ -30,12 +33,76 @@ def command() -> None:
 
     \b
     Example:
+      qa rubric init rubrics/acme.yaml      # a copy of the shipped default rubric to edit
       qa rubric check rubrics/acme.yaml     # every problem with file:line, key and fix
       qa rubric test rubrics/acme.yaml      # the examples must pass / fail as written
       qa rubric explain rubrics/acme.yaml   # the rubric in plain words, weights in %
 
-    Without FILE, each command works on the shipped default rubric.
+    Without FILE, check, test and explain work on the shipped default rubric.
     """
+
+
+_SHIPPED = sorted(shipped_rubrics())
+_ID_LINE = re.compile(r"^rubric:[ \t]*(\S[^#\n]*?)[ \t]*(#.*)?$", re.MULTILINE)
+
+
+def _header(target: Path, source: Path, name: str) -> str:
+    shown = str(target)
+    quoted = f'"{shown}"' if any(c.isspace() for c in shown) else shown
+    return (
+        f"# {target.name}: a copy of the shipped '{name}' rubric ({source.name}), made by\n"
+        f"# `qa rubric init` for you to edit. After each edit, check and test it:\n"
+        f"#   qa rubric check {quoted}      # every problem, with its line and the fix\n"
+        f"#   qa rubric test {quoted}       # each criterion's examples pass / fail as written\n"
+        f"#   qa rubric explain {quoted}    # the rubric in plain words, weights in %\n"
+        f"# then score with it: qa run ... --rubric {quoted} (or qa score ... --rubric {quoted}).\n"
+        f"# Results record the rubric id, version and a hash of this file; raise `version` when\n"
+        f"# you change what it measures.\n"
+        f"#\n")
+
+
+@command.command("init")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "source", type=click.Choice(_SHIPPED), default="default", show_default=True,
+              help="Which shipped rubric to copy (the default one, or a channel variant).")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@click.pass_context
+def init(ctx: click.Context, file: Path, source: str, force: bool) -> None:
+    """Write a copy of a shipped rubric to FILE, for a trainer to edit.
+
+    The copy starts with a comment saying how to check and test it; its `rubric:` id is
+    FILE's name. The shipped rubrics stay as they are.
+
+    \b
+    Example:
+      qa rubric init my-rubric.yaml                  # from the shipped default rubric
+      qa rubric init social-team.yaml --from social  # from a channel variant
+      qa rubric check my-rubric.yaml && qa rubric test my-rubric.yaml
+    """
+    src = shipped_rubrics()[source]
+    if file.exists() and not force:
+        click.echo(f"Error: {file} already exists. Fix: choose another file name, or pass --force "
+                   "to overwrite it.", err=True)
+        ctx.exit(EXIT_USAGE)
+    if not file.parent.is_dir():
+        click.echo(f"Error: folder {file.parent} does not exist. Fix: create it first "
+                   f"(mkdir -p {file.parent}) or choose another path.", err=True)
+        ctx.exit(EXIT_USAGE)
+    text = src.read_text(encoding="utf-8")
+    new_id = re.sub(r"[^A-Za-z0-9_.-]+", "-", file.stem).strip("-") or "my-rubric"
+    text = _ID_LINE.sub(lambda m: f"rubric: {new_id}  # copied from {m.group(1)}", text, count=1)
+    try:
+        tmp = file.with_name(f".{file.name}.tmp")
+        tmp.write_text(_header(file, src, source) + text, encoding="utf-8")
+        os.replace(tmp, file)
+    except OSError as exc:
+        click.echo(f"Error: cannot write {file}: {exc.strerror}. Fix: choose a folder you can "
+                   "write to.", err=True)
+        ctx.exit(EXIT_FAILURES)
+    n = len(load_rubric(file).criteria)
+    click.echo(f"wrote {file}: the shipped '{source}' rubric ({n} criteria), rubric id {new_id}")
+    click.echo(f"next: edit it, then  qa rubric check {file}  and  qa rubric test {file}")
+    ctx.exit(EXIT_OK)
 
 
 @command.command("check")
