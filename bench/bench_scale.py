@@ -219,7 +219,17 @@ def main() -> int:
     ap.add_argument("--vs-calls", type=int, default=0,
                     help="--local-vs: transcribe this many soak calls instead of bench_transcribe's "
                          "default 485 s (quicker on a loaded machine)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="30 chats and 2 recordings, local and local:1, in a temporary folder: the script "
+                         "runs (for the tests; no figure to quote)")
     args = ap.parse_args()
+    global DATA
+    if args.smoke:
+        import tempfile
+
+        args.chats, args.recordings, args.modes, args.local_vs = 30, 2, "local,local:1", None
+        tmp = tempfile.TemporaryDirectory(prefix="qa-scale-smoke-")
+        DATA = Path(tmp.name)
     print(f"qa scale: {args.chats:,} chats + {args.recordings} recordings; {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; no GPU in this benchmark (CPU, tiny.en int8)", flush=True)
     calls_dir = DATA / f"calls-{args.recordings}"

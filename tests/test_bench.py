@@ -20,6 +20,7 @@ SMOKE = {
     "bench_call_page.py": ("with the call chart", None, None),
     "bench_long_audio.py": ("peak memory ratio", "Whisper", None),
     "bench_report.py": ("target report <= 60 s", "child processes", None),
+    "bench_scale.py": ("wall time ratios against the local executor", "a local Dask cluster and Whisper", None),
     "bench_score.py": ("qa score, after a rubric edit", "the full spaCy pipeline", None),
     "bench_soak.py": ("memory growth", "Whisper", None),
     "bench_transcribe.py": ("qa speed / plain faster-whisper speed", "Whisper", None),
