@@ -264,7 +264,12 @@ def score_paths(files: Iterable[str | Path], batch: ScoreBatch, ingest: IngestOp
 
 def stage_session(cluster: ClusterOptions, out: OutDir, inputs: Sequence[str | Path] = ()) -> Session:
     """The executors of one command, entered: on a cluster, the workers are checked to see
-    the output folder and the inputs (a shared filesystem) before any work."""
+    the output folder and the inputs (a shared filesystem) before any work. Every local
+    worker process the command starts dies with it, ``kill -9`` included
+    (:func:`qa.procs.install`), as in ``qa run``."""
+    from .procs import install as die_with_this_process
+
+    die_with_this_process(out.root)
     session = Session(cluster).__enter__()
     try:
         if session.distributed:

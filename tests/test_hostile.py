@@ -441,3 +441,14 @@ def test_qa_score_fails_a_deeply_nested_file_and_scores_the_rest(tmp_path):
     assert res.exit_code == 1
     assert "deep.json:line 1: JSON nested more than 64 levels deep." in res.output
     assert (tmp_path / "out" / "results" / "conversations.parquet").exists()
+
+
+def test_a_failure_line_on_stderr_is_one_line_whatever_the_file_name(tmp_path, capsys):
+    from qa.cli.common import Batch
+    from qa.store import OutDir
+
+    batch = Batch(OutDir.at(tmp_path / "out"), ("ingest",))
+    batch.fail("evil\nname\x1b[31m.json", "ingest", "bad\x00 thing")
+    err = capsys.readouterr().err
+    assert err == "error: evil\\nname\\x1b[31m.json: bad\\x00 thing\n"
+    assert batch.failures[0].file == "evil\nname\x1b[31m.json"  # failures.csv keeps the real name

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import click
 
-from ..errors import OutputLockedError, QAError
+from ..errors import OutputLockedError, QAError, display
 from ..store import Failure, OutDir, record_failures
 
 EXIT_OK = 0
@@ -339,7 +339,7 @@ class Batch:
     def fail(self, file: str | Path, stage: str, reason: str) -> None:
         f = Failure(str(file), stage, reason.replace("\n", " "))
         self.failures.append(f)
-        click.echo(f"error: {f.file}: {f.reason}", err=True)
+        click.echo(f"error: {display(f.file)}: {display(f.reason)}", err=True)
 
     def fail_exc(self, file: str | Path, exc: QAError, stage: str | None = None) -> None:
         path = exc.path or str(file)
