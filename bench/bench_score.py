@@ -33,7 +33,9 @@ import spacy  # noqa: E402
 
 from qa.nlp import PIPELINE_NAME, get_nlp  # noqa: E402
 from qa.rubric import default_rubric_path, load_rubric, parse_rubric  # noqa: E402
-from qa.score import Scorer, iter_inputs, write_results  # noqa: E402
+from qa.inputs import iter_inputs  # noqa: E402
+from qa.results import write_results  # noqa: E402
+from qa.score import Scorer  # noqa: E402
 from qa.store import OutDir, iter_conversation_files, write_conversation  # noqa: E402
 
 FIRST = ["Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jamal"]

@@ -1,9 +1,14 @@
-"""Finding input files: files or folders, folders searched recursively by extension."""
+"""Input files: finding them (files or folders, folders searched recursively by
+extension) and reading them into conversations (:func:`iter_inputs`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+
+if TYPE_CHECKING:
+    from .conversation import Conversation
+    from .store import ConversationIds
 
 AUDIO_EXTS = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".webm", ".mp4")
 CHAT_EXTS = (".jsonl", ".ndjson", ".csv", ".json")
@@ -46,3 +51,47 @@ def discover(inputs: Iterable[str | Path], exts: Iterable[str]) -> tuple[list[Pa
 
 def is_audio(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTS
+
+
+def iter_inputs(files: Iterable[str | Path], *, ingest_options=None,
+                on_error: Callable[[Path, Exception], None] | None = None,
+                ids: "ConversationIds | None" = None) -> Iterator[tuple[Conversation, Path]]:
+    """Read input files into conversations, one file at a time: qa conversation JSON as
+    it is, anything else (chat exports, transcripts) through :func:`qa.ingest.parse_file`.
+
+    A file that cannot be read, or a conversation id seen before (``ids``, a
+    :class:`qa.store.ConversationIds`, the check shared by the stages of a run), goes to
+    ``on_error`` (raised when there is none); the rest are yielded with the file they
+    came from.
+    """
+    from .errors import QAError
+    from .ingest import IngestOptions, parse_file, read_conversation_file
+    from .store import ConversationIds
+
+    options = ingest_options or IngestOptions()
+    ids = ConversationIds() if ids is None else ids
+
+    def fail(f: Path, exc: QAError) -> None:
+        if on_error is None:
+            raise exc
+        on_error(f, exc)
+
+    for f in map(Path, files):
+        try:
+            conv = read_conversation_file(f)
+        except QAError as exc:
+            fail(f, exc)
+            continue
+        if conv is not None:
+            convs = [conv]
+        else:
+            result = parse_file(f, options)
+            for exc in result.errors:
+                fail(f, exc)
+            convs = result.conversations
+        for conv in convs:
+            owner = ids.claim(conv.id, f)
+            if owner is not None:
+                fail(f, ids.text_error(conv.id, f, owner))
+                continue
+            yield conv, f

@@ -14,6 +14,7 @@
   without parsing again. The entry holds the spaCy ``DocBin`` (Doc objects are rebuilt
   from it only for ``patterns``, spaCy's Matcher) and the searchable key strings the
   phrase checks read (see :class:`ConvNLP`), so re-scoring does no per-token work.
+  The keys, and matching phrases on them, are :mod:`qa.phrases`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from .errors import ModelNotFoundError
+from .phrases import MARK, SEP, PhraseRegistry, exact_key, match_key, phrase_hits  # noqa: F401  (MARK, SEP: kept importable here)
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +38,6 @@ _NLP: dict[bool, object] = {}
 _NER = None
 _WORD = re.compile(r"\w", re.UNICODE)
 SENT_END = {".", "?", "!", "...", "..", "?!", "!?", "!!", "??", "\n", "\n\n"}
-MARK = "^"
-"""Key marking the start of a sentence in the searchable strings (``^ please help``)."""
-SEP = "\x00"
-"""Key separating turns (no phrase can match across two turns)."""
 
 
 def get_nlp(tagged: bool = False):
@@ -120,33 +118,6 @@ def pipeline_version(tagged: bool = False) -> str:
             f"-{'+'.join(['tokenizer', *nlp.pipe_names])}-{mode}-cache{CACHE_FORMAT}")
 
 
-# ---------------------------------------------------------------- match keys
-_KEY_MEMO: dict[str, str] = {}
-
-
-def match_key(lemma: str) -> str:
-    """Normalise a lemma so that spelling variants and -ize verbs meet their noun:
-    apologise / apologize / apologized / apologies → ``apology``."""
-    k = _KEY_MEMO.get(lemma)
-    if k is not None:
-        return k
-    k = lemma.lower().replace("\u2019", "'").replace(" ", "_")
-    n = len(k)
-    if n > 6 and k.endswith(("ised", "ized")):
-        k = k[:-4] + "y"
-    elif n > 7 and k.endswith(("ising", "izing")):
-        k = k[:-5] + "y"
-    elif n > 5 and k.endswith(("ise", "ize")):
-        k = k[:-3] + "y"
-    if len(_KEY_MEMO) < 500_000:
-        _KEY_MEMO[lemma] = k
-    return k
-
-
-def exact_key(word: str) -> str:
-    return word.lower().replace("\u2019", "'").replace(" ", "_")
-
-
 def is_word(w: str) -> bool:
     return bool(w) and (w[0].isalnum() or _WORD.search(w) is not None)
 
@@ -167,30 +138,6 @@ class ConvSeq:
         if self._keys is None:
             self._keys = self.joined.split(" ")[1:-1]
         return self._keys
-
-
-class PhraseRegistry:
-    """Every phrase key of a rubric, indexed for one pass over a conversation that finds
-    every phrase of every criterion (:meth:`ConvNLP.phrase_hits`): one-word phrases in a
-    set, longer ones by their first two keys."""
-
-    def __init__(self) -> None:
-        self.uni: dict[str, set[str]] = {"lemma": set(), "exact": set()}
-        # mode -> (first key, second key) -> phrase length -> phrases (as key tuples)
-        self.bi: dict[str, dict[tuple[str, str], dict[int, set[tuple[str, ...]]]]] = {"lemma": {}, "exact": {}}
-        self.version = 0
-
-    def add(self, mode: str, key: str) -> None:
-        toks = tuple(key.split(" "))
-        if len(toks) == 1:
-            if toks[0] not in self.uni[mode]:
-                self.uni[mode].add(toks[0])
-                self.version += 1
-            return
-        group = self.bi[mode].setdefault(toks[:2], {}).setdefault(len(toks), set())
-        if toks not in group:
-            group.add(toks)
-            self.version += 1
 
 
 class ConvNLP:
@@ -216,7 +163,8 @@ class ConvNLP:
         self.from_cache = from_cache
         self.tagged = tagged
         self._docs = docs
-        self._hits: dict[str, tuple[int, dict[str, list[int]]]] = {}
+        self.hit_memo: dict[str, tuple[int, dict[tuple[str, ...], list[int]]]] = {}
+        """:func:`qa.phrases.phrase_hits`' memo: mode → (registry version, hits)."""
 
     def seq(self, mode: str) -> ConvSeq:
         return self.seqs["exact" if mode == "exact" else "lemma"]
@@ -252,33 +200,14 @@ class ConvNLP:
                 self._docs = docs
         return self._docs
 
+    def phrase_hits(self, mode: str, registry: PhraseRegistry) -> dict[tuple[str, ...], list[int]]:
+        """:func:`qa.phrases.phrase_hits` on this conversation."""
+        return phrase_hits(self, mode, registry)
+
     def turn_keys(self, i: int, mode: str) -> str:
         """Turn ``i``'s keys as one string, without markers (used to compile phrases)."""
         keys = self.seq(mode).keys
         return " ".join(k for k, t, s in zip(keys, self.kturn, self.kstart) if t == i and s >= 0)
-
-    def phrase_hits(self, mode: str, registry: PhraseRegistry) -> dict[tuple[str, ...], list[int]]:
-        """Phrase (as a key tuple) → the key index of each place it starts, for every phrase
-        in the registry (one pass over the conversation, shared by all criteria)."""
-        mode = "exact" if mode == "exact" else "lemma"
-        cached = self._hits.get(mode)
-        if cached is not None and cached[0] == registry.version:
-            return cached[1]
-        keys = self.seq(mode).keys
-        uni = registry.uni[mode]
-        bi = registry.bi[mode]
-        out: dict[tuple[str, ...], list[int]] = {}
-        for i in [i for i, k in enumerate(keys) if k in uni]:
-            out.setdefault((keys[i],), []).append(i)
-        if bi:
-            for i, pair in [(i, p) for i, p in enumerate(zip(keys, keys[1:])) if p in bi]:
-                for n, group in bi[pair].items():
-                    toks = pair if n == 2 else tuple(keys[i:i + n])
-                    if toks in group:
-                        out.setdefault(toks, []).append(i)
-        self._hits[mode] = (registry.version, out)
-        return out
-
 
 def _build(texts: Sequence[str], docs_words: list[list[str]], docs_lemmas: list[list[str]],
            docs_starts: list[list[int]]) -> tuple[dict[str, ConvSeq], list[int], list[int], list[int], list[int]]:

@@ -135,7 +135,7 @@ class ScoreBatch:
     """The one batch loop: conversations from any stage go in with :meth:`add`; it checks
     duplicate ids (one :class:`~qa.store.ConversationIds` for the whole command), scores
     them :data:`SCORE_CHUNK` at a time (through the scorer's executor), writes each chunk's
-    results to part files (:class:`~qa.score.ResultsWriter`: memory stays flat), collects
+    results to part files (:class:`~qa.results.ResultsWriter`: memory stays flat), collects
     the failure rows and reports progress. :meth:`commit` writes the results files,
     :meth:`record` ``results/failures.csv``.
 
@@ -145,7 +145,7 @@ class ScoreBatch:
     def __init__(self, out: OutDir, scorer, *, chunk: int = SCORE_CHUNK,
                  on_failure: Callable[[Failure, QAError | None], None] | None = None,
                  progress: Callable[[int], None] | None = None):
-        from .score import ResultsWriter
+        from .results import ResultsWriter
 
         self.out = out
         self.scorer = scorer
@@ -234,7 +234,7 @@ def score_paths(files: Iterable[str | Path], batch: ScoreBatch, ingest: IngestOp
     exports and transcripts as ``qa ingest`` reads them), keep its conversations in
     ``OUT/transcripts`` (reports read them there) and queue them in ``batch``; yield each
     file once its conversations are queued. Unreadable files are ``batch`` failures."""
-    from .score import iter_inputs
+    from .inputs import iter_inputs
 
     out = batch.out
     pending_file: list[Path] = []

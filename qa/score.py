@@ -1,8 +1,9 @@
-"""Scoring: conversations × rubric → results, and the results as Parquet.
+"""Scoring: conversations × rubric → results.
 
 ```python
+from qa.results import write_results
 from qa.rubric import load_rubric
-from qa.score import score_conversations, write_results
+from qa.score import score_conversations
 
 rubric = load_rubric()                       # the shipped default rubric
 results = score_conversations(convs, rubric, cache_dir="qa-out/.cache/spacy")
@@ -13,6 +14,12 @@ Rules (DESIGN.md): a category is the weighted mean of its criteria, N/A excluded
 (null when every criterion in it is N/A); the overall score is the weighted mean of the
 non-null categories (weights renormalised); a failed auto-fail criterion makes the overall
 score 0 and is listed in ``auto_fail_criteria``.
+
+Reading input files is :mod:`qa.inputs`, writing the results as Parquet :mod:`qa.results`,
+the rubric tools (``qa rubric test`` / ``explain``) :mod:`qa.rubric_tools`. The names they
+had here (``iter_inputs``, ``write_results``, ``write_frames``, ``results_frames``,
+``ResultsWriter``, ``run_examples``, ``ExampleResult``, ``explain_rubric``) are kept,
+re-exported, for compatibility.
 """
 
 from __future__ import annotations
@@ -28,14 +35,14 @@ from . import outcome_cache
 from .checks import REGISTRY, Check, Context, Evidence, Outcome, na
 from .conversation import Conversation
 from .errors import ScoreError
-from .inputs import AUDIO_EXTS
+from .inputs import AUDIO_EXTS, iter_inputs  # noqa: F401  (iter_inputs: kept for compatibility)
 from .nlp import Analyzer, ConvNLP
+from .results import ResultsWriter, results_frames, write_frames, write_results  # noqa: F401  (compatibility)
 from .rubric import CATEGORIES, Criterion, Rubric
-from .store import OutDir, atomic_path, safe_name
+from .store import safe_name
 
 if TYPE_CHECKING:
     from .executor import Executor
-    from .store import ConversationIds
 
 log = logging.getLogger(__name__)
 
@@ -96,51 +103,6 @@ class ConversationResult:
     """The same in the customer's last turn."""
     customer_sentiment_shift: float | None = None
     """end - start: above 0 when the customer left happier than they came."""
-
-
-# ---------------------------------------------------------------- inputs
-def iter_inputs(files: Iterable[str | Path], *, ingest_options=None,
-                on_error: Callable[[Path, Exception], None] | None = None,
-                ids: "ConversationIds | None" = None) -> Iterator[tuple[Conversation, Path]]:
-    """Read input files into conversations, one file at a time: qa conversation JSON as
-    it is, anything else (chat exports, transcripts) through :func:`qa.ingest.parse_file`.
-
-    A file that cannot be read, or a conversation id seen before (``ids``, a
-    :class:`qa.store.ConversationIds`, the check shared by the stages of a run), goes to
-    ``on_error`` (raised when there is none); the rest are yielded with the file they
-    came from.
-    """
-    from .errors import QAError
-    from .ingest import IngestOptions, parse_file, read_conversation_file
-    from .store import ConversationIds
-
-    options = ingest_options or IngestOptions()
-    ids = ConversationIds() if ids is None else ids
-
-    def fail(f: Path, exc: QAError) -> None:
-        if on_error is None:
-            raise exc
-        on_error(f, exc)
-
-    for f in map(Path, files):
-        try:
-            conv = read_conversation_file(f)
-        except QAError as exc:
-            fail(f, exc)
-            continue
-        if conv is not None:
-            convs = [conv]
-        else:
-            result = parse_file(f, options)
-            for exc in result.errors:
-                fail(f, exc)
-            convs = result.conversations
-        for conv in convs:
-            owner = ids.claim(conv.id, f)
-            if owner is not None:
-                fail(f, ids.text_error(conv.id, f, owner))
-                continue
-            yield conv, f
 
 
 # ---------------------------------------------------------------- aggregation
@@ -514,307 +476,15 @@ def score_conversations(convs: Iterable[Conversation], rubric: Rubric, *,
     return [r for r in out if r is not None]
 
 
-# ---------------------------------------------------------------- Parquet
-def _schemas():
-    from .schema import CONVERSATION_SCHEMA, CRITERIA_SCHEMA
-
-    return CONVERSATION_SCHEMA, CRITERIA_SCHEMA
-
-
-def _utc(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+# ---------------------------------------------------------------- compatibility
+_MOVED = {"run_examples": "rubric_tools", "ExampleResult": "rubric_tools", "explain_rubric": "rubric_tools"}
+"""Names that lived here, now in :mod:`qa.rubric_tools` (which imports this module, hence
+read on first use): ``from qa.score import run_examples`` keeps working."""
 
 
-_EVIDENCE_FIELDS = ("turn_index", "speaker", "start_s", "end_s", "quote", "match", "match_start",
-                    "match_end", "polarity", "note")
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
 
-
-def results_frames(results: Sequence[ConversationResult]):
-    """The two result tables as Polars DataFrames (columns: :mod:`qa.schema`)."""
-    import polars as pl
-
-    conv_schema, crit_schema = _schemas()
-    cols: dict[str, list] = {k: [] for k in conv_schema}
-    ccols: dict[str, list] = {k: [] for k in crit_schema if k != "evidence"}
-    ev_cols: dict[str, list] = {k: [] for k in ("row", *_EVIDENCE_FIELDS)}
-    row = 0
-    for r in results:
-        started = _utc(r.started_at)
-        values = {
-            "conversation_id": r.conversation_id, "agent_id": r.agent_id, "agent_name": r.agent_name,
-            "team": r.team, "channel": r.channel, "started_at": started, "duration_s": r.duration_s,
-            "n_turns": r.n_turns, "overall": r.overall, **{c: r.categories.get(c) for c in CATEGORIES},
-            "auto_fail": r.auto_fail, "auto_fail_criteria": list(r.auto_fail_criteria),
-            "rubric_id": r.rubric_id, "rubric_version": r.rubric_version, "rubric_hash": r.rubric_hash,
-            "roles_inferred": r.roles_inferred, "transcript_path": r.transcript_path,
-            "audio_path": r.audio_path, "source_path": r.source_path, "scored_at": _utc(r.scored_at),
-            "customer_sentiment_start": r.customer_sentiment_start,
-            "customer_sentiment_end": r.customer_sentiment_end,
-            "customer_sentiment_shift": r.customer_sentiment_shift,
-        }
-        for k, v in values.items():
-            cols[k].append(v)
-        for c in r.criteria:
-            ccols["conversation_id"].append(r.conversation_id)
-            ccols["agent_id"].append(r.agent_id)
-            ccols["team"].append(r.team)
-            ccols["channel"].append(r.channel)
-            ccols["started_at"].append(started)
-            ccols["criterion_id"].append(c.criterion_id)
-            ccols["category"].append(c.category)
-            ccols["description"].append(c.description)
-            ccols["coaching"].append(c.coaching)
-            ccols["outcome"].append(c.outcome)
-            ccols["score"].append(c.score)
-            ccols["weight"].append(c.weight)
-            ccols["auto_fail"].append(c.auto_fail)
-            ccols["na_reason"].append(c.na_reason)
-            ccols["reason"].append(c.reason)
-            for e in c.evidence:
-                ev_cols["row"].append(row)
-                ev_cols["turn_index"].append(e.turn_index)
-                ev_cols["speaker"].append(e.speaker)
-                ev_cols["start_s"].append(e.start_s)
-                ev_cols["end_s"].append(e.end_s)
-                ev_cols["quote"].append(e.quote)
-                ev_cols["match"].append(e.match)
-                ev_cols["match_start"].append(e.match_start)
-                ev_cols["match_end"].append(e.match_end)
-                ev_cols["polarity"].append(e.polarity)
-                ev_cols["note"].append(e.note)
-            row += 1
-    conv_df = pl.DataFrame(cols, schema=conv_schema)
-    ev_struct = crit_schema["evidence"].inner
-    ev_df = pl.DataFrame(ev_cols, schema={"row": pl.Int64, **dict(ev_struct.to_schema())})
-    ev_lists = (ev_df.group_by("row", maintain_order=True)
-                .agg(pl.struct(list(_EVIDENCE_FIELDS)).alias("evidence")))
-    crit_df = (pl.DataFrame(ccols, schema={k: v for k, v in crit_schema.items() if k != "evidence"})
-               .with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
-               .join(ev_lists, on="row", how="left", maintain_order="left")
-               .with_columns(pl.col("evidence").fill_null(pl.lit([], dtype=crit_schema["evidence"])))
-               .drop("row"))
-    return conv_df, crit_df.select(list(crit_schema)).cast(crit_schema)
-
-
-def write_results(results: Sequence[ConversationResult], out: OutDir | str | Path) -> tuple[Path, Path]:
-    """Write ``results/conversations.parquet`` and ``results/criteria.parquet`` atomically."""
-    conv_df, crit_df = results_frames(results)
-    return write_frames(conv_df, crit_df, out)
-
-
-def write_frames(conv_df, crit_df, out: OutDir | str | Path) -> tuple[Path, Path]:
-    """Write the two result tables (from :func:`results_frames`) atomically, in row groups
-    of :data:`~qa.schema.ROW_GROUP_ROWS`: the reports read them a row group at a time."""
-    from .schema import ROW_GROUP_ROWS
-
-    out = out if isinstance(out, OutDir) else OutDir.at(out)
-    conv_path = out.results / "conversations.parquet"
-    crit_path = out.results / "criteria.parquet"
-    with atomic_path(crit_path) as tmp:
-        crit_df.write_parquet(tmp, row_group_size=ROW_GROUP_ROWS)
-    with atomic_path(conv_path) as tmp:
-        conv_df.write_parquet(tmp, row_group_size=ROW_GROUP_ROWS)
-    return conv_path, crit_path
-
-
-class ResultsWriter:
-    """The results files of a run that scores chunk by chunk, with flat memory.
-
-    Each :meth:`add`-ed chunk goes to two part files in a private folder under
-    ``OUT/results`` (``.parts-*.tmp``: a killed run's is removed by the next one under the
-    lock); :meth:`commit` streams the parts, in the order they came, into
-    ``conversations.parquet`` and ``criteria.parquet`` (each renamed into place) and
-    removes the folder. Nothing but one chunk is ever held in memory. The rows of a
-    conversation stay together, in the order the conversations were scored."""
-
-    def __init__(self, out: OutDir | str | Path):
-        import shutil
-        import tempfile
-        import weakref
-
-        self.out = out if isinstance(out, OutDir) else OutDir.at(out)
-        self.out.results.mkdir(parents=True, exist_ok=True)
-        self.dir = Path(tempfile.mkdtemp(prefix=".parts-", suffix=".tmp", dir=self.out.results))
-        # an exception (Ctrl-C too) that drops the writer removes the parts
-        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.dir), True)
-        self.parts = 0
-        self.conversations = 0
-
-    def add(self, results: Sequence[ConversationResult]) -> None:
-        if not results:
-            return
-        from .schema import ROW_GROUP_ROWS
-
-        conv_df, crit_df = results_frames(results)
-        crit_df.write_parquet(self.dir / f"k{self.parts:06d}.parquet", row_group_size=ROW_GROUP_ROWS)
-        conv_df.write_parquet(self.dir / f"c{self.parts:06d}.parquet", row_group_size=ROW_GROUP_ROWS)
-        self.parts += 1
-        self.conversations += conv_df.height
-
-    def commit(self) -> tuple[Path, Path]:
-        import polars as pl
-
-        from .schema import ROW_GROUP_ROWS
-
-        try:
-            if not self.parts:
-                return write_frames(*results_frames([]), self.out)
-            paths = []
-            for prefix, name in (("k", "criteria.parquet"), ("c", "conversations.parquet")):
-                target = self.out.results / name
-                parts = [str(self.dir / f"{prefix}{i:06d}.parquet") for i in range(self.parts)]
-                with atomic_path(target) as tmp:
-                    pl.scan_parquet(parts).sink_parquet(tmp, row_group_size=ROW_GROUP_ROWS)
-                paths.append(target)
-            return paths[1], paths[0]
-        finally:
-            self.discard()
-
-    def discard(self) -> None:
-        self._cleanup()
-
-
-# ---------------------------------------------------------------- rubric examples and explanation
-@dataclass
-class ExampleResult:
-    """One rubric example run through its criterion (``qa rubric test``)."""
-
-    criterion_id: str
-    expected: str
-    """``pass`` or ``fail``, as the trainer wrote it."""
-    outcome: str
-    """What the check gave: ``pass``, ``fail``, ``na`` (or ``skipped``)."""
-    text: str
-    """The example, as one line."""
-    reason: str
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == self.expected or self.outcome == "skipped"
-
-
-def _example_conversation(crit: Criterion, example) -> Conversation:
-    from .conversation import Source, Turn
-
-    speaker = getattr(crit.options, "speaker", "agent")
-    if speaker not in ("agent", "customer"):
-        speaker = "agent"
-    if isinstance(example, str):
-        turns = [Turn(speaker=speaker, text=example)]
-    else:
-        turns = []
-        for t in example:
-            if t.customer is not None:
-                turns.append(Turn(speaker="customer", text=t.customer))
-            if t.agent is not None:
-                turns.append(Turn(speaker="agent", text=t.agent))
-    channel = crit.channels[0] if crit.channels else "chat"
-    return Conversation(id=f"example-{crit.id}", channel=channel, agent_id="example",
-                        source=Source(path="(rubric example)", sha256="0" * 64, format="example"),
-                        turns=turns)
-
-
-def _example_text(example) -> str:
-    if isinstance(example, str):
-        return example
-    parts = []
-    for t in example:
-        if t.customer is not None:
-            parts.append(f"customer: {t.customer}")
-        if t.agent is not None:
-            parts.append(f"agent: {t.agent}")
-    return " / ".join(parts)
-
-
-def run_examples(rubric: Rubric, scorer: Scorer | None = None) -> list[ExampleResult]:
-    """Run every criterion's ``examples`` through its check; see :attr:`ExampleResult.ok`."""
-    scorer = scorer or Scorer(rubric, n_process=1)
-    todo: list[tuple[Criterion, Check, str, object]] = []
-    for crit, check in scorer.checks:
-        for expected, items in (("pass", crit.examples.pass_), ("fail", crit.examples.fail)):
-            for ex in items:
-                todo.append((crit, check, expected, ex))
-    convs = [_example_conversation(c, ex) for c, _, _, ex in todo]
-    analysed = dict(scorer.analyzer.analyze([[t.text for t in c.turns] for c in convs]))
-    out = []
-    for k, (crit, check, expected, ex) in enumerate(todo):
-        if check.timing:
-            out.append(ExampleResult(crit.id, expected, "skipped", _example_text(ex),
-                                     f"{crit.check} reads timings; text examples cannot test it"))
-            continue
-        res = check.run(Context(convs[k], analysed[k]))
-        out.append(ExampleResult(crit.id, expected, res.outcome, _example_text(ex), res.reason))
-    return out
-
-
-def explain_rubric(rubric: Rubric, scorer: Scorer | None = None) -> str:
-    """The rubric in plain words for a trainer: what each criterion looks for, its weight as
-    a share of its category and of the total (for calls and for chats: criteria limited to
-    one channel are N/A on the other), and the auto-fail items."""
-    scorer = scorer or Scorer(rubric, n_process=1)
-    channels = [ch for ch in ("chat", "voice", "email", "social")
-                if ch in ("chat", "voice") or any(c.channels and ch in c.channels for c in rubric.criteria)]
-    label = {"chat": "chats", "voice": "calls", "email": "e-mails", "social": "social media"}
-
-    def shares(channel: str) -> tuple[dict[str, float], dict[str, float]]:
-        """Category share of the total, and criterion share of its category, on a channel."""
-        crits = [c for c in rubric.criteria if c.applies_to(channel)]
-        cat_w = {cat: rubric.categories.get(cat, 0.0) for cat in CATEGORIES
-                 if any(c.category == cat for c in crits) and rubric.categories.get(cat, 0.0) > 0}
-        total = sum(cat_w.values())
-        cat_share = {cat: w / total for cat, w in cat_w.items()} if total else {}
-        crit_share = {}
-        for c in crits:
-            in_cat = sum(k.weight for k in crits if k.category == c.category)
-            crit_share[c.id] = c.weight / in_cat if in_cat else 0.0
-        return cat_share, crit_share
-
-    per = {ch: shares(ch) for ch in channels}
-    lines = [f"Rubric '{rubric.id}', version {rubric.version} (content hash {rubric.hash[:12]})"]
-    if rubric.description:
-        lines.append(rubric.description)
-    lines += ["", "How the score is made: each criterion gives 0-100% (or N/A when it cannot apply);",
-              "a category is the weighted mean of its criteria; the overall score is the weighted",
-              "mean of the categories. Shares below are for a conversation where every criterion",
-              "of that channel applies; N/A criteria are left out and the others share their weight.",
-              ""]
-    lines.append("Categories (share of the overall score): " + ", ".join(f"on {label[ch]}" for ch in channels))
-    for cat in CATEGORIES:
-        n = sum(1 for k in rubric.criteria if k.category == cat)
-        cells = "  ".join(f"{per[ch][0].get(cat, 0.0):>4.0%}" for ch in channels)
-        lines.append(f"  {cat:<16} {cells}   {n} criteri{'a' if n != 1 else 'on'}")
-    for cat in CATEGORIES:
-        crits = [(c, ch) for c, ch in scorer.checks if c.category == cat]
-        if not crits:
-            continue
-        cat_sh = [f"{per[ch][0].get(cat, 0.0):.0%}" for ch in channels]
-        head = (f"{cat_sh[0]} of the overall score" if len(set(cat_sh)) == 1 else ", ".join(
-            f"{v} of the overall score on {label[ch]}" for v, ch in zip(cat_sh, channels)))
-        lines += ["", f"{cat.upper()} — {head}"]
-        for c, check in crits:
-            where = f" [{', '.join(label[x] for x in c.channels)} only]" if c.channels else ""
-            af = "  AUTO-FAIL" if c.auto_fail else ""
-            parts = []
-            for ch in channels:
-                if c.applies_to(ch):
-                    cs = per[ch][1].get(c.id, 0.0)
-                    parts.append(f"{cs:.0%} of {cat} on {label[ch]} ({cs * per[ch][0].get(cat, 0.0):.1%} of the total)")
-            lines.append(f"  {c.id}{where}{af}: weight {c.weight:g} = " + "; ".join(parts))
-            if c.description:
-                lines.append(f"      {c.description}")
-            lines.append(f"      Looks for: {check.explain()}")
-            if c.coaching:
-                lines.append(f"      Coaching: {c.coaching}")
-    af = [c for c in rubric.criteria if c.auto_fail]
-    lines.append("")
-    if af:
-        lines.append("Auto-fail: if any of these fails, the whole conversation scores 0:")
-        for c in af:
-            lines.append(f"  {c.id}: {c.description or c.check}")
-    else:
-        lines.append("Auto-fail: none.")
-    return "\n".join(lines)
+        return getattr(importlib.import_module(f"{__package__}.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -310,7 +310,7 @@ def test_results_files_are_written_in_row_groups(tmp_path):
     import pyarrow.parquet as pq
 
     from qa.schema import ROW_GROUP_ROWS
-    from qa.score import write_frames
+    from qa.results import write_frames
 
     out, convs, crits = _random_results(tmp_path / "a", n=ROW_GROUP_ROWS // 6 * 2 + 50)
     conv_df = pl.DataFrame(convs, schema=CONVERSATION_SCHEMA)

@@ -367,7 +367,7 @@ def test_record_reviews_keeps_automatic_results(results, tmp_path):
 # ---------------------------------------------------------------- real scoring: suggestions
 def _score_into(out: Path, convs, rubric) -> Path:
     from qa.score import score_conversations
-    from qa.score import write_results as write_scored
+    from qa.results import write_results as write_scored
     from qa.store import OutDir, write_conversation
 
     od = OutDir.at(out)

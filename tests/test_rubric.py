@@ -298,7 +298,7 @@ def test_version_is_kept_as_written():
 
 @pytest.mark.parametrize("path", sorted(default_rubric_path().parent.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_rubric_checks_and_its_examples_behave(path):
-    from qa.score import run_examples
+    from qa.rubric_tools import run_examples
 
     rubric = load_rubric(path)
     assert {"greeting", "no_profanity", "empathy_response", "apology", "first_response"} <= \

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from qa.cli import main
 from qa.errors import ScoreError
 from qa.rubric import CATEGORIES, load_rubric, parse_rubric
-from qa.score import (CriterionResult, Scorer, category_scores, overall_score, score_conversations,
-                      write_results)
+from qa.results import write_results
+from qa.score import CriterionResult, Scorer, category_scores, overall_score, score_conversations
 from qa.store import OutDir, write_conversation
 
 from conftest import ABCD, IBM_CUT, IBM_FULL, ROOT, make_conv, need_shared
@@ -213,7 +213,7 @@ def test_empty_results_still_write_typed_files(tmp_path):
 
 
 def test_results_writer_streams_chunks_into_the_same_files(tmp_path):
-    from qa.score import ResultsWriter
+    from qa.results import ResultsWriter
 
     convs = [_chat(text, id=f"c{i}", customer_name="Dana",
                    started_at=datetime(2026, 5, 4, 9, i, tzinfo=timezone.utc))
@@ -469,3 +469,23 @@ def test_real_chats_are_scored_with_reasons_and_evidence(tmp_path, which, n):
     abcd = crit.filter(pl.col("criterion_id") == "name_usage",
                        pl.col("conversation_id").is_in(["3592", "9489", "3695"]))
     assert abcd.height == 3 and (abcd["outcome"] != "na").all()
+
+
+def test_moved_names_still_import_from_qa_score():
+    """Input reading, Parquet writing and the rubric tools left qa.score; the names users
+    imported from it still work (the README's examples did)."""
+    import qa.inputs
+    import qa.results
+    import qa.rubric_tools
+    from qa.score import (ExampleResult, ResultsWriter, explain_rubric, iter_inputs, results_frames,
+                          run_examples, write_frames)
+    from qa.score import write_results as compat_write
+
+    assert iter_inputs is qa.inputs.iter_inputs
+    assert compat_write is qa.results.write_results is write_results
+    assert (results_frames, write_frames, ResultsWriter) == (
+        qa.results.results_frames, qa.results.write_frames, qa.results.ResultsWriter)
+    assert (run_examples, ExampleResult, explain_rubric) == (
+        qa.rubric_tools.run_examples, qa.rubric_tools.ExampleResult, qa.rubric_tools.explain_rubric)
+    with pytest.raises(ImportError):
+        from qa.score import no_such_name  # noqa: F401

@@ -6,7 +6,7 @@ A check type is a class registered under a name with :func:`register`. It declar
   the message lists the known ones);
 * ``needs``: which NLP features it uses (``lemma``; ``ner``; ``doc`` for spaCy ``Doc``);
 * ``__init__(options, analyzer)``: compiles the options once per rubric (phrase lists are
-  lemmatised once, not per conversation);
+  lemmatised once, not per conversation: :class:`qa.phrases.PhraseSet`);
 * ``run(ctx) -> Outcome``: scores one conversation;
 * ``explain() -> str``: what it looks for, in plain words (``qa rubric explain``).
 
@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..phrases import Hit, PhraseSet  # noqa: F401  (phrase matching: qa.phrases; kept importable here)
 
 if TYPE_CHECKING:
     from ..conversation import Conversation, Turn
@@ -234,111 +236,6 @@ def _window(conv: "Conversation", idx: list[int], speaker: str, window: Window |
         return [i for i in idx if conv.turns[i].start_s - t0 <= window.first_seconds], None
     end = max((t.end_s if t.end_s is not None else t.start_s) for t in conv.turns)  # type: ignore
     return [i for i in idx if end - conv.turns[i].start_s <= window.last_seconds], None
-
-
-# ---------------------------------------------------------------- phrase matching
-@dataclass
-class Hit:
-    turn_index: int
-    start: int
-    """Character offsets in the turn text."""
-    end: int
-    phrase: str
-    """The rubric's phrase that matched."""
-    labels: frozenset = frozenset()
-    """The labels of every phrase that matched here (features, for politeness)."""
-    at_start: bool = False
-    """True when the match begins a sentence."""
-    _a: int = -1
-
-
-class PhraseSet:
-    """A list of phrases compiled once, matched on lemmas (``lemma``) or lower-cased
-    words (``exact``), whole words only, punctuation ignored, never across two turns.
-
-    In ``lemma`` mode with the tagger (context-dependent lemmas) a phrase also matches its
-    words exactly as written; lookup lemmas do not depend on context. Phrases are
-    compared as sequences of keys, found in one pass over each conversation shared by
-    every criterion (:meth:`qa.nlp.ConvNLP.phrase_hits`): no regular expressions, so no
-    phrase can make matching slow. ``sentence_start`` phrases match only as the first
-    words of a sentence. ``labels`` (one per phrase) tag the hits.
-    """
-
-    def __init__(self, phrases: list[str], analyzer: "Analyzer", match: str = "lemma", *,
-                 labels: list[str] | None = None, sentence_start: list[bool] | None = None):
-        from ..nlp import MARK
-
-        self.phrases = list(phrases)
-        self.mode = match
-        self.registry = analyzer.registry
-        self.modes = ("exact",) if match == "exact" else (
-            ("lemma", "exact") if analyzer.tagged else ("lemma",))
-        self.by_key: dict[str, dict[tuple[str, ...], tuple[str, frozenset, int]]] = {m: {} for m in self.modes}
-        keys = analyzer.phrase_keys(self.phrases) if self.phrases else []
-        for k, (phrase, (kl, ke)) in enumerate(zip(self.phrases, keys)):
-            label = labels[k] if labels else phrase
-            for m in self.modes:
-                key = kl if m == "lemma" else ke
-                if not key:
-                    continue
-                if sentence_start and sentence_start[k]:
-                    key = f"{MARK} {key}"
-                toks = tuple(key.split(" "))
-                old = self.by_key[m].get(toks)
-                self.by_key[m][toks] = (old[0] if old else phrase,
-                                        (old[1] if old else frozenset()) | {label}, len(toks))
-                self.registry.add(m, key)
-
-    def __bool__(self) -> bool:
-        return any(self.by_key.values())
-
-    def find(self, cnlp: "ConvNLP", turns: "list[int] | None" = None, limit: int | None = None,
-             *, overlapping: bool = False) -> list[Hit]:
-        """Hits in the given turns (all turns when None), in turn and text order; where
-        phrases overlap, the longest wins (``overlapping``: every phrase found, each its
-        own hit)."""
-        kturn, kstart, kend = cnlp.kturn, cnlp.kstart, cnlp.kend
-        allowed = set(turns) if turns is not None else None
-        if allowed is not None and not allowed:
-            return []
-        cands = []
-        for m in self.modes:
-            found = cnlp.phrase_hits(m, self.registry)
-            mine = self.by_key[m]
-            if len(found) < len(mine):
-                pairs = [(mine[k], v) for k, v in found.items() if k in mine]
-            else:
-                pairs = [(info, found[k]) for k, info in mine.items() if k in found]
-            for (phrase, labels, n), starts in pairs:
-                for a in starts:
-                    if allowed is not None and kturn[a] not in allowed:
-                        continue
-                    cands.append((a, -n, phrase, labels))
-        if not cands:
-            return []
-        cands.sort(key=lambda c: (c[0], c[1]))
-        hits: list[Hit] = []
-        last_end = -1
-        for a, neg_n, phrase, labels in cands:
-            b = a - neg_n - 1
-            if a <= last_end and not overlapping:
-                if hits and a == hits[-1]._a:
-                    hits[-1].labels = hits[-1].labels | labels
-                continue
-            at_start = a > 0 and kstart[a - 1] < 0 and kturn[a - 1] >= 0
-            s0 = a
-            while s0 < b and kstart[s0] < 0:  # a sentence-start marker
-                s0 += 1
-            h = Hit(kturn[a], kstart[s0], kend[b], phrase, labels, at_start or s0 > a)
-            h._a = a
-            hits.append(h)
-            last_end = b
-            if limit is not None and len(hits) >= limit:
-                break
-        return hits
-
-    def find_in(self, ctx: "Context", indices: list[int], limit: int | None = None) -> list[Hit]:
-        return self.find(ctx.nlp, indices, limit)
 
 
 def short_list(items: list[str], n: int = 4) -> str:

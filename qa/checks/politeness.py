@@ -23,9 +23,9 @@ from typing import Literal, NamedTuple
 
 from pydantic import Field, field_validator
 
-from . import (BaseOptions, Check, Context, Outcome, PhraseSet, evidence, failed, na, passed,
-               register)
 from ..nlp import ConvNLP
+from ..phrases import PhraseSet
+from . import BaseOptions, Check, Context, Outcome, evidence, failed, na, passed, register
 
 
 class Feature(NamedTuple):

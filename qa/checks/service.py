@@ -12,8 +12,9 @@ from pydantic import Field
 
 from .. import situation
 from ..acts import DESCRIPTIONS, NEVER, Act, sentences
-from . import (BaseOptions, Check, Context, Evidence, Outcome, PhraseSet, Window, evidence, failed, fmt_s, na,
-               passed, register, short_list)
+from ..phrases import PhraseSet
+from . import (BaseOptions, Check, Context, Evidence, Outcome, Window, evidence, failed, fmt_s, na, passed,
+               register, short_list)
 from .text import _phrase_list, agent_intro
 from .timing import HOLD_THANKS
 

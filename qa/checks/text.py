@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from . import (BaseOptions, Check, CheckOptionsError, Context, Hit, Outcome, PhraseSet, Window,
-               Speaker, evidence, failed, na, passed, register, short_list)
+from ..phrases import Hit, PhraseSet
+from . import (BaseOptions, Check, CheckOptionsError, Context, Outcome, Window, Speaker, evidence, failed, na,
+               passed, register, short_list)
 
 MAX_EVIDENCE = 5
 _NER_WINDOW = 300

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from . import (BaseOptions, Check, Context, Evidence, Outcome, PhraseSet, at, evidence, failed,
-               fmt_s, na, passed, register)
+from ..phrases import PhraseSet
+from . import BaseOptions, Check, Context, Evidence, Outcome, at, evidence, failed, fmt_s, na, passed, register
 
 
 def _end(t) -> float | None:

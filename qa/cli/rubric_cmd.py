@@ -138,7 +138,7 @@ def test(ctx: click.Context, file: Path | None, verbose: bool) -> None:
     Example:
       qa rubric test rubrics/acme.yaml
     """
-    from ..score import run_examples
+    from ..rubric_tools import run_examples
 
     rubric = _load_or_report(ctx, file)
     results = run_examples(rubric)
@@ -169,7 +169,7 @@ def explain(ctx: click.Context, file: Path | None) -> None:
       qa rubric explain rubrics/acme.yaml
       qa rubric explain            # the shipped default rubric
     """
-    from ..score import explain_rubric
+    from ..rubric_tools import explain_rubric
 
     rubric = _load_or_report(ctx, file)
     click.echo(explain_rubric(rubric))
