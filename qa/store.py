@@ -314,8 +314,7 @@ def clean_stale_temp(out: OutDir) -> int:
     removed = 0
     if not out.root.is_dir():
         return 0
-    for folder in (out.root, out.transcripts, out.results, out.reports, *(
-            p for p in out.cache.glob("*") if p.is_dir())):
+    for folder in (out.root, out.transcripts, out.results, out.reports):
         if not folder.is_dir():
             continue
         for p in folder.iterdir():
@@ -325,6 +324,13 @@ def clean_stale_temp(out: OutDir) -> int:
                 else:
                     p.unlink(missing_ok=True)
                 removed += 1
+    # the caches nest their entries (spacy/<2 hex>/, spacy/outcomes/<2 hex>/): walk them all
+    if out.cache.is_dir():
+        for folder, _dirs, files in os.walk(out.cache):
+            for name in files:
+                if name.startswith(".") and name.endswith(".tmp"):
+                    Path(folder, name).unlink(missing_ok=True)
+                    removed += 1
     return removed
 
 

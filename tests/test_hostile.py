@@ -452,3 +452,18 @@ def test_a_failure_line_on_stderr_is_one_line_whatever_the_file_name(tmp_path, c
     err = capsys.readouterr().err
     assert err == "error: evil\\nname\\x1b[31m.json: bad\\x00 thing\n"
     assert batch.failures[0].file == "evil\nname\x1b[31m.json"  # failures.csv keeps the real name
+
+
+def test_temp_files_a_killed_run_left_in_the_nested_caches_are_removed(tmp_path):
+    from qa.store import OutDir, clean_stale_temp
+
+    out = OutDir.at(tmp_path / "out")
+    left = [out.cache / "spacy" / "ab" / ".abcd.spacy.x1.tmp",
+            out.cache / "spacy" / "outcomes" / "cd" / ".cdef.json.x2.tmp",
+            out.results / ".conversations.parquet.x3.tmp"]
+    kept = out.cache / "spacy" / "ab" / "abcd.spacy"
+    for p in [*left, kept]:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+    assert clean_stale_temp(out) == 3
+    assert not any(p.exists() for p in left) and kept.exists()
