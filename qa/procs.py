@@ -119,7 +119,8 @@ def _environ(pid: int) -> dict[str, str]:
     return out
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie counts as dead)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -151,7 +152,7 @@ def left_behind(out_root: str | Path) -> list[int]:
         if env.get(ENV_OUT) != want or not env.get(ENV_PARENT, "").isdigit():
             continue
         parent = int(env[ENV_PARENT])
-        if parent == me or pid == parent or _alive(parent):
+        if parent == me or pid == parent or pid_alive(parent):
             continue
         found.append(pid)
     return sorted(found)

@@ -51,6 +51,7 @@ from .aggregate import (CATEGORIES, MIN_CONVERSATIONS, NO_TEAM, PERCENTILE_MIN_A
 from .audio import playable_recording
 from .conversation import Conversation
 from .errors import QAError, ReportError
+from .procs import pid_alive
 from .shipped import reports_dir
 from .store import Failure, plural, safe_name
 
@@ -1242,22 +1243,13 @@ def _swap_in(staging: Path, reports: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
 
 def _remove_stale(out: Path) -> None:
     """Remove the half-written folders of a report run that was killed (its process is
     gone): ``.reports.tmp-<pid>-*`` and ``.reports.old-<pid>``."""
     for p in out.glob(".reports.*-*"):
         m = re.fullmatch(r"\.reports\.(?:tmp|old)-(\d+)(?:-.*)?", p.name)
-        if m and p.is_dir() and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+        if m and p.is_dir() and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
             log.info("removing %s, left by an interrupted report run", p)
             shutil.rmtree(p, ignore_errors=True)
 
