@@ -85,16 +85,8 @@ def results_frames(results: Sequence[ConversationResult]):
             ccols["reason"].append(c.reason)
             for e in c.evidence:
                 ev_cols["row"].append(row)
-                ev_cols["turn_index"].append(e.turn_index)
-                ev_cols["speaker"].append(e.speaker)
-                ev_cols["start_s"].append(e.start_s)
-                ev_cols["end_s"].append(e.end_s)
-                ev_cols["quote"].append(e.quote)
-                ev_cols["match"].append(e.match)
-                ev_cols["match_start"].append(e.match_start)
-                ev_cols["match_end"].append(e.match_end)
-                ev_cols["polarity"].append(e.polarity)
-                ev_cols["note"].append(e.note)
+                for f in _EVIDENCE_FIELDS:
+                    ev_cols[f].append(getattr(e, f))
             row += 1
     conv_df = pl.DataFrame(cols, schema=conv_schema)
     ev_struct = crit_schema["evidence"].inner
