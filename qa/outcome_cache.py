@@ -39,8 +39,8 @@ SENTIMENT = "_customer_sentiment"
 """The entry's key for the conversation's customer sentiment (start, end, shift)."""
 
 _PACKAGE = Path(__file__).resolve().parent
-_CODE = ("checks", "models", "acts.py", "affect.py", "situation.py", "nlp.py", "score.py",
-         "conversation.py", "outcome_cache.py")
+_CODE = ("checks", "models", "acts.py", "affect.py", "situation.py", "nlp.py", "phrases.py",
+         "score.py", "conversation.py", "outcome_cache.py")
 """What a check's outcome can depend on: editing any of these (a new qa version) starts a
 fresh set of entries."""
 
