@@ -503,9 +503,7 @@ class WaitUpdates(Check):
             return passed(f"{n} wait{'s' if n > 1 else ''} over {fmt_s(self.options.limits_s[conv.channel])}, "
                           "each announced and acknowledged", ev, score)
         w, announced, acked, _ = max(bad, key=lambda b: b[0].seconds)
-        if not any(t.speaker == "agent" for t in conv.turns[:w.after + 1]):
-            why = "unannounced (the customer's message went unanswered)"
-        elif not announced and conv.turns[w.after].speaker != "agent":
+        if not announced and conv.turns[w.after].speaker != "agent":
             why = "unannounced (the customer's message went unanswered)"
         elif not announced:
             why = "not announced"
