@@ -173,6 +173,38 @@ def test_reply_time_chat_statistics():
     assert (c.outcome, c.score) == ("pass", 1.0)
 
 
+
+def test_longest_wait_counts_announced_waits():
+    """mode: wait counts the customer's wait on the agent from the message before each agent
+    message, the agent's own "let me check" included: announced, the wait is still a wait."""
+    crit = dict(category="promptness", check="response_latency", mode="wait", statistic="max",
+                target_s=180, zero_at_s=900)
+    conv = make_conv([("customer", "My card was declined", 0), ("agent", "Hi, sorry about that", 40),
+                      ("agent", "Let me check, it may take a couple of minutes", 60),
+                      ("agent", "Thanks for waiting: the block is lifted", 420),
+                      ("customer", "thanks", 430), ("agent", "You're welcome", 450)])
+    c = run(conv, **crit)
+    assert c.outcome == "fail"
+    assert c.reason == "longest wait on the agent 6 min over 4 agent messages, target 3 min (turn 4 at 7:00)"
+    assert c.score == pytest.approx(1 - 180 / 720)
+    # the wait began at the agent's own announcement, and ended at its next message
+    assert [(e.turn_index, e.polarity) for e in c.evidence] == [(2, "negative"), (3, "negative")]
+    assert c.evidence[0].note.startswith("the agent's message; the customer's longest wait of 6 min")
+    # reply mode sees only the replies to the customer (40 s and 20 s): it passes
+    assert run(conv, **{**crit, "mode": "reply"}).outcome == "pass"
+    conv.turns[3].start_s = conv.turns[3].end_s = 150
+    c = run(conv, **crit)
+    assert (c.outcome, c.score) == ("pass", 1.0)
+    c = run(make_conv([("customer", "Hi"), ("agent", "Hello")]), **crit)
+    assert c.outcome == "na"
+    # by channel: on social an hour is the target
+    social = make_conv([("customer", "@brand late again", 0), ("agent", "@me sorry! DM us", 1500),
+                        ("customer", "@brand done", 1600), ("agent", "@me sorted, thanks", 4000)],
+                       channel="social")
+    c = run(social, **{**crit, "by_channel": {"social": {"target_s": 3600, "zero_at_s": 21600}}})
+    assert c.outcome == "pass"
+    assert c.reason.startswith("longest wait on the agent 40 min over 2 agent messages, target 1 h (turn 4")
+
 def test_response_gap_voice_from_end_of_customer_turn():
     conv = voice([("customer", "my phone is broken", 0.0, 3.0), ("agent", "let me check", 3.5, 5.0),
                   ("customer", "thanks so much", 6.0, 8.0), ("agent", "found it", 14.0, 15.0)])

@@ -34,8 +34,10 @@ class ChannelTarget(BaseOptions):
 
 
 class LatencyOptions(BaseOptions):
-    mode: Literal["reply", "first"] = "reply"
-    """reply: every agent reply to the customer; first: the first response only."""
+    mode: Literal["reply", "first", "wait"] = "reply"
+    """reply: every agent reply to the customer; first: the first response only; wait: every
+    time the customer waited on the agent, counted to each agent message from the message
+    before it, the agent's own included (a "let me check" starts a wait, announced or not)."""
     target_s: float = Field(gt=0)
     """Replies at or under this many seconds score full marks (and pass)."""
     zero_at_s: float | None = Field(default=None, gt=0)
@@ -90,6 +92,7 @@ class ResponseLatency(Check):
         o = self.options
         zero = o.zero_at_s or 4 * o.target_s
         what = ("the agent's first response" if o.mode == "first"
+                else f"the {o.statistic} time the customer waits on the agent" if o.mode == "wait"
                 else f"the {o.statistic} time the agent takes to reply")
         per = "".join(f"; on {ch}: {fmt_s(t.target_s)} (0 at {fmt_s(t.zero_at_s or 4 * t.target_s)})"
                       for ch, t in o.by_channel.items())
@@ -125,6 +128,14 @@ class ResponseLatency(Check):
                 last_customer = None
         return out
 
+    def wait_gaps(self, ctx: Context) -> list[tuple[float, int, int]]:
+        """(seconds waited, the message before, the agent message) for every time the
+        customer waited on the agent: the same waits as the ``long_wait`` condition, at any
+        length (so an announced "let me check" followed by minutes of silence counts)."""
+        from ..situation import waits
+
+        return [(w.seconds, w.after, w.reply) for w in waits(ctx, {ctx.conv.channel: 0.0})]
+
     def targets(self, channel: str) -> tuple[float, float]:
         """(target, zero-at) seconds on this channel."""
         o = self.options
@@ -143,7 +154,7 @@ class ResponseLatency(Check):
         target, zero = self.targets(conv.channel)
         if o.mode == "reply" and conv.channel == "voice" and not has_turn_lengths(ctx):
             return na("the call's turns have start times only, so the pause before each reply cannot be measured")
-        gaps = self.gaps(ctx)
+        gaps = self.wait_gaps(ctx) if o.mode == "wait" else self.gaps(ctx)
         if o.mode == "first":
             first_c = conv.customer_turns()[0][0]
             first_a = next((i for i, t in enumerate(conv.turns) if t.speaker == "agent"), None)
@@ -186,12 +197,20 @@ class ResponseLatency(Check):
         score = _graded(value, target, zero)
         pol = "positive" if value <= target else "negative"
         longest = "longest " if len(gaps) > 1 else ""
-        ev = [evidence(conv, worst[1], pol, note=f"the customer's message; the {longest}wait of "
-                                                 f"{fmt_s(worst[0])} began here"),
-              evidence(conv, worst[2], pol, note=f"the agent's reply after a {fmt_s(worst[0])} wait")]
         label = {"mean": "mean", "median": "median", "max": "longest", "p90": "90th-percentile"}[o.statistic]
-        reason = (f"{label} agent reply time {fmt_s(value)} over {len(values)} repl{'ies' if len(values) > 1 else 'y'}"
-                  f", target {fmt_s(target)}")
+        if o.mode == "wait":
+            whose = "the agent's" if conv.turns[worst[1]].speaker == "agent" else "the customer's"
+            ev = [evidence(conv, worst[1], pol, note=f"{whose} message; the customer's {longest}wait of "
+                                                     f"{fmt_s(worst[0])} on the agent began here"),
+                  evidence(conv, worst[2], pol, note=f"the agent's next message, after {fmt_s(worst[0])}")]
+            reason = (f"{label} wait on the agent {fmt_s(value)} over {len(values)} "
+                      f"agent message{'s' if len(values) > 1 else ''}, target {fmt_s(target)}")
+        else:
+            ev = [evidence(conv, worst[1], pol, note=f"the customer's message; the {longest}wait of "
+                                                     f"{fmt_s(worst[0])} began here"),
+                  evidence(conv, worst[2], pol, note=f"the agent's reply after a {fmt_s(worst[0])} wait")]
+            reason = (f"{label} agent reply time {fmt_s(value)} over {len(values)} "
+                      f"repl{'ies' if len(values) > 1 else 'y'}, target {fmt_s(target)}")
         if o.statistic != "max":
             reason += f" (longest {fmt_s(worst[0])}, turn {worst[2] + 1}{at(conv.turns[worst[2]])})"
         else:
