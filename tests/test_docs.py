@@ -231,3 +231,20 @@ def _shipped() -> list[str]:
     from qa.shipped import shipped_rubrics
 
     return list(shipped_rubrics())
+
+
+def test_every_check_type_and_option_is_documented():
+    """README's "Check types" has a section per registered check naming each of its options,
+    so a trainer who reads it can use every option the rubric accepts."""
+    import qa.score  # noqa: F401  (registers every check)
+    from qa.checks import REGISTRY
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = []
+    for name, cls in sorted(REGISTRY.items()):
+        m = re.search(r"#### `%s`(.*?)(?=\n#### |\n### |\n## )" % re.escape(name), readme, re.S)
+        if m is None:
+            missing.append(f"no '#### `{name}`' section")
+            continue
+        missing += [f"{name}: option `{f}`" for f in cls.Options.model_fields if f"`{f}`" not in m.group(1)]
+    assert not missing, "README.md check types lack: " + "; ".join(missing)
