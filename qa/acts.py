@@ -80,6 +80,39 @@ def sentences(text: str) -> tuple[tuple[int, str], ...]:
     return tuple((m.start(), m.group(0)) for m in _SENT.finditer(text[:MAX_CHARS]) if m.group(0).strip())
 
 
+_SIGNOFF = re.compile(
+    r"(?:\s*(?:https?://\S+|www\.\S+"                      # a link
+    r"|[\^*~/]\s?[A-Za-z][A-Za-z.]{0,20}"                     # "^AB", "*MS", "~Nick", "/YE"
+    r"|[-\u2013\u2014]\s?[A-Z][a-z'\-]{1,20}(?:\s[A-Z][a-z'\-]{1,20})?(?:\s\d+/\d+)?"  # "-Steven", "- Rene"
+    r"|\(?\d{1,2}/\d{1,2}\)?"                                 # "2/2", "(4/4)": a thread's part counter
+    r"|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F]))+\s*$")
+"""What social-media and chat agents put after their last words: sign-off initials or a
+first name ("^AB", "*MS", "-Steven", "~Nick"), a link, a thread counter ("2/2"), emoji."""
+
+
+_LINK = re.compile(r"https?://\S+|www\.\S+")
+
+
+def mask_links(text: str) -> str:
+    """``text`` with each link replaced by a full stop and spaces (same length, so offsets
+    stay true): a link ends a sentence, and its dots split nothing."""
+    if "http" not in text and "www." not in text:
+        return text
+    return _LINK.sub(lambda m: "." + " " * (len(m.group(0)) - 1), text)
+
+
+def body_end(text: str) -> int:
+    """Where a message's own words end: before a trailing sign-off, link, thread counter or
+    emoji (:data:`_SIGNOFF`), so "Thanks! ^NP" and "Hope this helps: https://…" end on
+    their words."""
+    t = text[:MAX_CHARS]
+    m = _SIGNOFF.search(t)
+    end = m.start() if m else len(t)
+    while end > 0 and t[end - 1].isspace():
+        end -= 1
+    return end
+
+
 FEELINGS = (
     # feelings and hard experiences, as adjectives a person can be or a situation can be
     "frustrating|frustrated|annoying|annoyed|irritating|infuriating|maddening|upsetting|upset|"
@@ -104,7 +137,10 @@ _DISMISSIVE = _rx(r"\b(?:sorry|apologi[sz]e)\s+(?:that\s+|if\s+)?you\s+(?:feel|f
                   r"|\bno\s+need\s+to\s+(?:get|be)\s+(?:upset|angry|worked\s+up)")
 
 # ---------------------------------------------------------------- apology
-_APOLOGY = _rx(r"\b(?:sorry|apologi[sz]e[sd]?|apologi[sz]ing|apology|apologies|regret|regrettably|excuse\s+me|pardon)\b")
+_APOLOGY = _rx(r"\b(?:sorry|apologi[sz]e[sd]?|apologi[sz]ing|apology|apologies|regret|regrettably|excuse\s+me|pardon)\b"
+               # regret without the word "sorry": "I hate to see this", "we're sad to hear that"
+               r"|\b(?:i|we)\s+(?:really\s+|truly\s+)?hate\s+(?:to\s+(?:see|hear|learn|read)|that|this)\b"
+               r"|\b(?:sad|saddened|gutted|disappointed)\s+to\s+(?:see|hear|learn|read)\b")
 _NOT_APOLOGY = _rx(r"\b(?:don't|do\s+not|no\s+need\s+to|never)\s+(?:need\s+to\s+)?apologi[sz]e"
                    r"|\bno\s+apology\s+(?:needed|necessary)"
                    r"|^\W*sorry\s*\?\s*$|\bsorry,?\s+(?:what|come\s+again|i\s+didn't\s+(?:catch|hear))"
@@ -126,7 +162,9 @@ _EMPATHY_RULES: list[tuple[str, re.Pattern]] = [
     ("intensified apology", _rx(
         rf"\b(?:i'm|i\s+am|we're|we\s+are|i|we)\s+(?:{_INTENS}\s+)+sorry\b|^\W*(?:{_INTENS}\s+)+sorry\b")),
     ("personal apology", _rx(
-        r"\bsorry\s+(?:to\s+(?:hear|see|learn|read)|for\s+your\s+loss"
+        r"\b(?:i|we)\s+(?:really\s+|truly\s+)?hate\s+to\s+(?:see|hear|learn|read)\b"
+        r"|\b(?:sad|saddened)\s+to\s+(?:see|hear|learn|read)\b"
+        r"|\bsorry\s+(?:to\s+(?:hear|see|learn|read)|for\s+your\s+loss"
         r"|(?:that\s+)?(?:you're|you\s+are|you\s+were|you've|you\s+have|you\s+had|you\s+went|you\s+got|your|you)\b"
         r"|about\s+your\b|for\s+(?:the\s+)?(?:stress|worry|scare|upset|distress|frustration|hassle|trouble\s+you|all\s+this|everything))")),
     ("names the feeling", _rx(
@@ -142,7 +180,7 @@ _EMPATHY_RULES: list[tuple[str, re.Pattern]] = [
         rf"|\byou(?:'re|\s+are|'ve\s+been|\s+have\s+every)\s+(?:right|entitled)\s+to\s+(?:be|feel)"
         rf"|\byou've\s+been\s+(?:more\s+than\s+|very\s+|so\s+)?patient")),
     ("understands the situation", _rx(
-        rf"\bi\s+(?:completely\s+|totally\s+|fully\s+|really\s+|can\s+(?:only\s+)?|do\s+)?(?:understand|imagine|see|hear|appreciate)\s+"
+        rf"\b(?:i|we)\s+(?:completely\s+|totally\s+|fully\s+|really\s+|can\s+(?:only\s+)?|do\s+)?(?:understand|imagine|see|hear|appreciate)\s+"
         rf"(?:how|why|what|that\s+(?:this|it|you)|being|your\s+(?:frustration|concern|worry|worries|disappointment|anger|stress)|you're|you\s+are|you'd)"
         rf"|\bi\s+can\s+(?:only\s+)?imagine\b|\bi\s+know\s+how\s+(?:\w+\s+){{0,3}}(?:{FEELINGS})"
         rf"|\bi\s+know\s+(?:you're|you\s+are)\s+(?:on|in|under|dealing)")),
@@ -190,6 +228,13 @@ def empathy(text: str) -> list[Act]:
 
 
 # ---------------------------------------------------------------- ownership
+_AGENT_STEP = (r"help|assist|investigate|look|check|review|reach\s+out|follow\s+up|get\s+back|sort|fix|resolve|escalate|"
+               r"take\s+a\s+(?:closer\s+)?look|dig|troubleshoot|advise|contact\s+you|reach\s+you|update\s+you|help\s+you")
+"""What the agent's team does next for the customer (verbs; "we can help", "so we can investigate")."""
+_AGENT_DOING = (r"looking\s+into|investigating|working\s+on|monitoring|reviewing|checking|following\s+up|escalating|"
+                r"removing|fixing|introducing|rolling\s+out|updating|processing|arranging|sending|booking|raising|adding|"
+                r"refunding|calling|pulling|chasing|testing|tracking")
+"""Work in progress the agent reports ("we're looking into it")."""
 _NOT_ACTION = r"(?:see|need|have\s+to|be\s+able|try\s+and\s+see|let\s+you\s+know\s+if\s+we\s+can|not|never|can't|cannot)\b"
 _OWNERSHIP = _rx(
     rf"\b(?:i|we)(?:'ll|\s+will|'ve|\s+have|'m\s+going\s+to|\s+am\s+going\s+to|'re\s+going\s+to|\s+are\s+going\s+to|'d\s+like\s+to|\s+would\s+like\s+to|'m\s+(?:now\s+)?(?:arranging|sending|booking|checking|pulling|looking|calling|raising|escalating|adding|refunding|processing))"
@@ -198,10 +243,20 @@ _OWNERSHIP = _rx(
     r"|\b(?:you'll|you\s+will|you\s+should)\s+(?:\w+\s+)?(?:receive|get|see|hear|be\s+(?:refunded|credited|contacted))\b"
     r"|\b(?:is|are|has\s+been|have\s+been|was|were)\s+(?:now\s+)?(?:booked|issued|refunded|credited|cancelled|reserved|arranged|sent|raised|escalated|on\s+(?:its|their|the)\s+way|processed|restored|fixed|added|updated|removed|reversed|waived|scheduled|rebooked|lifted|on\s+hold)\b"
     r"|^\W*(?:(?:yeah|ok|okay|right),?\s+)?(?:done|all\s+done|sorted|added|booked|cancelled|canceled|refunded|sent|fixed|updated|transferring\s+you|putting\s+you\s+through|connecting\s+you)\b"
-    r"|\b(?:i|we)\s+can\s+(?:now\s+|also\s+)?(?:confirm|book|arrange|offer|send|refund|put\s+you\s+through|transfer|issue|hold|reserve|move|switch|cancel|credit|waive|escalate|raise|order|replace|reschedule|rebook)\b"
+    r"|\b(?:i|we)\s+can\s+(?:now\s+|also\s+|certainly\s+|definitely\s+)?(?:confirm|book|arrange|offer|send|refund|put\s+you\s+through|transfer|issue|hold|reserve|move|switch|cancel|credit|waive|escalate|raise|order|replace|reschedule|rebook|"
+    rf"{_AGENT_STEP})\b"
+    # the agent's next step as the purpose of what the customer is asked to do: "DM us so we
+    # can look into it", "… for us to investigate", "follow this link so that we can help you"
+    rf"|\b(?:so\s+(?:that\s+)?|and\s+|then\s+)(?:i|we)\s+(?:can|could|may|will|'ll)\s+(?:\w+\s+)?(?:{_AGENT_STEP})\b"
+    rf"|\bfor\s+(?:us|me|our\s+team)\s+to\s+(?:\w+\s+)?(?:{_AGENT_STEP})\b"
+    # work in progress, said as "we" as often as "I": "we're looking into it", "we're monitoring"
+    rf"|\b(?:i'm|i\s+am|we're|we\s+are)\s+(?:now\s+|currently\s+|already\s+|actively\s+|still\s+)*(?:{_AGENT_DOING})\b"
+    # a future outcome in the passive: "the hold will be cancelled", "it'll be refunded"
+    r"|\b(?:will|'ll|should)\s+(?:now\s+|then\s+|automatically\s+)?be\s+(?:cancelled|canceled|refunded|credited|processed|sent|fixed|applied|removed|reversed|reviewed|escalated|restored|replaced|resolved|released|reinstated|unlocked|investigated|updated|corrected|waived|shipped|dispatched)\b"
     r"|\b(?:i'm|i\s+am|we're|we\s+are|i|we)?\s*gonna\s+(?!have\s+to|need)(?:\w+)"
     r"|\b(?:we're|we\s+are|i'm|i\s+am|[a-z]+\s+(?:are|r|is))\s+(?:already\s+|now\s+)?on\s+it\b"
     r"|\b(?:it|this|they|the\s+\w+|your\s+\w+|payment|refund|replacement|engineer|driver)\s+(?:will|'ll|should)\s+(?:\w+\s+)?(?:reach|arrive|be\s+(?:with|there|back|delivered|sent|processed|credited|refunded|fixed|applied)|show\s+up|appear)\b")
+_OFFER_Q = _rx(r"\W*(?:i|we)\s+can\b")
 _ELSEWHERE = _rx(r"\byou(?:'ll|\s+will)\s+(?:need|have)\s+to\b|\bwe'll\s+see\b|\bi'll\s+see\s+what\b")
 
 
@@ -211,6 +266,8 @@ def ownership(text: str) -> list[Act]:
         for m in _OWNERSHIP.finditer(s):
             if _ELSEWHERE.search(s[max(0, m.start() - 5):m.end() + 12]):
                 continue
+            if _OFFER_Q.match(m.group(0)) and s.rstrip().endswith("?"):
+                continue  # "Anything else I can help with?" offers, it commits to nothing
             out.append(Act("ownership", off + m.start(), off + m.end(), m.group(0).strip(), "commits to an action"))
             break
     return out
@@ -226,7 +283,9 @@ _PARTY = (r"(?:the\s+|our\s+|your\s+|their\s+|that\s+)?(?:[a-z]+\s+)?(?:team|dep
 _BLAME_RULES: list[tuple[str, re.Pattern]] = [
     ("blames the customer", _rx(
         r"\byou\s+(?:should|shouldn't|should\s+not|ought\s+to|needed\s+to|were\s+supposed\s+to)\s+(?:have|'ve)\b(?!\s+(?:had\s+)?to\b)"
-        r"|\b(?:your|ur)\s+(?:own\s+)?fault\b|\b(?:on|down\s+to)\s+(?:you|u|the\s+customer)\b(?!\s+to\b)|\bit's\s+on\s+the\s+customer"
+        r"|\b(?:your|ur)\s+(?:own\s+)?fault\b"
+        # "that's on you", "it was down to you": a copula before it ("crashing on you" is not blame)
+        r"|\b(?:that's|thats|that\s+is|that\s+was|that'll\s+be|it's|its|it\s+is|it\s+was|this\s+is|this\s+was|which\s+is|is|was)\s+(?:all\s+|entirely\s+|completely\s+|totally\s+|really\s+)?(?:on|down\s+to)\s+(?:you|u|the\s+customer)\b(?!\s+to\b)|\bit's\s+on\s+the\s+customer"
         r"|\bdid\s+(?:you|u)\s+(?:even|actually|not)\b|\byou\s+didn't\s+(?:read|check|follow|listen)|\bif\s+you\s+had\s+(?:read|checked|followed|listened)"
         r"|\b(?:as\s+)?i\s+(?:already\s+)?(?:told|said\s+to)\s+you\b|\bas\s+(?:i\s+)?(?:already\s+)?(?:stated|said|explained)\b")),
     ("puts it on someone else", _rx(
@@ -305,7 +364,7 @@ SLANG_ALWAYS = ("lol|lmao|lmfao|rofl|idk|idc|tbh|smh|omg|omfg|btw|brb|bbl|imo|im
 SLANG_SPOKEN_OK = {"yeah", "yep", "yup", "nope", "nah", "ok", "okay", "cool", "awesome", "gonna", "wanna", "gotta", "kinda",
                    "sorta", "sure thing", "no prob", "no probs", "yea", "yeh", "chill", "alright"}
 """Said aloud on a call these are ordinary speech (and Whisper writes them so): slang only in writing."""
-_SLANG = re.compile(rf"(?<![\w@#/.'\-])(?:{SLANG_ALWAYS})(?![\w'@/\-]|\.\w)", re.IGNORECASE)
+_SLANG = re.compile(rf"(?<![\w@#/.'\-^*~])(?:{SLANG_ALWAYS})(?![\w'@/\-]|\.\w)", re.IGNORECASE)
 _REPEATS = re.compile(r"(\w)\1{2,}")
 
 

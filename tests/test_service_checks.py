@@ -46,6 +46,25 @@ def kinds(kind, text, **kw):
     ("apology", "We apologise for any inconvenience.", ["apologise"]),
     ("shouting", "PLEASE READ THE INSTRUCTIONS FIRST.", ["PLEASE READ THE INSTRUCTIONS FIRST"]),
     ("shouting", "Your NHS and DVLA letters are here.", []),
+    # sign-off initials after ^ * ~ are a signature, not shorthand
+    ("slang", "Glad that worked for you! ^NP", []),
+    ("slang", "Please send us the order id. *TY", []),
+    ("slang", "Can you pls restart the app?", ["pls"]),
+    # "on you" blames only as a predicate ("that's on you"), not "it keeps freezing on you"
+    ("blame", "Which tablet keeps freezing on you?", []),
+    ("blame", "Honestly that one is on you.", ["is on you"]),
+    # the team's next step as the purpose of the customer's part, or as work in progress
+    ("ownership", "Message us your postcode so we can look into the outage.", ["so we can look"]),
+    ("ownership", "Please reply with the serial number for us to investigate further.", ["for us to investigate"]),
+    ("ownership", "We're currently reviewing every affected booking.", ["We're currently reviewing"]),
+    ("ownership", "The duplicate payment will be reversed within two days.", ["will be reversed"]),
+    ("ownership", "We can help with that in a private message.", ["We can help"]),
+    ("ownership", "Is there anything else I can help with?", []),
+    ("ownership", "Visit the help centre so that we can see if it fits.", []),
+    # regret without "sorry"
+    ("apology", "I hate to see that happen to your order.", ["I hate to see"]),
+    ("apology", "We were sad to hear the parcel was late.", ["sad to hear"]),
+    ("apology", "I hate waiting in queues too.", []),
 ])
 def test_act_detectors(kind, text, expected):
     assert kinds(kind, text) == expected
@@ -64,8 +83,11 @@ def test_empathy_detector_forms():
     assert acts.empathy("I can see why you're upset.")[0].rule == "understands the situation"
     assert acts.empathy("What a scare!")[0].rule == "exclaims concern"
     assert acts.empathy("I'm glad you're safe.")[0].rule == "concern for the person"
+    # the team speaks as "we" on social media and e-mail
+    assert acts.empathy("We understand your frustration with the delays.")[0].rule == "understands the situation"
+    assert acts.empathy("We hate to see the app crash like that.")[0].rule == "personal apology"
     for text in ["Sorry for the inconvenience.", "I'm sorry you feel that way.", "Calm down.", "I understand.",
-                 "I hope this helps."]:
+                 "I hope this helps.", "We appreciate your feedback."]:
         assert acts.empathy(text) == [], text
 
 
@@ -137,6 +159,32 @@ def test_closing_only_at_the_end_and_na_when_the_customer_left():
     assert c.outcome == "pass"
     c = run(make_conv([("customer", "hi"), ("agent", "Order number?"), ("customer", "forget it")]), **crit)
     assert c.outcome == "na" and c.reason.startswith("the customer left before the agent could close")
+
+
+def test_closing_as_social_media_agents_write_it():
+    crit = dict(check="closing")
+    # good wishes and thanks at the end, before a sign-off, a link or a thread counter
+    for last in ["Try the steps on our help page. Hope this helps! ^RK",
+                 "Restart the router first. Thanks! -Dana",
+                 "The form is here: https://help.example.com/form Thank you!",
+                 "You can follow the status page. We're here if you need us. Stay safe! 2/2",
+                 "Great, see you at the branch on Monday. Looking forward to it."]:
+        c = run(make_conv([("customer", "my router keeps dropping"), ("agent", last)]), **crit)
+        assert c.outcome == "pass", last
+    # a thanks that opens the only reply is its greeting, not a close
+    c = run(make_conv([("customer", "is the pool open?"),
+                       ("agent", "Thanks for reaching out, Ana! The opening hours are on our site. ~Lee")]), **crit)
+    assert (c.outcome, c.reason) == ("fail", "the agent's last message (turn 2) is no courteous close")
+    c = run(make_conv([("customer", "is the pool open?"),
+                       ("agent", "Thanks for reaching out about the pool!")]), **crit)
+    assert c.outcome == "pass"  # nothing follows: it is the close too
+    # a short last word after the close ("I won't!") leaves the close before it standing
+    c = run(make_conv([("customer", "hi"), ("agent", "All done, have a nice evening!"),
+                       ("customer", "don't forget to water the plants"), ("agent", "I won't!")]), **crit)
+    assert c.outcome == "pass"
+    c = run(make_conv([("customer", "hi"), ("agent", "Thanks, checking."), ("customer", "ok?"),
+                       ("agent", "Done.")]), **crit)
+    assert c.outcome == "fail"
 
 
 def test_personal_details():

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from .. import situation
-from ..acts import DESCRIPTIONS, NEVER, Act, sentences
+from ..acts import DESCRIPTIONS, NEVER, Act, body_end, mask_links, sentences
 from ..phrases import PhraseSet
 from . import (BaseOptions, Check, Context, Evidence, Outcome, Window, evidence, failed, fmt_s, na, passed,
                register, short_list)
@@ -237,7 +237,19 @@ CLOSINGS = ["thank you for contacting", "thanks for contacting", "thank you for 
             "wishing you", "i hope", "hope you", "hope your", "hope the", "goodbye", "good bye", "kind regards",
             "best regards", "warm regards", "many thanks", "you're welcome", "you are welcome", "my pleasure",
             "happy to help", "glad i could help", "glad we could help", "glad to help", "any time",
-            "don't hesitate", "do not hesitate", "feel free to"]
+            "don't hesitate", "do not hesitate", "feel free to",
+            # good wishes as social-media and chat agents write them: "Hope this helps!",
+            # "Stay safe!", "We're here if you need us", "Looking forward to seeing you"
+            "hope this", "hope that", "hope it", "hope these", "stay safe", "stay well", "keep safe",
+            "here if you need", "here whenever you need", "here when you need", "here for you",
+            "look forward to", "wish you", "wish your"]
+
+_THANKS_END = re.compile(r"^\W*(?:(?:and|so|again|once\s+again),?\s+)?(?:many\s+)?(?:thanks|thank\s+you|thx|cheers)"
+                         r"(?:\s+(?:so\s+much|very\s+much|again|in\s+advance|a\s+lot)|\s+(?:for|and)\b[^.!?]{0,40}"
+                         r"|,?\s+(?-i:[A-Z][a-z'\-]+))?[.!]*\W*$",
+                         re.IGNORECASE)
+"""A message whose last sentence thanks the customer ("Thanks!", "Thank you!", "Thanks in
+advance!", "Thanks and stay safe") closes courteously (its sign-off aside)."""
 
 
 _FAREWELL = re.compile(r"\b(?:bye|goodbye|you\s+too|cheers|thanks|thank\s+you|take\s+care|ta-ra|see\s+you)\b", re.IGNORECASE)
@@ -275,14 +287,17 @@ class Closing(Check):
             return na("no agent turns")
         last = agent[-1]
         look = [last]
-        if (ctx.n_words(last) <= self.options.short_words and len(agent) > 1
-                and _FAREWELL.search(conv.turns[last].text)):
-            look.insert(0, agent[-2])  # "Have a great day!" … "Bye!"
-        hits = self.set.find(ctx.nlp, look)
+        if ctx.n_words(last) <= self.options.short_words and len(agent) > 1:
+            look.insert(0, agent[-2])  # "Have a great day!" … "Bye!" / "I won't :)"
+        hits = [h for h in self.set.find(ctx.nlp, look) if not _opens(conv, agent[0], h)]
         if hits:
             h = hits[-1]
             return passed(f"the agent closed with '{conv.turns[h.turn_index].text[h.start:h.end]}' (turn {h.turn_index + 1})",
                           [evidence(conv, h.turn_index, "positive", (h.start, h.end))])
+        span = _thanks_at_end(conv.turns[last].text)
+        if span:
+            return passed(f"the agent closed with '{conv.turns[last].text[span[0]:span[1]]}' (turn {last + 1})",
+                          [evidence(conv, last, "positive", span)])
         ended_by_customer = any(t.speaker == "customer" for t in conv.turns[last + 1:])
         if ended_by_customer:
             c = max(i for i, t in enumerate(conv.turns) if t.speaker == "customer")
@@ -291,6 +306,35 @@ class Closing(Check):
         return failed(f"the agent's last message (turn {last + 1}) is no courteous close",
                       [evidence(conv, last, "negative",
                                 note="the agent's last message, with no courteous close")])
+
+
+def _opens(conv, first_agent: int, h) -> bool:
+    """A closing phrase in the opening sentence of the agent's first message ("Thanks for
+    reaching out, Jessica! You can check…") is the greeting, not the close; it still closes
+    when nothing follows it."""
+    if h.turn_index != first_agent:
+        return False
+    text = conv.turns[first_agent].text
+    sents = sentences(mask_links(text[:body_end(text)]))
+    if len(sents) < 2:
+        return False
+    off, first = sents[0]
+    return h.start < off + len(first)
+
+
+def _thanks_at_end(text: str) -> tuple[int, int] | None:
+    """The span of a thanks that ends the message (sign-off, link and emoji aside), or None."""
+    end = body_end(text)
+    sents = sentences(mask_links(text[:end]))
+    if not sents:
+        return None
+    off, last = sents[-1]
+    if len(sents) == 1 and len(last.split()) > 8:
+        return None  # a one-sentence message that thanks for something is no sign-off
+    if _THANKS_END.match(last):
+        a = off + len(last) - len(last.lstrip())
+        return a, off + len(last.rstrip())
+    return None
 
 
 # ---------------------------------------------------------------- personal_details
