@@ -283,7 +283,7 @@ _RULES: list[tuple[str, float, str]] = [
      r"(?:have|need|got) to be at (?:work|school|the \w+)|"
      r"running out of (?:time|money|medication|meds|insulin)|"
      r"money(?:['’]s| is) (?:really |so |very )?tight|can(?:no|['’])?t afford|"
-     r"stranded|stuck (?:here|at|in|without)|without (?:power|heat|heating|water|internet|"
+     r"stranded|(?:i['’]m|i am|we['’]re|we are|(?:i|we)(?:['’]ve| have) been|been|got|left|now|still|people|family|kids|i|we) stuck (?:here|at|in|without|abroad|outside|on)(?! \d)|without (?:power|heat|heating|water|internet|"
      r"a phone|money|food|my medication)|no (?:power|heat|heating|water|food)|"
      r"(?:kids?|children|son|daughter|baby|family)(?: \w+)? (?:haven['’]?t|hasn['’]?t|can['’]?t|"
      r"didn['’]?t) (?:eaten|eat|sleep|slept)|"
@@ -310,7 +310,12 @@ _RULES: list[tuple[str, float, str]] = [
      r"months|over|since|all)|"
      r"never (?:arrived|came|received|got|showed|turned up|fixed|resolved|heard back|called back)|"
      r"no one (?:ever )?(?:called|got) back|nobody (?:ever )?(?:called|got) back|"
-     r"(?:already|i['’]ve) (?:tried|done) (?:that|this|everything|all)|"
+     r"(?:already|i['’]ve|we['’]ve|i have|we have|have|i|we) (?:tried|done) (?:that|this|everything|all)|"
+     # a failure counted: "crashed eight times", "declined 3 times today"
+     r"(?:crash|fail|drop|disconnect|declin|reject|freez|froze|broke|stopp|cut|log)\w*(?: \w+){0,2} " + _NUMW + r" times|"
+     # a long wait, told as a duration: "I have waited for more than 4 weeks"
+     r"(?:waited|waiting|been waiting)(?: for)? (?:over |more than |almost |nearly |about |well over )?"
+     r"(?:a|an|two|three|four|five|six|seven|eight|nine|ten|several|many|\d+) (?:hours?|days?|weeks?|months?)|"
      r"(?:tried|done) (?:that|this|everything) already|"
      r"(?:not|isn['’]?t|wasn['’]?t) (?:the )?first time|same (?:problem|issue|thing) (?:again|as)"),
     # a negated positive: "not impressed", "not happy", "never again"
@@ -349,7 +354,10 @@ _RULES: list[tuple[str, float, str]] = [
     ("frustration", 0.4, r"unbelievable|seriously\?+|ugh+|smh|ffs|over it|"
      r"no (?:one|body) (?:has|will|is|can|ever)|mad (?:at|about)|useless"),
     ("worry", 0.4, r"worr(?:y|ies)|concern(?:ed|ing)|stress"),
-    ("urgency", 0.4, r"asap|emergency|desperate(?:ly)?|right now|immediately"),
+    ("urgency", 0.4, r"asap|emergency|desperate(?:ly)?|right now|immediately|"
+     r"(?:please|pls|plz|someone|somebody|anyone) help(?: me| us)?|help me(?: please| pls)?"),
+    ("frustration", 0.6, r"(?:nothing|no one|nobody) (?:\w+ )?(?:works|worked|is working|happens|happened|helps|helped|"
+     r"loads|answers|answered|responds|responded|replies|replied|changed)"),
     ("repeated_failure", 0.4, r"over and over|every time|still not"),
     ("sadness", 0.4, r"died"),
     ("urgency", 0.4, r"(?:birthday|wedding|honeymoon|anniversary|interview|exam|surgery|funeral)"
@@ -362,7 +370,11 @@ _RULES: list[tuple[str, float, str]] = [
      r"(?:deleted|wiped|erased|gone|disappeared|vanished|stolen|missing|corrupted)|"
      r"(?:went|gone|go|still) missing|(?:deleted|wiped|erased|stole|corrupted) (?:my|all|our|everything)|"
      r"missing (?:from|items?|parcel|package|money|funds|payment|order)|"
-     r"(?:got|been|was|were) (?:hacked|stolen|robbed|scammed|defrauded)|"
+     r"(?:got|been|was|were|is|are) (?:hacked|stolen|robbed|scammed|defrauded|compromised|breached|hijacked)|"
+     # shut out of what is theirs: "can't access my account", "won't let me log into my email"
+     r"(?:can['’]?t|cannot|can not|couldn['’]?t|unable to|not able to|(?:won['’]?t|doesn['’]?t|don['’]?t|didn['’]?t)(?: even)? let me) "
+     r"(?:\w+ )?(?:access|recover|retrieve|get into|get back|log ?in(?:to)?|sign ?in(?:to)?|open|use)(?: \w+)? "
+     r"(?:my|our|his|her|their)\b|"
      r"money (?:is )?gone|out of pocket|lost out"),
 ]
 # Run over the lower-cased turn (twice as fast as IGNORECASE); the IGNORECASE twins serve
@@ -395,7 +407,8 @@ _NEG_WORD_RE = re.compile(
 
 # cues whose own wording contains a negation: never dropped as "negated".
 _SELF_NEGATED = re.compile(
-    r"^(?:still |never |no (?:one|body|power|heat|heating|water|food)|can|not the first|"
+    r"^(?:still |never |no (?:one|body|power|heat|heating|water|food)|can|not the first|unable|not able|won|doesn|don|didn|couldn|nothing|"
+    r"please help|pls help|plz help|someone help|somebody help|anyone help|help me|"
     r"isn|wasn|nobody|kids?|children|son|daughter|baby|family|without|money)",
     re.IGNORECASE,
 )
@@ -428,6 +441,31 @@ def _negated(prefix: str) -> bool:
     return bool(_NEG_WORD_RE.search(tail))
 
 
+_CAPS_WORD = re.compile(r"(?<![\w@#/$'’\[<{])[A-Z]{4,}(?![\w'’\]>}])")  # "[NAME]", "<URL>": placeholders
+_VOWEL = re.compile(r"[AEIOUY]")
+_ONSET = re.compile(r"(?:[AEIOUY]|[B-DF-HJ-NP-TV-Z][AEIOUY]|BL|BR|CH|CL|CR|DR|DW|FL|FR|GL|GR|KN|PH|PL|PR|QU|SC|SH|SK|SL|SM|"
+                    r"SN|SP|ST|SW|TH|TR|TW|WH|WR)")
+"""How an English word can begin (a vowel, one consonant, or a consonant pair English
+starts words with): "STILL", "PLEASE", "THREE" can be words, "BSOD", "HDMI", "NVIDIA" are
+letters read out."""
+
+
+def _emphatic_caps(text: str) -> DistressCue | None:
+    """Words written in capitals for emphasis in an otherwise lower-case message ("crashed
+    EIGHT TIMES", "STILL charging me", "WOULD SOMEONE PLEASE HELP"): a weak cue (0.4) for
+    one such word, 0.6 from two on. Words of four letters or more with a vowel only (GTA,
+    PS4 and other acronyms are not emphasis), and only where most words are lower-case."""
+    hits = [m for m in _CAPS_WORD.finditer(text) if _VOWEL.search(m.group()) and _ONSET.match(m.group())]
+    if not hits:
+        return None
+    words = re.findall(r"[A-Za-z]{2,}", text)
+    lower = sum(1 for w in words if not w.isupper())
+    if lower < len(words) / 2:
+        return None  # a message all in capitals: the model and the rules read its words
+    s, e = hits[0].start(), hits[0].end()
+    return DistressCue(s, e, text[s:e], "frustration", 0.6 if len(hits) >= 2 else 0.4)
+
+
 def rule_cues(text: str) -> list[DistressCue]:
     """The rule layer's cues in ``text`` (negated and hypothetical ones dropped), strongest
     first, overlapping hits merged (the longer one wins)."""
@@ -451,6 +489,9 @@ def rule_cues(text: str) -> list[DistressCue]:
             elif _WEAK_RE.search(prefix[-30:]):
                 weight = max(0.55, w - 0.1)
             found.append(DistressCue(s, e, t[s:e], kind, round(weight, 3)))
+    caps = _emphatic_caps(t)
+    if caps is not None:
+        found.append(caps)
     if not found:
         return found
     # drop cues contained in a longer one

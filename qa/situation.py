@@ -66,9 +66,21 @@ NOT_HOLDING = {
 _FAIL_VERBS = (r"arrive[d]?|come|came|turn(?:ed)?\s+up|show(?:ed)?\s+up|work(?:ed|ing)?|load(?:ed|ing)?|connect(?:ed|ing)?|"
                r"charge[d]?|receive[d]?|get|got|log\s+in|login|sign\s+in|open(?:ed)?|start(?:ed)?|respond(?:ed)?|reply|replied|"
                r"call(?:ed)?\s+(?:me\s+)?back|update[d]?|refund(?:ed)?|deliver(?:ed)?|pay|paid|process(?:ed)?|fix(?:ed)?|"
-               r"send|sent|ship(?:ped)?|install(?:ed)?|go\s+through|went\s+through|been\s+(?:paid|fixed|sent|booked|delivered|refunded|processed)|booked|sorted|resolved|approved|answered")
-_PROBLEM = re.compile(
-    r"\b(?:hasn't|haven't|hadn't|didn't|did\s+not|never|not|won't|wouldn't|can't|cannot|couldn't|doesn't|does\s+not|isn't|wasn't|aren't|weren't|still\s+(?:not|no|hasn't|haven't|waiting))"
+               r"send|sent|ship(?:ped)?|install(?:ed)?|go\s+through|went\s+through|been\s+(?:paid|fixed|sent|booked|delivered|refunded|processed)|booked|sorted|resolved|approved|answered|"
+               # access and use: "can't access my account", "won't let me play", "doesn't exist"
+               r"access|recover|retrieve|let|play|go\s+online|get\s+online|get\s+into|download|upload|stream|watch|hear|"
+               r"see|find|use|exist|appear|boot|launch|sync|verify|reset|save|print|accept|recogni[sz]e")
+_NEG = (r"hasn't|haven't|hadn't|didn't|did\s+not|never|not|won't|wouldn't|can't|cannot|couldn't|doesn't|does\s+not|"
+        r"isn't|wasn't|aren't|weren't|unable\s+to|"
+        r"still\s+(?:not|no|hasn't|haven't|don't|doesn't|didn't|can't|won't|isn't|waiting|have\s+not|has\s+not)")
+def _apostrophes(pattern: str) -> str:
+    """A pattern written with "n't" that also reads the curly apostrophe ("didn’t") and the
+    apostrophe left out, as people type on phones ("didnt", "cant", "wont")."""
+    return pattern.replace("n't", "n['\u2019]?t")
+
+
+_PROBLEM = re.compile(_apostrophes(
+    rf"\b(?:{_NEG})"
     rf"\s+(?:\w+\s+)?(?:{_FAIL_VERBS})\b"
     r"|\b(?:broken|broke|damaged|smashed|cracked|faulty|defective|missing|wrong|incorrect|error|errors|fault|failed|fails|failure|"
     r"crash(?:ed|es|ing)?|freez(?:es|ing)|frozen|declined|rejected|denied|cancel(?:l)?ed|late|delayed|overcharged|double[-\s]charged|"
@@ -78,7 +90,12 @@ _PROBLEM = re.compile(
     r"complain(?:t|ing)?|problem|issue|trouble|mistake|mix-up|mixup|unacceptable|ridiculous|overdue|"
     r"(?:no|zero)\s+(?:signal|water|power|internet|connection|service|heating|hot\s+water|reply|response|answer|update|updates|explanation)|"
     r"(?:keeps|kept)\s+\w+ing|stopped\s+\w+ing|(?:higher|more)\s+than\s+(?:usual|normal|expected)|(?:bill|charge|fee)\s+(?:is|was|went)\s+(?:up|higher)|"
-    r"(?:instead\s+of\s+(?:my|the|what))|someone\s+else's|(?:is|was|are|went)\s+down\b|not\s+(?:what|the\s+one)\s+i\s+(?:ordered|booked|paid))",
+    r"(?:instead\s+of\s+(?:my|the|what))|someone\s+else's|(?:is|was|are|went)\s+down\b|not\s+(?:what|the\s+one)\s+i\s+(?:ordered|booked|paid)|"
+    # nothing happens where something should: "nothing works", "no one answers"
+    r"(?:nothing|no\s+one|nobody)\s+(?:\w+\s+)?(?:works?|worked|working|happens?|happened|helps?|helped|loads?|answers?|answered|responds?|responded|replie[sd]|changed?)|"
+    # a thing that cannot be used: "unplayable", "unusable", "unresponsive"
+    r"un(?:play|us|watch|read|load|open|install|print|stream|reach|access|work|repair|recover|contact|deliver|navig|download|upload)[a-z]{0,4}(?:able|ible)|"
+    r"unresponsive|compromised|breached|hijacked|still\s+(?:don't|doesn't|haven't|hasn't|didn't)\s+(?:\w+\s+)?(?:have|got))"),
     re.IGNORECASE)
 _NOT_PROBLEM = re.compile(r"\bno\s+(?:problem|issue|trouble)s?\b|\bnot\s+(?:a\s+)?(?:problem|issue|complain\w*)\b|\bwithout\s+(?:a\s+)?(?:problem|issue)",
                           re.IGNORECASE)

@@ -44,6 +44,16 @@ def check_spans(text: str, a: TurnAffect) -> None:
         ("the app keeps crashing when I open it", "repeated_failure"),
         ("I lost my saved game after the update", "loss"),
         ("all my photos are gone since the sync", "loss"),
+        # shut out of what is theirs, a counted failure, a long wait told as a duration
+        ("the app won’t let me log into my account since Monday", "loss"),
+        ("my email was compromised last week", "loss"),
+        ("the printer jammed 5 times this morning", "repeated_failure"),
+        ("we have tried everything on the help page", "repeated_failure"),
+        ("I've waited over three weeks for the refund", "repeated_failure"),
+        ("Restarted twice and nothing happens", "frustration"),
+        # emphasis in capitals, in an otherwise lower-case message
+        ("the router dropped AGAIN and the light is STILL red", "frustration"),
+        ("my order arrived and the box was EMPTY, the whole THING", "frustration"),
     ],
 )
 def test_each_kind_is_distress_with_its_span(text, kind):
@@ -69,6 +79,10 @@ def test_each_kind_is_distress_with_its_span(text, kind):
         "great, thank you so much",
         "ok",
         "",
+        # a progress bar stuck is no person stuck; acronyms are no emphasis
+        "the installer is stuck at 40%, how do I restart it?",
+        "Which HDMI cable works with the BSOD fix?",
+        "what if I can't log into my account after the update?",
     ],
 )
 def test_negations_hedges_questions_and_plain_turns_are_not_distress(text):

@@ -106,6 +106,28 @@ def test_agent_act_any_and_none():
     assert c.outcome == "fail" and "the rubric's phrase 'check that'" in c.reason
 
 
+@pytest.mark.parametrize("text,words", [
+    ("i cant get online since the update", "cant get"),            # apostrophe left out
+    ("the game didn’t save my progress", "didn’t save"),           # curly apostrophe
+    ("the new firmware won't let me stream anything", "won't let"),
+    ("i still don't have the credit on my account", "still don't have"),
+    ("the map has been unplayable all week", "unplayable"),
+    ("tried the reset but nothing happens", "nothing happens"),
+    ("the product page says it doesn't exist", "doesn't exist"),
+])
+def test_problem_reports_as_people_type_them(text, words):
+    from qa.situation import problem_cue
+    span = problem_cue(text)
+    assert span is not None and text[span[0]:span[1]] == words
+
+
+@pytest.mark.parametrize("text", ["is the store open on Sunday?", "an unforgettable trip, thanks!",
+                                  "how do I add a second user?", "I don't want the newsletter, how do I stop it?"])
+def test_questions_are_no_problem_report(text):
+    from qa.situation import problem_cue
+    assert problem_cue(text) is None
+
+
 def test_apology_applies_only_to_a_problem():
     crit = dict(check="agent_act", act="apology", when="problem")
     c = run(make_conv([("customer", "What time do you open on Saturday?"), ("agent", "We open at 9.")]),
@@ -196,6 +218,23 @@ def test_personal_details():
     c = run(make_conv([cust, ("agent", "Orders are processed in the order received.")]),
             category="personalization", **crit)
     assert (c.outcome, c.reason) == ("fail", "the agent referred to none of the customer's own details")
+
+
+def test_personal_details_leave_links_handles_and_the_brand_out():
+    crit = dict(check="personal_details", category="personalization")
+    cust = ("customer", "@AcmeHelp my ParcelPoint locker code never came, see https://acme.example/track/123")
+    # the brand's own name, a link's words and the handles are no personal detail
+    c = run(make_conv([cust, ("agent", "@kim_r Hi! You can track it at https://acme.example/track Thanks ^JO")],
+                      agent_id="AcmeHelp"), **crit)
+    assert (c.outcome, c.reason) == ("fail", "the agent referred to none of the customer's own details")
+    c = run(make_conv([cust, ("agent", "@kim_r Your AcmeHelp order is fine, we support you.")], agent_id="AcmeHelp"), **crit)
+    assert c.outcome == "fail"
+    c = run(make_conv([cust, ("agent", "@kim_r Sorry! I've sent a new code for your ParcelPoint locker.")],
+                      agent_id="AcmeHelp"), **crit)
+    assert c.outcome == "pass" and {e.match for e in c.evidence} == {"code", "ParcelPoint", "locker"}
+    c = run(make_conv([("customer", "@AcmeHelp https://acme.example/x"), ("agent", "@kim_r Hello!")],
+                      agent_id="AcmeHelp"), **crit)
+    assert c.outcome == "na"
 
 
 def test_wait_updates():

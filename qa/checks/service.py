@@ -383,6 +383,42 @@ def _content(text: str) -> dict[str, tuple[int, int]]:
     return out
 
 
+_HANDLE_OR_LINK = re.compile(r"https?://\S+|www\.\S+|[\w.+\-]+@[\w\-]+\.[\w.\-]+|(?<!\w)@\w+")
+_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def _unlinked(text: str) -> str:
+    """``text`` with links, e-mail addresses and @handles blanked out (same length, so
+    offsets stay true): a link's words ("https", "support", the brand's domain) and the
+    handles a reply starts with are no details the customer gave."""
+    if "@" not in text and "http" not in text and "www." not in text:
+        return text
+    return _HANDLE_OR_LINK.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def brand_words(ctx: Context) -> set[str]:
+    """The words of the brand's and the agent's own names: the agent id and name, the team,
+    and every @handle in the conversation, split at capitals, digits and underscores
+    ("@TeamYouTube" gives team, you, tube, teamyou, youtube, teamyoutube). Every reply
+    says them; they are nobody's personal detail."""
+    cached = ctx.scratch.get("brand_words")
+    if cached is None:
+        conv = ctx.conv
+        names = [conv.agent_id or "", conv.agent_name or "", conv.team or ""]
+        for t in conv.turns:
+            if "@" in t.text:
+                names += re.findall(r"(?<!\w)@(\w+)", t.text)
+        cached = set()
+        for n in names:
+            for chunk in re.split(r"[\s_\-.]+", n):
+                parts = [p.lower() for p in _CAMEL.findall(chunk)]
+                for a in range(len(parts)):
+                    for b in range(a + 1, len(parts) + 1):
+                        cached.add("".join(parts[a:b]))
+        ctx.scratch["brand_words"] = cached
+    return cached
+
+
 class PersonalDetailsOptions(BaseOptions):
     min_details: int = Field(default=1, ge=1)
     """How many of the customer's own specifics (names, places, items, numbers, dates) the agent must reuse."""
@@ -406,7 +442,7 @@ class PersonalDetails(Check):
         conv = ctx.conv
         if not ctx.has_customer:
             return na("no customer turns")
-        ignore = {w.lower() for w in self.options.ignore}
+        ignore = {w.lower() for w in self.options.ignore} | brand_words(ctx)
         from .text import _name_parts, customer_name
 
         name = customer_name(ctx)[0]
@@ -417,14 +453,14 @@ class PersonalDetails(Check):
         seen: set = set()
         for i, t in enumerate(conv.turns):
             if t.speaker == "customer":
-                for k, span in _content(t.text).items():
+                for k, span in _content(_unlinked(t.text)).items():
                     if k not in said_by_agent and k not in given and k not in ignore:
                         given[k] = (i, span)
             elif t.speaker == "agent":
-                for off, sent in sentences(t.text):
+                for off, sent in sentences(mask_links(t.text)):
                     if not _YOU.search(sent):
                         continue  # details count when said to the customer about them
-                    words = _content(sent)
+                    words = _content(_unlinked(sent))
                     for k, (a, b) in words.items():
                         if k in given and k not in seen:
                             seen.add(k)
@@ -433,7 +469,7 @@ class PersonalDetails(Check):
                     if fact and ("fact", i) not in seen:
                         seen.add(("fact", i))
                         reused.append((f"fact:{i}", i, (off + fact.start(), off + fact.end())))
-                said_by_agent |= _content(t.text).keys()
+                said_by_agent |= _content(_unlinked(t.text)).keys()
         n = self.options.min_details
         ev = [evidence(conv, i, "positive", span) for _, i, span in reused[:MAX_EVIDENCE]]
         shown = ", ".join(f"'{conv.turns[i].text[s[0]:s[1]]}'" for _, i, s in reused[:4])
