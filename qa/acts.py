@@ -396,6 +396,8 @@ def slang(text: str, *, spoken: bool = False) -> list[Act]:
 def _slang_words(text: str, spoken: bool) -> list[Act]:
     out = []
     for m in re.finditer(r"[\w']+", text):
+        if m.start() and text[m.start() - 1] in "^*~/@#.-":
+            continue  # a sign-off ("^NP"), a handle, a path: as in :data:`_SLANG`
         w = _REPEATS.sub(r"\1", m.group(0))
         for a in slang(w, spoken=spoken):
             out.append(Act("slang", m.start(), m.end(), m.group(0), a.rule))

@@ -302,7 +302,7 @@ _RULES: list[tuple[str, float, str]] = [
      r"connected|refunded|delivered|heard|got|been|able|on|there|right|credited|processed|"
      r"cancel+ed|answered|replied)|no|nothing|hasn['’]?t|haven['’]?t|isn['’]?t|doesn['’]?t|didn['’]?t|"
      r"won['’]?t|can['’]?t|waiting|broken|down|missing|getting|charging|the same|no word|"
-     r"no sign|no reply|no response|haven|unresolved|not fixed)|"
+     r"no sign|no reply|no response|haven|unresolved|not fixed|having (?:the same )?(?:issues?|problems?|trouble))|"
      r"(?:broken|down|failed|crashed|happened|happening|charged|declined|wrong|late|out|"
      r"cut off|disconnected|missing) again|"
      r"(?:for|over) (?:a |two |three |four |several |\d+ )?(?:weeks|months|days) now|"
@@ -330,7 +330,7 @@ _RULES: list[tuple[str, float, str]] = [
      r"(?:today|tonight|tomorrow|this (?:morning|afternoon|evening|weekend)|"
      r"on (?:mon|tues|wednes|thurs|fri|satur|sun)day|by (?:mon|tues|wednes|thurs|fri|satur|sun)day|"
      r"in (?:an|one|two|\d+) (?:hour|hours|minutes|mins))|"
-     r"(?:a lot of|so much|too much) money(?: for (?:us|me))|(?:rent|mortgage|bills?) (?:is |are )?due|"
+     r"(?:a lot of|so much|too much) money(?: for (?:us|me))|(?:i|we)(?:['’]ve| have)(?: got)? (?:a|an urgent|a tight) deadline|(?:rent|mortgage|bills?) (?:is |are )?due|"
      r"is (?:it|this|that|the \w+) safe|safe to (?:drink|use|eat)|"
      r"(?:overdrawn|in debt|broke|bounced|overdraft fees?)"),
     # a hard situation: nothing left, too much on, a vulnerable person

@@ -51,6 +51,8 @@ def check_spans(text: str, a: TurnAffect) -> None:
         ("we have tried everything on the help page", "repeated_failure"),
         ("I've waited over three weeks for the refund", "repeated_failure"),
         ("Restarted twice and nothing happens", "frustration"),
+        ("thanks, but I'm still having issues with the export", "repeated_failure"),
+        ("I have a deadline on Friday", "urgency"),
         # emphasis in capitals, in an otherwise lower-case message
         ("the router dropped AGAIN and the light is STILL red", "frustration"),
         ("my order arrived and the box was EMPTY, the whole THING", "frustration"),

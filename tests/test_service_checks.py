@@ -50,6 +50,7 @@ def kinds(kind, text, **kw):
     ("slang", "Glad that worked for you! ^NP", []),
     ("slang", "Please send us the order id. *TY", []),
     ("slang", "Can you pls restart the app?", ["pls"]),
+    ("slang", "@sammyyyy Glad it works now! ^NP", []),  # letters repeated in a handle: word by word
     # "on you" blames only as a predicate ("that's on you"), not "it keeps freezing on you"
     ("blame", "Which tablet keeps freezing on you?", []),
     ("blame", "Honestly that one is on you.", ["is on you"]),
