@@ -235,7 +235,9 @@ _AGENT_DOING = (r"looking\s+into|investigating|working\s+on|monitoring|reviewing
                 r"removing|fixing|introducing|rolling\s+out|updating|processing|arranging|sending|booking|raising|adding|"
                 r"refunding|calling|pulling|chasing|testing|tracking")
 """Work in progress the agent reports ("we're looking into it")."""
-_NOT_ACTION = r"(?:see|need|have\s+to|be\s+able|try\s+and\s+see|let\s+you\s+know\s+if\s+we\s+can|not|never|can't|cannot)\b"
+_NOT_ACTION = (r"(?:see|need|have\s+to|be\s+able|try\s+and\s+see|let\s+you\s+know\s+if\s+we\s+can|not|never|can't|cannot|"
+               # "we have a guide", "I have no record": possession, not a perfect ("I've sent")
+               r"a|an|the|some|any|no|lots|plenty|more|several|many|this|that|these|those|our|your|their|its|\d+)\b")
 _OWNERSHIP = _rx(
     rf"\b(?:i|we)(?:'ll|\s+will|'ve|\s+have|'m\s+going\s+to|\s+am\s+going\s+to|'re\s+going\s+to|\s+are\s+going\s+to|'d\s+like\s+to|\s+would\s+like\s+to|'m\s+(?:now\s+)?(?:arranging|sending|booking|checking|pulling|looking|calling|raising|escalating|adding|refunding|processing))"
     rf"\s+(?:also\s+|now\s+|just\s+|already\s+|personally\s+|gone\s+ahead\s+and\s+|go\s+ahead\s+and\s+)?(?!{_NOT_ACTION})[a-z]+"
@@ -243,6 +245,9 @@ _OWNERSHIP = _rx(
     r"|\b(?:you'll|you\s+will|you\s+should)\s+(?:\w+\s+)?(?:receive|get|see|hear|be\s+(?:refunded|credited|contacted))\b"
     r"|\b(?:is|are|has\s+been|have\s+been|was|were)\s+(?:now\s+)?(?:booked|issued|refunded|credited|cancelled|reserved|arranged|sent|raised|escalated|on\s+(?:its|their|the)\s+way|processed|restored|fixed|added|updated|removed|reversed|waived|scheduled|rebooked|lifted|on\s+hold)\b"
     r"|^\W*(?:(?:yeah|ok|okay|right),?\s+)?(?:done|all\s+done|sorted|added|booked|cancelled|canceled|refunded|sent|fixed|updated|transferring\s+you|putting\s+you\s+through|connecting\s+you)\b"
+    # a colleague or team on the agent's side, committed: "someone on our team will reach out"
+    rf"|\b(?:someone|somebody|a\s+member|a\s+specialist|an?\s+(?:agent|advisor|engineer|expert)|our\s+(?:\w+\s+)?(?:team|experts?|specialists?|agents?|advisors?|engineers?))"
+    rf"(?:\s+\w+){{0,4}}?\s+(?:will|'ll|is\s+going\s+to|are\s+going\s+to)\s+(?:\w+\s+)?(?:{_AGENT_STEP}|call|contact|reply|be\s+in\s+touch)\b"
     r"|\b(?:i|we)\s+can\s+(?:now\s+|also\s+|certainly\s+|definitely\s+)?(?:confirm|book|arrange|offer|send|refund|put\s+you\s+through|transfer|issue|hold|reserve|move|switch|cancel|credit|waive|escalate|raise|order|replace|reschedule|rebook|"
     rf"{_AGENT_STEP})\b"
     # the agent's next step as the purpose of what the customer is asked to do: "DM us so we

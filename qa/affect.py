@@ -347,7 +347,11 @@ _RULES: list[tuple[str, float, str]] = [
     # emoji of distress
     ("anger", 0.7, "\U0001F621|\U0001F620|\U0001F92C|\U0001F624"),
     ("sadness", 0.6, "\U0001F622|\U0001F62D|\U0001F494|\U0001F61E|\U0001F614|\u2639"),
-    ("frustration", 0.55, "\U0001F629|\U0001F62B|\U0001F644|\U0001F612|\U0001F611"),
+    ("frustration", 0.55, "\U0001F629|\U0001F62B|\U0001F644|\U0001F612|\U0001F611|\U0001F926|\U0001F643"),  # + facepalm, upside-down (irony)
+    # exasperated punctuation: "?!?!", "??!!", "!?"
+    ("frustration", 0.55, r"(?<=\w)\s?(?:\?+!+|!+\?+)[?!]*(?![\w'’])"),
+    # nothing to show for the trying: "no solution yet", "no fix so far"
+    ("frustration", 0.6, r"no (?:solution|fix|resolution|progress|help|answer|reply|response)s? (?:yet|so far|at all|whatsoever)"),
     ("worry", 0.6, "\U0001F630|\U0001F631|\U0001F61F|\U0001F628|\U0001F625|\U0001F613"),
     # weak cues: distress in service talk, but often not on their own (noisy on the training
     # split): they need a second cue or the model's support to reach the threshold.
@@ -365,9 +369,13 @@ _RULES: list[tuple[str, float, str]] = [
     ("repeated_failure", 0.4, r"again(?=[.!]|$)"),
     # loss
     ("loss", 0.75, r"(?:i|i['’]ve|we|we['’]ve|i have|we have|have|has|just|already) "
-     r"(?:lost|lose|losing)" + _NOT_LOSS + r"|lost" + _NOT_LOSS + r" (?:my|all|our|everything|the|access|\w+ (?:of|worth))|"
-     r"(?:is|are|was|were|has been|have been|got|get|been|all|now|just|completely) "
+     r"(?:lost|lose|losing)" + _NOT_LOSS + r"|(?:i['’]?m|we['’]?re|am|are|keep) losing" + _NOT_LOSS + r"|lost" + _NOT_LOSS + r" (?:my|all|our|everything|the|access|\w+ (?:of|worth))|"
+     r"(?:is|are|was|were|has been|have been|got|get|been|all|now|just|completely|it['’]?s|its|they['’]?re) "
      r"(?:deleted|wiped|erased|gone|disappeared|vanished|stolen|missing|corrupted)|"
+     # someone else in what is theirs: "someone got into my account", "a hacked email account"
+     r"(?:someone|somebody|a stranger|strangers|hackers?) (?:\w+ )?(?:got into|signed into|logged into|signed in to|logged in to|"
+     r"accessed|hacked|used|took over|broke into|changed) (?:my|our)\b|"
+     r"hacked (?:\w+ ){0,2}(?:account|email|e-mail|phone|card|profile|channel)|"
      r"(?:went|gone|go|still) missing|(?:deleted|wiped|erased|stole|corrupted) (?:my|all|our|everything)|"
      r"missing (?:from|items?|parcel|package|money|funds|payment|order)|"
      r"(?:got|been|was|were|is|are) (?:hacked|stolen|robbed|scammed|defrauded|compromised|breached|hijacked)|"
@@ -490,8 +498,8 @@ def rule_cues(text: str) -> list[DistressCue]:
                 weight = max(0.55, w - 0.1)
             found.append(DistressCue(s, e, t[s:e], kind, round(weight, 3)))
     caps = _emphatic_caps(t)
-    if caps is not None:
-        found.append(caps)
+    if caps is not None and vader_scores(t)["compound"] <= 0.5:
+        found.append(caps)  # capitals in a clearly happy message are joy ("this is AMAZING")
     if not found:
         return found
     # drop cues contained in a longer one

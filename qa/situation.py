@@ -69,7 +69,7 @@ _FAIL_VERBS = (r"arrive[d]?|come|came|turn(?:ed)?\s+up|show(?:ed)?\s+up|work(?:e
                r"send|sent|ship(?:ped)?|install(?:ed)?|go\s+through|went\s+through|been\s+(?:paid|fixed|sent|booked|delivered|refunded|processed)|booked|sorted|resolved|approved|answered|"
                # access and use: "can't access my account", "won't let me play", "doesn't exist"
                r"access|recover|retrieve|let|play|go\s+online|get\s+online|get\s+into|download|upload|stream|watch|hear|"
-               r"see|find|use|exist|appear|boot|launch|sync|verify|reset|save|print|accept|recogni[sz]e")
+               r"see|find|use|exist|appear|boot|launch|sync|verify|reset|save|print|accept|recogni[sz]e|mov(?:e|ed|ing)|progress(?:ed|ing)?|chang(?:e|ed|ing)")
 _NEG = (r"hasn't|haven't|hadn't|didn't|did\s+not|never|not|won't|wouldn't|can't|cannot|couldn't|doesn't|does\s+not|"
         r"isn't|wasn't|aren't|weren't|unable\s+to|"
         r"still\s+(?:not|no|hasn't|haven't|don't|doesn't|didn't|can't|won't|isn't|waiting|have\s+not|has\s+not)")
@@ -88,14 +88,15 @@ _PROBLEM = re.compile(_apostrophes(
     r"disconnect(?:s|ed|ing)|dropp(?:ed|ing)\s+(?:out|calls?)?|cut\s+off|banned|locked\s+out|deleted|hacked|scam(?:med)?|fraud|"
     r"accident|injured|hurt|fell|admitted|passed\s+away|died|bereavement|spoil(?:ed|t)|stone\s+cold|cold|rotten|expired|"
     r"complain(?:t|ing)?|problem|issue|trouble|mistake|mix-up|mixup|unacceptable|ridiculous|overdue|"
-    r"(?:no|zero)\s+(?:signal|water|power|internet|connection|service|heating|hot\s+water|reply|response|answer|update|updates|explanation)|"
+    r"(?:no|zero)\s+(?:signal|water|power|internet|connection|service|heating|hot\s+water|reply|response|answer|update|updates|explanation|solution|fix|resolution|progress)|"
     r"(?:keeps|kept)\s+\w+ing|stopped\s+\w+ing|(?:higher|more)\s+than\s+(?:usual|normal|expected)|(?:bill|charge|fee)\s+(?:is|was|went)\s+(?:up|higher)|"
     r"(?:instead\s+of\s+(?:my|the|what))|someone\s+else's|(?:is|was|are|went)\s+down\b|not\s+(?:what|the\s+one)\s+i\s+(?:ordered|booked|paid)|"
     # nothing happens where something should: "nothing works", "no one answers"
     r"(?:nothing|no\s+one|nobody)\s+(?:\w+\s+)?(?:works?|worked|working|happens?|happened|helps?|helped|loads?|answers?|answered|responds?|responded|replie[sd]|changed?)|"
     # a thing that cannot be used: "unplayable", "unusable", "unresponsive"
     r"un(?:play|us|watch|read|load|open|install|print|stream|reach|access|work|repair|recover|contact|deliver|navig|download|upload)[a-z]{0,4}(?:able|ible)|"
-    r"unresponsive|compromised|breached|hijacked|still\s+(?:don't|doesn't|haven't|hasn't|didn't)\s+(?:\w+\s+)?(?:have|got))"),
+    r"unresponsive|compromised|breached|hijacked|(?:is|are|it's|its|now|all|just|was|were)\s+gone|disappeared|vanished|losing\s+(?:my|our|money|dollars|\w+\s+every)|"
+    r"(?:someone|somebody|a\s+stranger|hackers?)\s+(?:\w+\s+)?(?:got\s+into|signed\s+in(?:to)?|logged\s+in(?:to)?|accessed|hacked|used|took\s+over|broke\s+into|changed)\s+(?:my|our)|still\s+(?:don't|doesn't|haven't|hasn't|didn't)\s+(?:\w+\s+)?(?:have|got))"),
     re.IGNORECASE)
 _NOT_PROBLEM = re.compile(r"\bno\s+(?:problem|issue|trouble)s?\b|\bnot\s+(?:a\s+)?(?:problem|issue|complain\w*)\b|\bwithout\s+(?:a\s+)?(?:problem|issue)",
                           re.IGNORECASE)

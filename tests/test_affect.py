@@ -53,6 +53,12 @@ def check_spans(text: str, a: TurnAffect) -> None:
         ("Restarted twice and nothing happens", "frustration"),
         ("thanks, but I'm still having issues with the export", "repeated_failure"),
         ("I have a deadline on Friday", "urgency"),
+        ("the bonus points I earned are now its gone", "loss"),
+        ("someone logged into my account from abroad", "loss"),
+        ("I'm losing sales every day the shop is down", "loss"),
+        ("why did the lights go off again?!", "frustration"),
+        ("the app update is out and my saved maps 🤦", "frustration"),
+        ("three tickets later and no solution yet", "frustration"),
         # emphasis in capitals, in an otherwise lower-case message
         ("the router dropped AGAIN and the light is STILL red", "frustration"),
         ("my order arrived and the box was EMPTY, the whole THING", "frustration"),
@@ -85,6 +91,7 @@ def test_each_kind_is_distress_with_its_span(text, kind):
         "the installer is stuck at 40%, how do I restart it?",
         "Which HDMI cable works with the BSOD fix?",
         "what if I can't log into my account after the update?",
+        "this new layout is AMAZING, thank you so much!",  # capitals of joy
     ],
 )
 def test_negations_hedges_questions_and_plain_turns_are_not_distress(text):

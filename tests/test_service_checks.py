@@ -62,6 +62,8 @@ def kinds(kind, text, **kw):
     ("ownership", "We can help with that in a private message.", ["We can help"]),
     ("ownership", "Is there anything else I can help with?", []),
     ("ownership", "Visit the help centre so that we can see if it fits.", []),
+    ("ownership", "Someone on our returns team will reach out today.", ["Someone on our returns team will reach out"]),
+    ("ownership", "We have a guide for that on our site.", []),
     # regret without "sorry"
     ("apology", "I hate to see that happen to your order.", ["I hate to see"]),
     ("apology", "We were sad to hear the parcel was late.", ["sad to hear"]),
@@ -115,6 +117,9 @@ def test_agent_act_any_and_none():
     ("the map has been unplayable all week", "unplayable"),
     ("tried the reset but nothing happens", "nothing happens"),
     ("the product page says it doesn't exist", "doesn't exist"),
+    ("the reward I won is gone from my garage", "is gone"),
+    ("somebody signed into my email last night", "somebody signed into my"),
+    ("my place in the queue hasn't moved in an hour", "hasn't moved"),
 ])
 def test_problem_reports_as_people_type_them(text, words):
     from qa.situation import problem_cue
