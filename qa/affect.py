@@ -296,7 +296,7 @@ _RULES: list[tuple[str, float, str]] = [
      + _NUMW + r" times|"
      r"yet again|once again|(?:all )?over again|again and again|over and over|time after time|"
      r"every single time|keeps? (?:on )?(?:crash|fail|drop|break|freez|happen|cutt|"
-     r"declin|reject|charg|disconnect|going down|getting|asking|telling|saying)\w*|"
+     r"declin|reject|charg|disconnect|going down)\w*|"
      r"still (?:says|shows|showing|pending|processing|stuck|the same|"
      r"not (?:working|fixed|arrived|received|here|resolved|sorted|back|showing|loading|"
      r"connected|refunded|delivered|heard|got|been|able|on|there|right|credited|processed|"
@@ -362,7 +362,7 @@ _RULES: list[tuple[str, float, str]] = [
      r"(?:please|pls|plz|someone|somebody|anyone) help(?: me| us)?|help me(?: please| pls)?"),
     ("frustration", 0.6, r"(?:nothing|no one|nobody) (?:\w+ )?(?:works|worked|is working|happens|happened|helps|helped|"
      r"loads|answers|answered|responds|responded|replies|replied|changed)"),
-    ("repeated_failure", 0.4, r"over and over|every time|still not"),
+    ("repeated_failure", 0.4, r"over and over|every time|still not|keeps? (?:on )?(?:getting|asking|telling|saying|sending)"),
     ("sadness", 0.4, r"died"),
     ("urgency", 0.4, r"(?:birthday|wedding|honeymoon|anniversary|interview|exam|surgery|funeral)"
      r"(?: \w+)?(?: is| was)? (?:today|tonight|tomorrow|this|on|trip|present|gift)"),
@@ -383,7 +383,8 @@ _RULES: list[tuple[str, float, str]] = [
      r"(?:can['’]?t|cannot|can not|couldn['’]?t|unable to|not able to|(?:won['’]?t|doesn['’]?t|don['’]?t|didn['’]?t)(?: even)? let me) "
      r"(?:\w+ )?(?:access|recover|retrieve|get into|get back|log ?in(?:to)?|sign ?in(?:to)?|open|use)(?: \w+)? "
      r"(?:my|our|his|her|their)\b|"
-     r"money (?:is )?gone|out of pocket|lost out"),
+     r"money (?:is )?gone|out of pocket|lost out|lost (?:over |about |almost |nearly )?[$£€]?\d"),
+    ("anger", 0.7, r"idiots?|morons?|imbeciles?|clowns|incompetent|scammers?|thie(?:f|ves)|crooks?"),
 ]
 # Run over the lower-cased turn (twice as fast as IGNORECASE); the IGNORECASE twins serve
 # the rare turn whose lower-casing changes its length (offsets must stay true).
@@ -469,7 +470,12 @@ def _emphatic_caps(text: str) -> DistressCue | None:
     words = re.findall(r"[A-Za-z]{2,}", text)
     lower = sum(1 for w in words if not w.isupper())
     if lower < len(words) / 2:
-        return None  # a message all in capitals: the model and the rules read its words
+        # a message shouted whole ("FIX. THE. APP. NOW."): three capital words or more, a weak cue
+        # (and nothing positive in it: "THIS IS THE BEST DAY" is joy)
+        shouted = sum(1 for w in words if w.isupper() and len(w) >= 3)
+        if shouted < 3 or vader_scores(text)["compound"] > 0:
+            return None
+        return DistressCue(hits[0].start(), hits[0].end(), hits[0].group(), "frustration", 0.4)  # weak: memes shout too
     s, e = hits[0].start(), hits[0].end()
     return DistressCue(s, e, text[s:e], "frustration", 0.6 if len(hits) >= 2 else 0.4)
 

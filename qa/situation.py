@@ -69,9 +69,9 @@ _FAIL_VERBS = (r"arrive[d]?|come|came|turn(?:ed)?\s+up|show(?:ed)?\s+up|work(?:e
                r"send|sent|ship(?:ped)?|install(?:ed)?|go\s+through|went\s+through|been\s+(?:paid|fixed|sent|booked|delivered|refunded|processed)|booked|sorted|resolved|approved|answered|"
                # access and use: "can't access my account", "won't let me play", "doesn't exist"
                r"access|recover|retrieve|let|play|go\s+online|get\s+online|get\s+into|download|upload|stream|watch|hear|"
-               r"see|find|use|exist|appear|boot|launch|sync|verify|reset|save|print|accept|recogni[sz]e|mov(?:e|ed|ing)|progress(?:ed|ing)?|chang(?:e|ed|ing)")
+               r"see|find|use|exist|appear|boot|launch|sync|verify|reset|save|print|accept|recogni[sz]e|mov(?:e|ed|ing)|progress(?:ed|ing)?|chang(?:e|ed|ing)|letting|lets|join|switch|support|sign|get\s+in")
 _NEG = (r"hasn't|haven't|hadn't|didn't|did\s+not|never|not|won't|wouldn't|can't|cannot|couldn't|doesn't|does\s+not|"
-        r"isn't|wasn't|aren't|weren't|unable\s+to|"
+        r"isn't|wasn't|aren't|weren't|unable\s+to|(?:not|haven't|hasn't|wasn't|weren't|never)\s+(?:been\s+)?able\s+to|"
         r"still\s+(?:not|no|hasn't|haven't|don't|doesn't|didn't|can't|won't|isn't|waiting|have\s+not|has\s+not)")
 def _apostrophes(pattern: str) -> str:
     """A pattern written with "n't" that also reads the curly apostrophe ("didn’t") and the
@@ -95,7 +95,10 @@ _PROBLEM = re.compile(_apostrophes(
     r"(?:nothing|no\s+one|nobody)\s+(?:\w+\s+)?(?:works?|worked|working|happens?|happened|helps?|helped|loads?|answers?|answered|responds?|responded|replie[sd]|changed?)|"
     # a thing that cannot be used: "unplayable", "unusable", "unresponsive"
     r"un(?:play|us|watch|read|load|open|install|print|stream|reach|access|work|repair|recover|contact|deliver|navig|download|upload)[a-z]{0,4}(?:able|ible)|"
-    r"unresponsive|compromised|breached|hijacked|(?:is|are|it's|its|now|all|just|was|were)\s+gone|disappeared|vanished|losing\s+(?:my|our|money|dollars|\w+\s+every)|"
+    r"unresponsive|compromised|breached|hijacked|"
+    # asked to mend it, or it got worse: "please fix it", "I need a fix", "it's getting slower"
+    r"(?:please\s+|pls\s+|plz\s+|need\s+(?:you\s+to\s+)?|must\s+)fix|need\s+a\s+fix|(?:^\W*|@\w+\s+)fix\b|"
+    r"(?:getting|got|gets|becoming|became|is|runs?|running|much|even|way)\s+(?:much\s+|even\s+|so\s+|a\s+lot\s+|way\s+)?(?:slower|worse|laggier|buggier)|(?:is|are|it's|its|now|all|just|was|were)\s+gone|disappeared|vanished|losing\s+(?:my|our|money|dollars|\w+\s+every)|"
     r"(?:someone|somebody|a\s+stranger|hackers?)\s+(?:\w+\s+)?(?:got\s+into|signed\s+in(?:to)?|logged\s+in(?:to)?|accessed|hacked|used|took\s+over|broke\s+into|changed)\s+(?:my|our)|still\s+(?:don't|doesn't|haven't|hasn't|didn't)\s+(?:\w+\s+)?(?:have|got))"),
     re.IGNORECASE)
 _NOT_PROBLEM = re.compile(r"\bno\s+(?:problem|issue|trouble)s?\b|\bnot\s+(?:a\s+)?(?:problem|issue|complain\w*)\b|\bwithout\s+(?:a\s+)?(?:problem|issue)",

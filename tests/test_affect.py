@@ -59,6 +59,9 @@ def check_spans(text: str, a: TurnAffect) -> None:
         ("why did the lights go off again?!", "frustration"),
         ("the app update is out and my saved maps 🤦", "frustration"),
         ("three tickets later and no solution yet", "frustration"),
+        ("I lost $40 on that ticket", "loss"),
+        ("you people are incompetent", "anger"),
+        ("@acme FIX. THE. LOGIN. PAGE. IMMEDIATELY.", "frustration"),  # shouted whole, and "immediately"
         # emphasis in capitals, in an otherwise lower-case message
         ("the router dropped AGAIN and the light is STILL red", "frustration"),
         ("my order arrived and the box was EMPTY, the whole THING", "frustration"),
@@ -92,6 +95,7 @@ def test_each_kind_is_distress_with_its_span(text, kind):
         "Which HDMI cable works with the BSOD fix?",
         "what if I can't log into my account after the update?",
         "this new layout is AMAZING, thank you so much!",  # capitals of joy
+        "WHAT A GREAT GAME THAT WAS",
     ],
 )
 def test_negations_hedges_questions_and_plain_turns_are_not_distress(text):
@@ -115,6 +119,13 @@ def test_lost_that_is_not_losing_something_is_no_loss_cue(text):
     # "lost" over-triggering: a game, a match, weight, track of time or "I'm lost" is not
     # the customer losing something of theirs (while "I lost my saved game" is, above).
     assert not [c for c in affect.rule_cues(text) if c.kind == "loss"], text
+
+
+def test_keep_getting_is_a_weak_cue_alone():
+    # repeated, not failed: "keep getting" needs a second cue or the model to be distress
+    a = one("I keep getting your newsletter, can I change how often?")
+    assert not a.is_distress and [c.weight for c in a.cues] == [0.4]
+    assert one("I keep getting error 502, this is ridiculous").is_distress
 
 
 def test_negation_does_not_cross_but():

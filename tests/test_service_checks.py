@@ -120,6 +120,9 @@ def test_agent_act_any_and_none():
     ("the reward I won is gone from my garage", "is gone"),
     ("somebody signed into my email last night", "somebody signed into my"),
     ("my place in the queue hasn't moved in an hour", "hasn't moved"),
+    ("i havent been able to sign in since friday", "havent been able to sign in"),
+    ("please fix the sync on the tablet app", "please fix"),
+    ("every update makes it run slower", "run slower"),
 ])
 def test_problem_reports_as_people_type_them(text, words):
     from qa.situation import problem_cue
@@ -210,6 +213,13 @@ def test_closing_as_social_media_agents_write_it():
     c = run(make_conv([("customer", "hi"), ("agent", "All done, have a nice evening!"),
                        ("customer", "don't forget to water the plants"), ("agent", "I won't!")]), **crit)
     assert c.outcome == "pass"
+    # an open door at the end is a close; "Happy to help!" opening the only reply is not
+    c = run(make_conv([("customer", "is the store open?"),
+                       ("agent", "Thanks for asking, Sal. Opening hours are on the store page. DM us anytime ^DK")]), **crit)
+    assert c.outcome == "pass"
+    c = run(make_conv([("customer", "can't log in"),
+                       ("agent", "Hi there! Happy to help! Try the backup codes from your settings page.")]), **crit)
+    assert c.outcome == "fail"
     c = run(make_conv([("customer", "hi"), ("agent", "Thanks, checking."), ("customer", "ok?"),
                        ("agent", "Done.")]), **crit)
     assert c.outcome == "fail"
@@ -240,6 +250,17 @@ def test_personal_details_leave_links_handles_and_the_brand_out():
     assert c.outcome == "pass" and {e.match for e in c.evidence} == {"code", "ParcelPoint", "locker"}
     c = run(make_conv([("customer", "@AcmeHelp https://acme.example/x"), ("agent", "@kim_r Hello!")],
                       agent_id="AcmeHelp"), **crit)
+    assert c.outcome == "na"
+
+
+def test_name_usage_by_vocative_as_social_replies_write_it():
+    crit = dict(check="name_usage", category="personalization")
+    for reply in ["@edgar_o Edgar - sorry for the wait, here is the form.",
+                  "\u00a1Hi Cassie! It is on the list.",
+                  "Check the careers page, Manny Jr!"]:
+        c = run(make_conv([("customer", "hello"), ("agent", reply)]), **crit)
+        assert c.outcome == "pass", reply
+    c = run(make_conv([("customer", "hello"), ("agent", "Sorry - the form is here.")]), **crit)
     assert c.outcome == "na"
 
 

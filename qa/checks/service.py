@@ -242,7 +242,9 @@ CLOSINGS = ["thank you for contacting", "thanks for contacting", "thank you for 
             # "Stay safe!", "We're here if you need us", "Looking forward to seeing you"
             "hope this", "hope that", "hope it", "hope these", "stay safe", "stay well", "keep safe",
             "here if you need", "here whenever you need", "here when you need", "here for you",
-            "look forward to", "wish you", "wish your"]
+            "look forward to", "wish you", "wish your",
+            # an open door: "DM us anytime", "Reach back out if needed"
+            "anytime", "reach back out", "reach out again", "if you need anything"]
 
 _THANKS_END = re.compile(r"^\W*(?:(?:and|so|again|once\s+again),?\s+)?(?:many\s+)?(?:thanks|thank\s+you|thx|cheers)"
                          r"(?:\s+(?:so\s+much|very\s+much|again|in\s+advance|a\s+lot)|\s+(?:for|and)\b[^.!?]{0,40}"
@@ -319,6 +321,9 @@ def _opens(conv, first_agent: int, h) -> bool:
     if len(sents) < 2:
         return False
     off, first = sents[0]
+    if len(first.split()) <= 3 and len(sents) > 2:  # "Hi there! Happy to help! …": the opening is two short sentences
+        off, second = sents[1]
+        return h.start < off + len(second)
     return h.start < off + len(first)
 
 

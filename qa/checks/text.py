@@ -361,9 +361,11 @@ _NOT_NAMES = {"there", "team", "everyone", "all", "again", "sir", "madam", "mate
               "morning", "afternoon", "evening", "night", "day", "bye", "goodbye", "cheers", "regards", "kind",
               "best", "dear", "hi", "hello", "hey"}
 _VOCATIVE_RE = re.compile(
-    r"(?:^|[.!?\n]\s*|@\w+\s+)(?i:hi|hello|hey|dear|thanks|thank\s+you|good\s+(?:morning|afternoon|evening)|morning|"
+    r"(?:^|[.!?\n]\s*|@\w+\s+)[\u00a1\u00bf]?(?i:hi|hello|hey|dear|thanks|thank\s+you|good\s+(?:morning|afternoon|evening)|morning|"
     r"welcome(?:\s+back)?|sorry|of\s+course|absolutely|great|perfect)[,!]?\s+([A-Z][a-z'\u2019\-]{1,20})\b(?![ \t]+[A-Z])"
-    r"|,\s+([A-Z][a-z'\u2019\-]{1,20})\s*[.!?](?:\s|$)")
+    r"|,\s+([A-Z][a-z'\u2019\-]{1,20})(?:\s+(?:Jr|Sr)\.?)?\s*[.!?](?:\s|$)"
+    # the name opening a reply, set off by a dash: "@edgar_o Edgar - sorry for the delay"
+    r"|(?:^|@\w+\s+)([A-Z][a-z'\u2019\-]{1,20})\s+[-\u2013\u2014]\s")
 _SIGNATURE_RE = re.compile(r"(?:\n\s*|\s[-\u2013\u2014~]\s?)([A-Z][a-z'\-]{1,20})(?:[ \t]+[A-Z][a-z'\-]{1,20})?\s*$")
 _ASKS_NAME_RE = re.compile(r"(?i:your\s+(?:full\s+)?name|who\s+am\s+i\s+speaking|name\s+for\s+the|take\s+a\s+name|who's\s+calling)")
 _ANSWER_NAME_RE = re.compile(r"^\W*(?:(?i:it's|it\s+is|this\s+is|i'm|i\s+am|yes,?|yeah,?|sure,?)\s+)?([A-Z][a-z'\-]{1,20})(?:[ \t]+[A-Z][a-z'\-]{1,20})?\s*(?:[,.!]|$)")
@@ -382,7 +384,7 @@ def agent_vocative(ctx: Context) -> tuple[int, int, int] | None:
         if t.speaker != "agent":
             continue
         for m in _VOCATIVE_RE.finditer(t.text[:5000]):
-            g = 1 if m.group(1) else 2
+            g = next(k for k in (1, 2, 3) if m.group(k))
             word = m.group(g)
             if word.lower() in _NOT_NAMES or word.lower() in own:
                 continue
