@@ -231,7 +231,8 @@ _ORD = (
 _NUMW = r"(?:two|three|four|five|six|seven|eight|nine|ten|a dozen|\d+|several|multiple|many|countless|numerous|a few|a couple of)"
 
 _NOT_LOSS = (  # "lost" that is not the customer losing something of theirs
-    r"(?! (?:to|against|at|in|on|by|out on|interest|track|count|weight|touch|sight|"
+    r"(?! (?:to|against|at|in|on|by|out on|interest|track|count|weight|touch|sight|time|"
+    r"(?:hours|minutes|days|weeks) of|(?:an |\d+ |two |three |several )?(?:hours?|minutes|days|weeks)\b|"
     r"(?:the|a|an|that|this|every|another|one|two|three|\d+)(?: \w+)? (?:games?|match(?:es)?|"
     r"rounds?|races?|bets?|fights?|argument|battle|sets?|votes?|toss|final|tournament|coin toss)\b))"
 )
@@ -360,7 +361,7 @@ _RULES: list[tuple[str, float, str]] = [
     ("worry", 0.4, r"worr(?:y|ies)|concern(?:ed|ing)|stress"),
     ("urgency", 0.4, r"asap|emergency|desperate(?:ly)?|right now|immediately|"
      r"(?:please|pls|plz|someone|somebody|anyone) help(?: me| us)?|help me(?: please| pls)?"),
-    ("frustration", 0.6, r"(?:nothing|no one|nobody) (?:\w+ )?(?:works|worked|is working|happens|happened|helps|helped|"
+    ("frustration", 0.6, r"(?:nothing|no one|nobody) (?:\w+ ){0,5}?(?:works|worked|is working|happens|happened|help|helps|helped|"
      r"loads|answers|answered|responds|responded|replies|replied|changed)"),
     ("repeated_failure", 0.4, r"over and over|every time|still not|keeps? (?:on )?(?:getting|asking|telling|saying|sending)"),
     ("sadness", 0.4, r"died"),

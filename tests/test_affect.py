@@ -110,6 +110,7 @@ def test_negations_hedges_questions_and_plain_turns_are_not_distress(text):
     [
         "I lost the game last night, what a match",
         "we lost to them 3-0",
+        "we lose hours of productivity every week to this",
         "I lost track of time, sorry",
         "I've lost weight since January",
         "I'm lost, where is the settings page?",

@@ -123,6 +123,9 @@ def test_agent_act_any_and_none():
     ("i havent been able to sign in since friday", "havent been able to sign in"),
     ("please fix the sync on the tablet app", "please fix"),
     ("every update makes it run slower", "run slower"),
+    ("after the reset I do not have the bonus anymore", "do not have the"),
+    ("total service loss in my street since noon", "service loss"),
+    ("no one seems to be able to help me", "no one seems to be able to help"),
 ])
 def test_problem_reports_as_people_type_them(text, words):
     from qa.situation import problem_cue
@@ -131,6 +134,7 @@ def test_problem_reports_as_people_type_them(text, words):
 
 
 @pytest.mark.parametrize("text", ["is the store open on Sunday?", "an unforgettable trip, thanks!",
+                                  "can I book a flight leaving late summer?", "I don't have an account yet, can I order?",
                                   "how do I add a second user?", "I don't want the newsletter, how do I stop it?"])
 def test_questions_are_no_problem_report(text):
     from qa.situation import problem_cue
