@@ -69,7 +69,8 @@ _FAIL_VERBS = (r"arrive[d]?|come|came|turn(?:ed)?\s+up|show(?:ed)?\s+up|work(?:e
                r"send|sent|ship(?:ped)?|install(?:ed)?|go\s+through|went\s+through|been\s+(?:paid|fixed|sent|booked|delivered|refunded|processed)|booked|sorted|resolved|approved|answered|"
                # access and use: "can't access my account", "won't let me play", "doesn't exist"
                r"access|recover|retrieve|let|play|go\s+online|get\s+online|get\s+into|download|upload|stream|watch|hear|"
-               r"see|find|use|exist|appear|boot|launch|sync|verify|reset|save|print|accept|recogni[sz]e|mov(?:e|ed|ing)|progress(?:ed|ing)?|chang(?:e|ed|ing)|letting|lets|join|switch|support|sign|get\s+in")
+               r"see|find|use|exist|appear|boot|launch|sync|verify|reset|save|print|accept|recogni[sz]e|mov(?:e|ed|ing)|progress(?:ed|ing)?|chang(?:e|ed|ing)|letting|lets|join|switch|support|sign|get\s+in|allow|"
+               r"(?:updat|sav|receiv|arriv|chang|mov|charg|recogni[sz]|com|issu|releas|restor|resolv)ing")  # -e verbs' -ing
 _NEG = (r"hasn't|haven't|hadn't|didn't|did\s+not|never|not|won't|wouldn't|can't|cannot|couldn't|doesn't|does\s+not|"
         r"isn't|wasn't|aren't|weren't|unable\s+to|(?:not|haven't|hasn't|wasn't|weren't|never)\s+(?:been\s+)?able\s+to|"
         r"still\s+(?:not|no|hasn't|haven't|don't|doesn't|didn't|can't|won't|isn't|waiting|have\s+not|has\s+not)")
@@ -81,7 +82,7 @@ def _apostrophes(pattern: str) -> str:
 
 _PROBLEM = re.compile(_apostrophes(
     rf"\b(?:{_NEG})"
-    rf"\s+(?:\w+\s+)?(?:{_FAIL_VERBS})\b"
+    rf"\s+(?:\w+\s+)?(?:{_FAIL_VERBS})(?:s|es|ed|d|ing)?\b"  # any inflection: "aren't updating", "won't allow"
     r"|\b(?:broken|broke|damaged|smashed|cracked|faulty|defective|missing|wrong|incorrect|error|errors|fault|failed|fails|failure|"
     r"crash(?:ed|es|ing)?|freez(?:es|ing)|frozen|declined|rejected|denied|cancel(?:l)?ed|late(?!\s+(?:spring|summer|autumn|fall|winter|night|morning|afternoon|evening|january|february|march|april|may|june|july|august|september|october|november|december|\d))|delayed|overcharged|double[-\s]charged|"
     r"charged\s+(?:twice|me\s+twice|two|double|again)|stuck|lost|stolen|burst|leak(?:ing|s)?|flood(?:ed|ing)?|outage|"

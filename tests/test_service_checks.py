@@ -126,6 +126,8 @@ def test_agent_act_any_and_none():
     ("after the reset I do not have the bonus anymore", "do not have the"),
     ("total service loss in my street since noon", "service loss"),
     ("no one seems to be able to help me", "no one seems to be able to help"),
+    ("why aren't apps updating?", "aren't apps updating"),   # any inflection of the verb
+    ("the site does not allow me to log out", "does not allow"),
 ])
 def test_problem_reports_as_people_type_them(text, words):
     from qa.situation import problem_cue
@@ -135,6 +137,7 @@ def test_problem_reports_as_people_type_them(text, words):
 
 @pytest.mark.parametrize("text", ["is the store open on Sunday?", "an unforgettable trip, thanks!",
                                   "can I book a flight leaving late summer?", "I don't have an account yet, can I order?",
+                                  "I'm not using the old phone anymore, how do I remove it?",
                                   "how do I add a second user?", "I don't want the newsletter, how do I stop it?"])
 def test_questions_are_no_problem_report(text):
     from qa.situation import problem_cue
