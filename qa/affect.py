@@ -158,25 +158,27 @@ def _is_negator(t: str) -> bool:
     return t in _NEGATORS or t.endswith("n't")
 
 
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_NOT_WORDS_RE = re.compile(r"(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?<![\w@])@\w+", re.IGNORECASE)
+"""Web addresses, e-mail addresses and social-media handles ("@AppleSupport"): they name an
+account or a page, and their letters are not words the customer chose, so neither the rules
+nor the model read them."""
+
+
+def _not_words(text: str) -> list[tuple[int, int]]:
+    """Spans of :data:`_NOT_WORDS_RE` in ``text`` (cheap when there is no '@', '/' or 'www')."""
+    if "@" not in text and "/" not in text and "www" not in text.lower():
+        return []
+    return [(m.start(), m.end()) for m in _NOT_WORDS_RE.finditer(text)]
 
 
 def tokenize(text: str) -> list[tuple[str, int, int]]:
-    """Lower-cased tokens of the first :data:`MAX_CHARS` characters, with their offsets.
-
-    A social-media handle ("@AppleSupport") and the pieces of a web address are dropped:
-    they name an account or a page, and their letters are not words the customer chose."""
-    head = text[:MAX_CHARS]
-    urls = [(m.start(), m.end()) for m in _URL_RE.finditer(head)] if "/" in head or "www" in head else []
-    out = []
-    for m in _TOKEN_RE.finditer(text, 0, MAX_CHARS):
-        s, e = m.start(), m.end()
-        if urls and any(a <= s < b for a, b in urls):
-            continue
-        if s and text[s - 1] == "@" and (s < 2 or not text[s - 2].isalnum()) and m.group()[0].isalnum():
-            continue
-        out.append((_norm(m.group()), s, e))
-    return out
+    """Lower-cased tokens of the first :data:`MAX_CHARS` characters, with their offsets;
+    web and e-mail addresses and social-media handles are left out (:data:`_NOT_WORDS_RE`)."""
+    skip = _not_words(text[:MAX_CHARS])
+    if not skip:
+        return [(_norm(m.group()), m.start(), m.end()) for m in _TOKEN_RE.finditer(text, 0, MAX_CHARS)]
+    return [(_norm(m.group()), m.start(), m.end()) for m in _TOKEN_RE.finditer(text, 0, MAX_CHARS)
+            if not any(a <= m.start() < b for a, b in skip)]
 
 
 def features(toks: Sequence[tuple[str, int, int]]) -> list[tuple[str, int]]:
@@ -444,50 +446,6 @@ def _negated(prefix: str) -> bool:
     return bool(_NEG_WORD_RE.search(tail))
 
 
-STATE_VALENCE = -1.5
-"""A first-person state statement is a cue when its word's VADER valence is at most this."""
-
-STATE_WEIGHT = 0.7
-"""Weight of a first-person state cue (on the GoEmotions train split, comments with one were
-negative 75% of the time, n = 456; see :func:`_state_cues`)."""
-
-_STATE_RE = re.compile(
-    r"\b(?:i['’]?m|i am|i feel|i felt|i was|i['’]?ve been|i have been|i get|i got|i['’]?m getting|"
-    r"i['’]?m feeling|i am feeling|makes me|made me|making me|leaves me|left me)\s+"
-    r"(?:(?:so|really|very|extremely|pretty|quite|kinda|kind of|a bit|a little|just|totally|absolutely|"
-    r"getting|feeling|super|incredibly|honestly|still|always|now|genuinely|utterly|completely|"
-    r"beyond|seriously)\s+){0,2}"
-    r"([a-z]+(?:['’][a-z]+)?)(?![\w'’])"
-)
-_STATE_RE_I = re.compile(_STATE_RE.pattern, re.IGNORECASE)
-
-
-def _state_cues(t: str, low: str, found: Sequence[DistressCue] = ()) -> list[DistressCue]:
-    """First-person statements of a negative state: a copular or causative frame about the
-    speaker ("I'm", "I feel", "I was", "I've been", "I got", "makes me", "left me") and, at
-    most two intensifiers on, a word whose VADER valence is at most :data:`STATE_VALENCE`
-    ("I feel awful", "I was humiliated", "it makes me sick", "I'm so ashamed"). The word list
-    is VADER's general lexicon, not a list of phrases; the rule's weight was set from its
-    precision on the GoEmotions train split. Negation ("I'm not upset") and hypotheticals
-    ("if I get sick") drop it, as for every rule; a word another rule already read (in
-    ``found``) keeps that rule's cue and weight."""
-    val = _lexicon().valence
-    out = []
-    for m in (_STATE_RE if low is not t else _STATE_RE_I).finditer(low):
-        w = m.group(1).lower().replace("’", "'")
-        v = val.get(w)
-        if v is None or v > STATE_VALENCE:
-            continue
-        s, e = m.start(), m.end(1)
-        if any(c.start < e and m.start(1) < c.end for c in found):
-            continue
-        prefix = _clause_prefix(t, s)
-        if _negated(prefix + " " + t[s:m.start(1)]) or _HYPO_RE.search(prefix):
-            continue
-        out.append(DistressCue(s, e, t[s:e], "feeling", STATE_WEIGHT))
-    return out
-
-
 def rule_cues(text: str) -> list[DistressCue]:
     """The rule layer's cues in ``text`` (negated and hypothetical ones dropped), strongest
     first, overlapping hits merged (the longer one wins)."""
@@ -497,9 +455,12 @@ def rule_cues(text: str) -> list[DistressCue]:
     if len(low) != len(t):
         low, rules = t, _RULE_RES_I
     found: list[DistressCue] = []
+    skip = _not_words(t)
     for kind, w, rx in rules:
         for m in rx.finditer(low):
             s, e = m.start(), m.end()
+            if skip and any(a <= s < b for a, b in skip):
+                continue
             prefix = _clause_prefix(t, s)
             if not _SELF_NEGATED.match(m.group()) and _negated(prefix):
                 continue
@@ -511,7 +472,6 @@ def rule_cues(text: str) -> list[DistressCue]:
             elif _WEAK_RE.search(prefix[-30:]):
                 weight = max(0.55, w - 0.1)
             found.append(DistressCue(s, e, t[s:e], kind, round(weight, 3)))
-    found.extend(_state_cues(t, low, found))
     if not found:
         return found
     # drop cues contained in a longer one
