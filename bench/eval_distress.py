@@ -13,7 +13,11 @@ Prints, in one run:
   4. With ``--other FILE --format NAME``: the same P / R / F1 (and Cohen's kappa) on another
      community's human labels, mapped onto distress (never used to fit anything):
      ``semeval-ec`` (SemEval-2018 Task 1 E-c tweets, ``ID<TAB>Tweet<TAB>`` 11 0/1 columns with
-     a header; distress = anger, disgust, fear, pessimism or sadness), ``dair-emotion``
+     a header; distress = anger, disgust, fear, pessimism or sadness), ``empathetic-dialogues``
+     (EmpatheticDialogues' CSV: the situation ``prompt`` of each conversation, distress = one of
+     its 16 negative emotions in ``context``: afraid, angry, annoyed, anxious, apprehensive,
+     ashamed, devastated, disappointed, disgusted, embarrassed, furious, guilty, jealous,
+     lonely, sad, terrified), ``dair-emotion``
      (``text;label`` lines; distress = sadness, anger or fear) or ``labelled``
      (``text<TAB>0|1``, a mapping you made yourself).
 
@@ -91,7 +95,12 @@ def goemotions(data: Path, limit: int | None) -> None:
 # SemEval-2018 Task 1 E-c: the emotions of its 11 that are distress in GUIDE.md's sense
 SEMEVAL_DISTRESS = {"anger", "disgust", "fear", "pessimism", "sadness"}
 DAIR_DISTRESS = {"sadness", "anger", "fear"}
-FORMATS = ("semeval-ec", "dair-emotion", "labelled")
+# EmpatheticDialogues: its 32 emotions, the 16 negative ones are distress
+ED_DISTRESS = {"afraid", "angry", "annoyed", "anxious", "apprehensive", "ashamed", "devastated", "disappointed",
+               "disgusted", "embarrassed", "furious", "guilty", "jealous", "lonely", "sad", "terrified"}
+ED_OTHER = {"anticipating", "caring", "confident", "content", "excited", "faithful", "grateful", "hopeful",
+            "impressed", "joyful", "nostalgic", "prepared", "proud", "sentimental", "surprised", "trusting"}
+FORMATS = ("semeval-ec", "empathetic-dialogues", "dair-emotion", "labelled")
 
 
 class OtherError(ValueError):
@@ -122,6 +131,26 @@ def read_other(path: Path, fmt: str) -> tuple[list[str], list[int]]:
                                  f"got {len(parts)}: {line[:80]!r}")
             texts.append(parts[1].replace("\\n", "\n"))
             gold.append(int(any(v.strip() == "1" and c in SEMEVAL_DISTRESS for c, v in zip(cols[2:], parts[2:]))))
+        elif fmt == "empathetic-dialogues":
+            parts = line.split(",")
+            if not cols:
+                cols = [c.strip().lower() for c in parts]
+                if not {"conv_id", "context", "prompt"} <= set(cols):
+                    raise OtherError(f"{path}:{no}: expected EmpatheticDialogues' header (conv_id,utterance_idx,"
+                                     f"context,prompt,...), got {line[:80]!r}")
+                seen: set[str] = set()
+                continue
+            if len(parts) < len(cols):
+                raise OtherError(f"{path}:{no}: expected {len(cols)} comma-separated fields, got {len(parts)}")
+            rec = dict(zip(cols, parts))
+            emotion = rec["context"].strip().lower()
+            if emotion not in ED_DISTRESS | ED_OTHER:
+                raise OtherError(f"{path}:{no}: unknown emotion {emotion!r} in the context column")
+            if rec["conv_id"] in seen:
+                continue  # one situation per conversation
+            seen.add(rec["conv_id"])
+            texts.append(rec["prompt"].replace("_comma_", ","))
+            gold.append(int(emotion in ED_DISTRESS))
         elif fmt == "dair-emotion":
             text, sep, label = line.rpartition(";")
             if not sep or not text.strip():

@@ -222,6 +222,23 @@ def test_eval_bench_reads_another_communitys_labels(tmp_path):
     assert "turns/s" not in r.stdout
 
 
+def test_eval_bench_reads_empathetic_dialogues_situations(tmp_path):
+    f = tmp_path / "ed.csv"
+    f.write_text("conv_id,utterance_idx,context,prompt,speaker_idx,utterance,selfeval,tags\n"
+                 "hit:1_conv:1,1,furious,They charged me twice_comma_ I was furious,1,x,,\n"
+                 "hit:1_conv:1,2,furious,They charged me twice_comma_ I was furious,2,y,,\n"
+                 "hit:2_conv:2,1,grateful,My neighbour fixed my fence for free,1,z,,\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "eval_distress.py"), "--smoke", "--no-speed",
+                        "--other", str(f), "--format", "empathetic-dialogues"],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "ed.csv (empathetic-dialogues): 2 texts, 1 distress by its labels" in r.stdout  # one per conversation
+    f.write_text("conv_id,utterance_idx,context,prompt\nc1,1,grumpy,text\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "eval_distress.py"), "--other", str(f),
+                        "--format", "empathetic-dialogues"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 2 and f"{f}:2: unknown emotion 'grumpy'" in r.stderr
+
+
 def test_eval_bench_names_the_bad_line_of_another_corpus(tmp_path):
     f = tmp_path / "ec.txt"
     f.write_text(_EC_HEADER + "t1\tonly a tweet\t1\n", encoding="utf-8")
