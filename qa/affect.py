@@ -58,6 +58,9 @@ VADER saw nothing negative, it is pulled to at most ``-0.25 - 0.5 * (distress - 
 question that names a feeling ("are you worried about…?") takes the feeling from the
 question; "no"/"not really" does not.
 
+Web and e-mail addresses and social-media handles ("@AcmeHelp") are read by neither part
+(:data:`_NOT_WORDS_RE`): they name an account, not a feeling.
+
 Bounds: a turn is read at most :data:`MAX_CHARS` characters in (a pasted log past that is
 not searched); all patterns are linear-time. Library code logs, never prints.
 """
