@@ -10,7 +10,19 @@ Prints, in one run:
   3. Speed in turns per CPU-second on one core, as a ratio to VADER alone (vaderSentiment's
      SentimentIntensityAnalyzer.polarity_scores) on the same turns in the same run.
 
+  4. With ``--other FILE --format NAME``: the same P / R / F1 (and Cohen's kappa) on another
+     community's human labels, mapped onto distress (never used to fit anything):
+     ``semeval-ec`` (SemEval-2018 Task 1 E-c tweets, ``ID<TAB>Tweet<TAB>`` 11 0/1 columns with
+     a header; distress = anger, disgust, fear, pessimism or sadness), ``empathetic-dialogues``
+     (EmpatheticDialogues' CSV: the situation ``prompt`` of each conversation, distress = one of
+     its 16 negative emotions in ``context``: afraid, angry, annoyed, anxious, apprehensive,
+     ashamed, devastated, disappointed, disgusted, embarrassed, furious, guilty, jealous,
+     lonely, sad, terrified), ``dair-emotion``
+     (``text;label`` lines; distress = sadness, anger or fear) or ``labelled``
+     (``text<TAB>0|1``, a mapping you made yourself).
+
     .venv/bin/python bench/eval_distress.py
+    .venv/bin/python bench/eval_distress.py --other 2018-E-c-En-train.txt --format semeval-ec --no-speed
     .venv/bin/python bench/eval_distress.py --smoke    # a few hundred turns, for a test
 """
 
@@ -76,18 +88,108 @@ def goemotions(data: Path, limit: int | None) -> None:
         gold.append(int(any(names[int(i)] in NEGATIVE for i in parts[1].split(",") if i)))
     if limit:
         texts, gold = texts[:limit], gold[:limit]
+    print(f"GoEmotions dev, negative group: {len(texts)} comments, {sum(gold)} negative")
+    report(texts, gold)
+
+
+# SemEval-2018 Task 1 E-c: the emotions of its 11 that are distress in GUIDE.md's sense
+SEMEVAL_DISTRESS = {"anger", "disgust", "fear", "pessimism", "sadness"}
+DAIR_DISTRESS = {"sadness", "anger", "fear"}
+# EmpatheticDialogues: its 32 emotions, the 16 negative ones are distress
+ED_DISTRESS = {"afraid", "angry", "annoyed", "anxious", "apprehensive", "ashamed", "devastated", "disappointed",
+               "disgusted", "embarrassed", "furious", "guilty", "jealous", "lonely", "sad", "terrified"}
+ED_OTHER = {"anticipating", "caring", "confident", "content", "excited", "faithful", "grateful", "hopeful",
+            "impressed", "joyful", "nostalgic", "prepared", "proud", "sentimental", "surprised", "trusting"}
+FORMATS = ("semeval-ec", "empathetic-dialogues", "dair-emotion", "labelled")
+
+
+class OtherError(ValueError):
+    """A line of an --other file that does not fit its --format."""
+
+
+def read_other(path: Path, fmt: str) -> tuple[list[str], list[int]]:
+    """Texts and 0/1 distress labels of another community's corpus (see the module doc)."""
+    texts, gold = [], []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OtherError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+    cols: list[str] = []
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if fmt == "semeval-ec":
+            parts = line.split("\t")
+            if not cols:
+                cols = [c.strip().lower() for c in parts]
+                if len(cols) < 3 or cols[1] != "tweet" or not SEMEVAL_DISTRESS & set(cols):
+                    raise OtherError(f"{path}:{no}: expected the E-c header 'ID<TAB>Tweet<TAB>anger<TAB>...', "
+                                     f"got {line[:80]!r}; pick the --format that fits the file")
+                continue
+            if len(parts) != len(cols) or any(v.strip() not in ("0", "1") for v in parts[2:]):
+                raise OtherError(f"{path}:{no}: expected {len(cols)} tab-separated fields with 0/1 labels, "
+                                 f"got {len(parts)}: {line[:80]!r}")
+            texts.append(parts[1].replace("\\n", "\n"))
+            gold.append(int(any(v.strip() == "1" and c in SEMEVAL_DISTRESS for c, v in zip(cols[2:], parts[2:]))))
+        elif fmt == "empathetic-dialogues":
+            parts = line.split(",")
+            if not cols:
+                cols = [c.strip().lower() for c in parts]
+                if not {"conv_id", "context", "prompt"} <= set(cols):
+                    raise OtherError(f"{path}:{no}: expected EmpatheticDialogues' header (conv_id,utterance_idx,"
+                                     f"context,prompt,...), got {line[:80]!r}")
+                seen: set[str] = set()
+                continue
+            if len(parts) < len(cols):
+                raise OtherError(f"{path}:{no}: expected {len(cols)} comma-separated fields, got {len(parts)}")
+            rec = dict(zip(cols, parts))
+            emotion = rec["context"].strip().lower()
+            if emotion not in ED_DISTRESS | ED_OTHER:
+                raise OtherError(f"{path}:{no}: unknown emotion {emotion!r} in the context column")
+            if rec["conv_id"] in seen:
+                continue  # one situation per conversation
+            seen.add(rec["conv_id"])
+            texts.append(rec["prompt"].replace("_comma_", ","))
+            gold.append(int(emotion in ED_DISTRESS))
+        elif fmt == "dair-emotion":
+            text, sep, label = line.rpartition(";")
+            if not sep or not text.strip():
+                raise OtherError(f"{path}:{no}: expected 'text;label', got {line[:80]!r}")
+            texts.append(text)
+            gold.append(int(label.strip().lower() in DAIR_DISTRESS))
+        else:
+            text, sep, label = line.rpartition("\t")
+            if not sep or label.strip() not in ("0", "1"):
+                raise OtherError(f"{path}:{no}: expected 'text<TAB>0' or 'text<TAB>1', got {line[:80]!r}")
+            texts.append(text)
+            gold.append(int(label.strip()))
+    if not texts:
+        raise OtherError(f"{path}: no labelled lines found for --format {fmt}")
+    return texts, gold
+
+
+def other(path: Path, fmt: str, limit: int | None) -> None:
+    texts, gold = read_other(path, fmt)
+    if limit:
+        texts, gold = texts[:limit], gold[:limit]
+    print(f"{path.name} ({fmt}): {len(texts)} texts, {sum(gold)} distress by its labels")
+    report(texts, gold)
+
+
+def report(texts: list[str], gold: list[int], with_kappa: bool = True) -> None:
+    """P / R / F1 (and kappa) of is_distress, next to VADER alone, the rules alone and the
+    learned model alone, on the same texts."""
     res = affect.analyze_turns(texts)
     ours = [int(r.is_distress) for r in res]
     model = [int(r.model_probability >= affect.THRESHOLD) for r in res]
     vader = [int(affect.vader_scores(t)["compound"] <= -0.05) for t in texts]
     rules = [int(bool(affect.rule_cues(t)) and
                  1 - _prod(1 - c.weight for c in affect.rule_cues(t)) >= affect.THRESHOLD) for t in texts]
-    print(f"GoEmotions dev, negative group: {len(texts)} comments, {sum(gold)} negative")
-    print(f"  {'detector':34} {'P':>6} {'R':>6} {'F1':>6}")
+    print(f"  {'detector':34} {'P':>6} {'R':>6} {'F1':>6}" + (f" {'kappa':>6}" if with_kappa else ""))
     for name, pred in [("VADER alone (compound <= -0.05)", vader), ("rules alone", rules),
                        ("learned model alone", model), ("qa.affect is_distress", ours)]:
         p, r, f = prf(gold, pred)
-        print(f"  {name:34} {p:6.3f} {r:6.3f} {f:6.3f}")
+        print(f"  {name:34} {p:6.3f} {r:6.3f} {f:6.3f}" + (f" {kappa(gold, pred)[1]:6.3f}" if with_kappa else ""))
 
 
 def _prod(xs) -> float:
@@ -167,7 +269,16 @@ def main(argv=None) -> int:
     ap.add_argument("--smoke", action="store_true", help="a few hundred turns, for a test")
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--show", action="store_true", help="list graded-set disagreements")
+    ap.add_argument("--other", type=Path, help="another community's labelled corpus (see --format)")
+    ap.add_argument("--format", choices=FORMATS, default="semeval-ec", help="the --other file's format")
+    ap.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
     args = ap.parse_args(argv)
+    if args.other is not None:
+        try:
+            read_other(args.other, args.format)
+        except OtherError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     m = affect.load_model()
     if m is not None:
         print(f"model: {m.meta.get('trained_on')}, {len(m.weights)} weights, shift {m.shift:+.2f}, "
@@ -178,7 +289,10 @@ def main(argv=None) -> int:
         graded(args.data, 10 if args.smoke else None, args.show)
     else:
         print(f"{args.data} not found: skipping GoEmotions and the graded set")
-    speed(args.data, 500 if args.smoke else 20_000)
+    if args.other is not None:
+        other(args.other, args.format, 300 if args.smoke else None)
+    if not args.no_speed:
+        speed(args.data, 500 if args.smoke else 20_000)
     return 0
 
 

@@ -184,6 +184,12 @@ _EMPATHY_RULES: list[tuple[str, re.Pattern]] = [
         rf"(?:how|why|what|that\s+(?:this|it|you)|being|your\s+(?:frustration|concern|worry|worries|disappointment|anger|stress)|you're|you\s+are|you'd)"
         rf"|\bi\s+can\s+(?:only\s+)?imagine\b|\bi\s+know\s+how\s+(?:\w+\s+){{0,3}}(?:{FEELINGS})"
         rf"|\bi\s+know\s+(?:you're|you\s+are)\s+(?:on|in|under|dealing)")),
+    ("shares the feeling", _rx(
+        r"\bi\s+(?:really\s+|truly\s+|totally\s+|completely\s+|do\s+|can\s+)?feel\s+(?:your\s+(?:pain|frustration)\b|for\s+you\b|you\s*(?=[.!,;]|$))"
+        r"|\bi\s+know\s+(?:exactly\s+|just\s+)?(?:how\s+you(?:'re|\s+are|\s+must)?\s+(?:be\s+)?feel(?:ing)?\b"
+        r"|what\s+you(?:'re|\s+are)\s+(?:going\s+through|feeling|dealing\s+with)\b|the\s+feeling\b)"
+        r"|\bi(?:'ve|\s+have)\s+been\s+there\s+(?:myself|too)\b"
+        r"|\bi\s+can\s+(?:totally\s+|really\s+|definitely\s+|completely\s+|so\s+)?relate\b(?!\s+(?:the|this|that|it|your|my|our|their|his|her|a|an|these|those)\b)")),
     ("exclaims concern", _rx(
         rf"(?:^|[.!?,]\s*)(?:oh\s+no|oh\s+dear|oh\s+goodness|goodness|oh\s+my)\b"
         rf"|\bwhat\s+an?\s+(?:{_INTENS}\s+)?(?:awful|horrible|terrible|rough|stressful|scary|worrying|frustrating|disappointing|upsetting|difficult|tough|hard|nightmare|scare|shock|ordeal|pain|mess|start|thing|experience|situation|day|morning|night|week)"
@@ -193,6 +199,9 @@ _EMPATHY_RULES: list[tuple[str, re.Pattern]] = [
         r"(?:you're|you\s+are|nobody|no\s+one|everyone|everybody|she's|he's|they're|your|you\s+(?:weren't|were\s+not|got|made))"
         r"|\bi\s+hope\s+(?:you(?:'re|\s+are|\s+feel|\s+get|r\b)|your\s+\w+|she|he|they|the\s+\w+\s+(?:is|are|goes|turns|comes|gets))"
         r"(?!\s+(?:have|has)\s+a\s+(?:great|good|nice|lovely)\s+(?:day|evening|weekend))"
+        r"|(?:^|[.!?,]\s*)(?:i\s+)?(?:hope|hoping)\s+(?:that\s+)?(?:you(?:'re|\s+are)?|u)\s+(?:feel(?:ing)?|get(?:ting)?)\s+better\b"
+        r"|(?:^|[.!?,]\s*)(?:hope|hoping)\s+your\s+\w+\s+(?:(?:is|are|'s)\s+)?(?:feel(?:s|ing)?|get(?:s|ting)?|is|are)\s+better\b"
+        r"|\b(?:you're|you\s+are)\s+not\s+alone\b|\bi(?:'m|\s+am)\s+(?:always\s+|right\s+)?here\s+for\s+you\b"
         r"|\btake\s+care\s+of\s+(?:yourself|yourselves|you)\b|\bwishing\s+(?:you|your|him|her|them)\b[^.!?]{0,40}\b(?:recovery|better|calmer|well|soon)"
         r"|\bare\s+you\s+(?:ok|okay|alright|all\s+right|safe|hurt)\b|\bis\s+(?:everyone|everybody|he|she)\s+(?:ok|okay|alright|safe)\b"
         r"|\b(?:you're|you\s+are)\s+doing\s+(?:everything|great|well|the\s+right\s+thing)")),

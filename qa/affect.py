@@ -58,6 +58,9 @@ VADER saw nothing negative, it is pulled to at most ``-0.25 - 0.5 * (distress - 
 question that names a feeling ("are you worried about…?") takes the feeling from the
 question; "no"/"not really" does not.
 
+Web and e-mail addresses and social-media handles ("@AcmeHelp") are read by neither part
+(:data:`_NOT_WORDS_RE`): they name an account, not a feeling.
+
 Bounds: a turn is read at most :data:`MAX_CHARS` characters in (a pasted log past that is
 not searched); all patterns are linear-time. Library code logs, never prints.
 """
@@ -158,9 +161,27 @@ def _is_negator(t: str) -> bool:
     return t in _NEGATORS or t.endswith("n't")
 
 
+_NOT_WORDS_RE = re.compile(r"(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?<![\w@])@\w+", re.IGNORECASE)
+"""Web addresses, e-mail addresses and social-media handles ("@AppleSupport"): they name an
+account or a page, and their letters are not words the customer chose, so neither the rules
+nor the model read them."""
+
+
+def _not_words(text: str) -> list[tuple[int, int]]:
+    """Spans of :data:`_NOT_WORDS_RE` in ``text`` (cheap when there is no '@', '/' or 'www')."""
+    if "@" not in text and "/" not in text and "www" not in text.lower():
+        return []
+    return [(m.start(), m.end()) for m in _NOT_WORDS_RE.finditer(text)]
+
+
 def tokenize(text: str) -> list[tuple[str, int, int]]:
-    """Lower-cased tokens of the first :data:`MAX_CHARS` characters, with their offsets."""
-    return [(_norm(m.group()), m.start(), m.end()) for m in _TOKEN_RE.finditer(text, 0, MAX_CHARS)]
+    """Lower-cased tokens of the first :data:`MAX_CHARS` characters, with their offsets;
+    web and e-mail addresses and social-media handles are left out (:data:`_NOT_WORDS_RE`)."""
+    skip = _not_words(text[:MAX_CHARS])
+    if not skip:
+        return [(_norm(m.group()), m.start(), m.end()) for m in _TOKEN_RE.finditer(text, 0, MAX_CHARS)]
+    return [(_norm(m.group()), m.start(), m.end()) for m in _TOKEN_RE.finditer(text, 0, MAX_CHARS)
+            if not any(a <= m.start() < b for a, b in skip)]
 
 
 def features(toks: Sequence[tuple[str, int, int]]) -> list[tuple[str, int]]:
@@ -490,9 +511,12 @@ def rule_cues(text: str) -> list[DistressCue]:
     if len(low) != len(t):
         low, rules = t, _RULE_RES_I
     found: list[DistressCue] = []
+    skip = _not_words(t)
     for kind, w, rx in rules:
         for m in rx.finditer(low):
             s, e = m.start(), m.end()
+            if skip and any(a <= s < b for a, b in skip):
+                continue
             prefix = _clause_prefix(t, s)
             if not _SELF_NEGATED.match(m.group()) and _negated(prefix):
                 continue

@@ -234,3 +234,73 @@ def test_train_bench_smoke_runs(tmp_path):
                         "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert out.exists() and "chosen:" in r.stdout
+
+
+# Another community's labels, in the SemEval-2018 E-c layout (tweets written for this test).
+_EC_HEADER = "ID\tTweet\tanger\tanticipation\tdisgust\tfear\tjoy\tlove\toptimism\tpessimism\tsadness\tsurprise\ttrust\n"
+
+
+def test_eval_bench_reads_another_communitys_labels(tmp_path):
+    f = tmp_path / "ec.txt"
+    f.write_text(_EC_HEADER
+                 + "t1\t@AcmeHelp third time my order is late, I'm furious\t1\t0\t1\t0\t0\t0\t0\t0\t0\t0\t0\n"
+                 + "t2\tSo happy with my new phone! #blessed\t0\t0\t0\t0\t1\t0\t1\t0\t0\t0\t0\n"
+                 + "t3\tmy cat died this morning, heartbroken\t0\t0\t0\t0\t0\t0\t0\t0\t1\t0\t0\n",
+                 encoding="utf-8")
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "eval_distress.py"), "--smoke", "--no-speed",
+                        "--other", str(f), "--format", "semeval-ec"],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "ec.txt (semeval-ec): 3 texts, 2 distress by its labels" in r.stdout
+    line = [x for x in r.stdout.split("ec.txt (semeval-ec)")[1].splitlines() if "qa.affect is_distress" in x][0]
+    assert line.split()[-4:] == ["1.000", "1.000", "1.000", "1.000"]  # P R F1 kappa on these three
+    assert "turns/s" not in r.stdout
+
+
+def test_eval_bench_reads_empathetic_dialogues_situations(tmp_path):
+    f = tmp_path / "ed.csv"
+    f.write_text("conv_id,utterance_idx,context,prompt,speaker_idx,utterance,selfeval,tags\n"
+                 "hit:1_conv:1,1,furious,They charged me twice_comma_ I was furious,1,x,,\n"
+                 "hit:1_conv:1,2,furious,They charged me twice_comma_ I was furious,2,y,,\n"
+                 "hit:2_conv:2,1,grateful,My neighbour fixed my fence for free,1,z,,\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "eval_distress.py"), "--smoke", "--no-speed",
+                        "--other", str(f), "--format", "empathetic-dialogues"],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "ed.csv (empathetic-dialogues): 2 texts, 1 distress by its labels" in r.stdout  # one per conversation
+    f.write_text("conv_id,utterance_idx,context,prompt\nc1,1,grumpy,text\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "eval_distress.py"), "--other", str(f),
+                        "--format", "empathetic-dialogues"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 2 and f"{f}:2: unknown emotion 'grumpy'" in r.stderr
+
+
+def test_eval_bench_names_the_bad_line_of_another_corpus(tmp_path):
+    f = tmp_path / "ec.txt"
+    f.write_text(_EC_HEADER + "t1\tonly a tweet\t1\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "eval_distress.py"), "--other", str(f)],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 2
+    assert f"{f}:2: expected 13 tab-separated fields" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "eval_distress.py"), "--other", str(f),
+                        "--format", "labelled"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 2 and f"{f}:1: expected 'text<TAB>0'" in r.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "@furious_fred thanks for sorting it!",
+    "Details are on https://example.com/sad-news-update as you said, thanks",
+    "Please reply to angry.customer@example.com, thank you",
+])
+def test_handles_and_addresses_are_not_read_as_words(text):
+    assert affect.rule_cues(text) == []
+    toks = affect.tokenize(text)
+    assert all(t not in ("furious", "fred", "sad", "news", "angry", "customer") for t, _, _ in toks)
+    for t, s, e in toks:  # offsets still point into the text
+        assert text[s:e].lower().replace("’", "'") == t
+    assert not one(text).is_distress
+
+
+def test_a_handle_does_not_hide_the_customers_own_words():
+    a = one("@AcmeHelp I am furious, third time this week")
+    assert a.is_distress and {c.kind for c in a.cues} >= {"anger", "repeated_failure"}
+    check_spans("@AcmeHelp I am furious, third time this week", a)

@@ -24,6 +24,7 @@ SMOKE = {
     "bench_score.py": ("qa score, after a rubric edit", "the full spaCy pipeline", None),
     "bench_soak.py": ("memory growth", "Whisper", None),
     "bench_transcribe.py": ("qa speed / plain faster-whisper speed", "Whisper", None),
+    "eval_empathy.py": ("graded set, empathy detector", None, "graded"),
     "eval_graded.py": ("graded set:", None, "graded"),
     "eval_real.py": ("real_grades_a.csv: 8 conversations", None, "chats"),
     "eval_redact.py": ("Speed over", "the full spaCy pipeline", None),

@@ -94,6 +94,35 @@ def test_empathy_detector_forms():
         assert acts.empathy(text) == [], text
 
 
+@pytest.mark.parametrize("text, rule", [
+    ("I feel your pain, that's a long time to wait.", "shares the feeling"),
+    ("I totally feel for you.", "shares the feeling"),
+    ("Honestly, I feel you.", "shares the feeling"),
+    ("I know exactly how you feel.", "shares the feeling"),
+    ("I know what you're going through with the move.", "shares the feeling"),
+    ("I know the feeling.", "shares the feeling"),
+    ("I can totally relate.", "shares the feeling"),
+    ("I've been there myself.", "shares the feeling"),
+    ("Hope you feel better soon.", "concern for the person"),
+    ("Hope your son is feeling better.", "concern for the person"),
+    ("Hoping you're feeling better today.", "concern for the person"),
+    ("You're not alone in this, and we'll sort it.", "concern for the person"),
+    ("I'm here for you.", "concern for the person"),
+])
+def test_empathy_generic_constructions(text, rule):
+    found = acts.empathy(text)
+    assert found and found[0].rule == rule, (text, found)
+    assert text[found[0].start:found[0].end] == found[0].text
+
+
+@pytest.mark.parametrize("text", [
+    "I know what you mean.", "I feel like the update broke it.", "I'm here to help.", "Hope you're well.",
+    "I've been there before to check the mast.", "I know how it works.", "I can relate the order to your account.",
+])
+def test_empathy_generic_constructions_not_matched(text):
+    assert acts.empathy(text) == [], text
+
+
 def test_agent_act_any_and_none():
     conv = make_conv([("customer", "Where is my parcel?"), ("agent", "idk lol, check the site")])
     c = run(conv, category="professionalism", check="agent_act", act="slang", mode="none")
@@ -343,3 +372,30 @@ def test_default_rubric_scores_every_channel():
     assert social["agent_introduction"].outcome == "na"
     assert social["agent_introduction"].reason == "applies to calls and chats and e-mails only; this is a social-media conversation"
     assert {"apology", "no_slang", "no_overpromise", "personal_details", "wait_updates"} <= set(social)
+
+
+def test_empathy_bench_reads_epitome_labels(tmp_path):
+    """bench/eval_empathy.py --other: EPITOME's CSV layout (replies written for this test)."""
+    import csv
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    f = tmp_path / "er.csv"
+    with open(f, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["sp_id", "rp_id", "seeker_post", "response_post", "level", "rationales"])
+        w.writerow(["s1", "r1", "I lost my job today.", "I'm so sorry, that sounds really hard.", "2", ""])
+        w.writerow(["s2", "r2", "Can't sleep again.", "Try melatonin, it works for me.", "0", ""])
+        w.writerow(["s3", "r3", "Feeling alone.", "I know the feeling. Message me any time.", "1", ""])
+    r = subprocess.run([sys.executable, str(root / "bench" / "eval_empathy.py"), "--other", str(f),
+                        "--data", str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "er.csv (epitome): 3 replies" in r.stdout
+    assert "empathy = level >= 1:  n 3 (2 empathic)  P 1.000  R 1.000" in r.stdout
+    assert "share detected by level: 0: 0/1, 1: 1/1, 2: 1/1" in r.stdout
+    f.write_text("sp_id,rp_id,seeker_post,response_post,level,rationales\ns,r,x,y,3,\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, str(root / "bench" / "eval_empathy.py"), "--other", str(f)],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 2 and f"{f}:2: level must be 0, 1 or 2" in r.stderr and "Traceback" not in r.stderr
