@@ -155,3 +155,77 @@ def test_fit_is_reproducible_and_matches_the_shipped_weights():
     res = fp.fit(fp.load(CORPUS))
     assert res["weights"] == DEFAULT_WEIGHTS and res["bias"] == DEFAULT_BIAS
     assert fp.split_of("629705") == fp.split_of("629705")
+
+
+# ---------------------------------------------------------------- another community (--other)
+SE_CUT = ROOT / "tests" / "data" / "politeness" / "stack_exchange_cut.csv"
+
+
+@pytest.fixture(scope="module")
+def ev():
+    sys.path.insert(0, str(ROOT / "bench"))
+    import eval_politeness
+
+    return eval_politeness
+
+
+def _bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "bench" / "eval_politeness.py"), *args],
+                          capture_output=True, text=True, timeout=180, cwd=ROOT)
+
+
+def test_other_community_runs_without_the_corpus(tmp_path):
+    out = _bench("--smoke", "--data", str(tmp_path / "absent.csv"), "--other", str(SE_CUT))
+    assert out.returncode == 0, out.stderr
+    assert ("stack_exchange_cut.csv (another community, all held out; top vs bottom quartile): "
+            "quartile accuracy") in out.stdout
+    assert "the check passes" in out.stdout and "show no strong marker either way" in out.stdout
+    assert "by community (>= 20 texts, largest first): 092011 Stack Overflow n=" in out.stdout
+    assert "strategies that keep the sign of their weight here" in out.stdout
+
+
+def test_other_community_separates_better_than_chance(ev):
+    """Nothing is fitted on Stack Exchange: the shipped weights still rank its requests."""
+    rows = ev.load_other(SE_CUT)
+    assert len(rows) == 127 and rows[0]["community"] == "092011 Stack Overflow"
+    q1, q3, how = ev.classes_of(rows)
+    assert how == "top vs bottom quartile"
+    f = ev.figures(rows, q1, q3, Analyzer(None), via_check=True, source=str(SE_CUT))
+    assert f["criterion"] == "courtesy" and f["n_quartiles"] == 64
+    assert f["auc"] > 0.6 and f["spearman"] > 0.15, f
+
+
+def test_other_finds_columns_by_name_and_reads_word_labels(ev, tmp_path):
+    p = tmp_path / "labels.csv"
+    p.write_text("sentence,label,domain\n" + ("\"Thanks so much, could you check it?\",polite,forum\n"
+                                              "Why did you delete it?,impolite,forum\n"
+                                              "What time is it?,neutral,chat\n") * 3, encoding="utf-8")
+    rows = ev.load_other(p)
+    assert [r["score"] for r in rows[:3]] == [1.0, -1.0, 0.0]
+    assert rows[0]["text"].startswith("Thanks") and rows[2]["community"] == "chat"
+
+
+def test_other_two_valued_labels_are_the_two_classes(ev, tmp_path):
+    p = tmp_path / "binary.csv"
+    p.write_text("text,score\n" + "Could you please help?,1\nWhy is this broken?,0\n" * 5, encoding="utf-8")
+    out = _bench("--smoke", "--data", str(tmp_path / "absent.csv"), "--other", str(p))
+    assert out.returncode == 0, out.stderr
+    assert "all held out; the two labels (0 vs 1)): accuracy 100.0% (n=10)" in out.stdout
+
+
+def test_other_rating_scale_with_tied_quartiles_splits_at_the_median(ev):
+    rows = [{"score": s} for s in (1, 3, 3, 3, 3, 3, 3, 5)]
+    assert ev.classes_of(rows) == (1, 5, "above vs below the median")
+
+
+@pytest.mark.parametrize("content, args, message", [
+    ("body,stars\nhello,3\n", [], "no text column (looked for Request"),
+    ("text,score\nhello,3\n", ["--score-col", "stars"], "no column 'stars'"),
+    ("text,score\n" + "hi,1\n" * 8 + "oops,high\n", [], "line 10, column 'score': 'high' is not a score"),
+])
+def test_other_bad_file_is_a_clear_error(tmp_path, content, args, message):
+    p = tmp_path / "bad.csv"
+    p.write_text(content, encoding="utf-8")
+    out = _bench("--smoke", "--data", str(tmp_path / "absent.csv"), "--other", str(p), *args)
+    assert out.returncode != 0 and message in out.stderr and str(p) in out.stderr
+    assert "Traceback" not in out.stderr
