@@ -142,13 +142,17 @@ def projection(one: dict, local: dict) -> list[str]:
 
 
 SCORE_SCRIPT = """
-import random, sys, tempfile, time
+import random, resource, sys, tempfile, time
 from pathlib import Path
 tree, n = Path(sys.argv[1]), int(sys.argv[2])
 sys.path.insert(0, str(tree / "bench"))
 from bench_score import make_chat
 from qa.rubric import load_rubric
 from qa.score import Scorer
+
+def cpu():
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 def main():
     rng = random.Random(7)
@@ -157,9 +161,11 @@ def main():
     with tempfile.TemporaryDirectory() as cache:
         best = {}
         for label in ("first", "again", "again", "again", "again", "again"):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu()
             got = list(Scorer(rubric, cache_dir=cache, jobs=2).score(convs))
             assert len(got) == n
+            if label == "first":
+                print("first_cpu", round(cpu() - c0, 3), flush=True)
             best[label] = min(best.get(label, 1e9), time.perf_counter() - t0)
         for label, t in best.items():
             print(label, round(t, 3), flush=True)
@@ -168,39 +174,52 @@ if __name__ == "__main__":
     main()
 """
 """The scoring half of --local-vs (the same in both trees: bench_score.py's chats, the shipped
-rubric, 2 scoring processes, a fresh parse cache then the same again)."""
+rubric, 2 scoring processes, a fresh parse cache then the same again). It also prints the
+CPU-seconds of the first pass in all processes (workers included): on a shared, loaded
+machine the wall times of one round swing by tens of percent, the CPU-seconds by a few."""
 
 
 def bench_pair(tree: Path, score_n: int, rounds: int = 2, files: list[Path] | None = None) -> list[str]:
-    """bench_transcribe.py and bench_score.py of ``tree`` and of this tree, interleaved."""
+    """bench_transcribe.py and bench_score.py of ``tree`` and of this tree, interleaved (the
+    order alternates each round). Each figure: best of the rounds, and the spread of the
+    ratios of the single rounds."""
     lines = []
-    figures: dict[str, dict[str, float]] = {}
-    for name, t in [("before", tree), ("this tree", ROOT)] * rounds:
-        env = {**os.environ, "PYTHONPATH": str(t)}
-        got = figures.setdefault(name, {})
-        r = subprocess.run([sys.executable, str(t / "bench" / "bench_transcribe.py"), "--repeat", "1",
-                            *map(str, files or [])],
-                           cwd=t, env=env, capture_output=True, text=True)
-        m = re.search(r"^qa transcribe \(default[^\n]*?\s+([\d.]+)\s+([\d.]+)", r.stdout, re.M)
-        if not m:
-            raise SystemExit(f"bench_transcribe.py in {t} failed:\n{r.stdout[-1500:]}{r.stderr[-1500:]}")
-        got["transcribe_s"] = min(got.get("transcribe_s", 1e9), float(m.group(1)))
-        r = subprocess.run([sys.executable, "-c", SCORE_SCRIPT, str(t), str(score_n)],
-                           cwd=t, env=env, capture_output=True, text=True)
-        m1 = re.search(r"^first ([\d.]+)$", r.stdout, re.M)
-        m2 = re.search(r"^again ([\d.]+)$", r.stdout, re.M)
-        if not (m1 and m2):
-            raise SystemExit(f"scoring in {t} failed:\n{r.stdout[-1500:]}{r.stderr[-1500:]}")
-        got["score_first_s"] = min(got.get("score_first_s", 1e9), float(m1.group(1)))
-        got["score_again_s"] = min(got.get("score_again_s", 1e9), float(m2.group(1)))
+    figures: dict[str, dict[str, list[float]]] = {}
+    order = [("before", tree), ("this tree", ROOT)]
+    for k in range(rounds):
+        for name, t in (order if k % 2 == 0 else order[::-1]):
+            env = {**os.environ, "PYTHONPATH": str(t)}
+            got = figures.setdefault(name, {})
+            r = subprocess.run([sys.executable, str(t / "bench" / "bench_transcribe.py"), "--repeat", "1",
+                                *map(str, files or [])],
+                               cwd=t, env=env, capture_output=True, text=True)
+            m = re.search(r"^qa transcribe \(default[^\n]*?\s+([\d.]+)\s+([\d.]+)", r.stdout, re.M)
+            if not m:
+                raise SystemExit(f"bench_transcribe.py in {t} failed:\n{r.stdout[-1500:]}{r.stderr[-1500:]}")
+            got.setdefault("transcribe_s", []).append(float(m.group(1)))
+            r = subprocess.run([sys.executable, "-c", SCORE_SCRIPT, str(t), str(score_n)],
+                               cwd=t, env=env, capture_output=True, text=True)
+            m1 = re.search(r"^first ([\d.]+)$", r.stdout, re.M)
+            m2 = re.search(r"^again ([\d.]+)$", r.stdout, re.M)
+            m3 = re.search(r"^first_cpu ([\d.]+)$", r.stdout, re.M)
+            if not (m1 and m2 and m3):
+                raise SystemExit(f"scoring in {t} failed:\n{r.stdout[-1500:]}{r.stderr[-1500:]}")
+            got.setdefault("score_first_s", []).append(float(m1.group(1)))
+            got.setdefault("score_first_cpu", []).append(float(m3.group(1)))
+            got.setdefault("score_again_s", []).append(float(m2.group(1)))
     b, a = figures["before"], figures["this tree"]
     lines.append(f"local path against {tree} (best of {rounds} interleaved runs each; ratio = speed of this "
-                 "tree / speed before, >= 1 is no slower):")
+                 "tree / speed before, >= 1 is no slower; in brackets the lowest..highest ratio of "
+                 "single rounds):")
     what_files = f"{len(files)} soak calls" if files else "5 files, 485 s stereo"
-    for key, what in (("transcribe_s", f"bench_transcribe.py, qa transcribe ({what_files})"),
-                      ("score_first_s", f"Scorer(jobs=2), {score_n} bench_score chats x 100 turns, first"),
-                      ("score_again_s", f"Scorer(jobs=2), the same again from the caches (best of 5)")):
-        lines.append(f"  {what:62s} {b[key]:7.2f} s -> {a[key]:7.2f} s  ratio {b[key] / a[key]:.2f}")
+    for key, what, unit in (
+            ("transcribe_s", f"bench_transcribe.py, qa transcribe ({what_files})", "s"),
+            ("score_first_s", f"Scorer(jobs=2), {score_n} bench_score chats x 100 turns, first", "s"),
+            ("score_first_cpu", "  the same, CPU-seconds in all processes", "cpu-s"),
+            ("score_again_s", "Scorer(jobs=2), the same again from the caches (best of 5)", "s")):
+        per_round = [x / y for x, y in zip(b[key], a[key])]
+        lines.append(f"  {what:62s} {min(b[key]):7.2f} {unit} -> {min(a[key]):7.2f} {unit}  ratio "
+                     f"{min(b[key]) / min(a[key]):.2f}  [{min(per_round):.2f}..{max(per_round):.2f}]")
     return lines
 
 
