@@ -433,6 +433,21 @@ def test_parallel_scoring_gives_the_same_results(tmp_path, monkeypatch):
     assert errors == [("p7", "criterion 'name_usage' (name_usage) could not be scored: ValueError: odd data")]
 
 
+def test_forked_scoring_workers_leave_what_they_inherit_out_of_their_collections():
+    """A forked worker moves the objects it inherited (the spaCy pipeline, the scorer, the
+    parent's conversations) out of its garbage collector's reach (gc.freeze): its full
+    collections walk what it made, not the parent's whole heap. The parent is unchanged."""
+    import gc
+
+    from qa.executor import ProcessExecutor
+
+    inherited = len(gc.get_objects())
+    with ProcessExecutor(1, start="fork") as ex:
+        frozen = ex.submit(gc.get_freeze_count).result()
+    assert frozen >= inherited // 2
+    assert gc.get_freeze_count() == 0
+
+
 @pytest.mark.slow
 def test_a_huge_message_is_scored():
     conv = make_conv([("customer", "log line " * 170_000), ("agent", "Hello, thanks for sending the log, I can help.")])
