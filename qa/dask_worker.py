@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import platform
+import signal
+import threading
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
@@ -52,11 +54,19 @@ def tune_malloc() -> bool:
 
 
 class QAWorkerPlugin(WorkerPlugin):
-    """Sets up a Dask worker process for qa's tasks: :func:`tune_malloc`."""
+    """Sets up a Dask worker process for qa's tasks: :func:`tune_malloc`; with
+    ``ignore_sigint`` (the workers of a ``--cluster local:N`` that qa started, which share
+    the terminal's process group) Ctrl-C is ignored, since the qa process handles it: it
+    cancels the work and closes the cluster, without a traceback from every worker."""
 
     name = "qa-worker"
     idempotent = True  # registered by every qa command; once per worker is enough
 
+    def __init__(self, ignore_sigint: bool = False):
+        self.ignore_sigint = ignore_sigint
+
     def setup(self, worker) -> None:
         if not tune_malloc():
             log.debug("qa: malloc thresholds not set on %s (not glibc)", getattr(worker, "address", "?"))
+        if self.ignore_sigint and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
