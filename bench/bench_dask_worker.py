@@ -95,6 +95,7 @@ def main() -> int:
         print("RESULT " + json.dumps(child(spec["where"], spec["threads"], spec["files"])), flush=True)
         return 0
     import dask
+    import distributed  # noqa: F401 - its configuration defaults
 
     from bench_soak import DATA, GEN_VERSION, cached, write_calls
 
