@@ -168,6 +168,7 @@ def _chats(folder: Path, n: int, turns: int) -> None:
         write_conversation(out, make_chat(k, turns, rng))
 
 
+@pytest.mark.slow  # about 75 s: three qa runs over 600 conversations
 def test_score_on_a_dask_scheduler_survives_a_killed_worker(tmp_path):
     """A real `dask scheduler` and `dask worker`s on 127.0.0.1: `qa score --cluster tcp://…`
     equals a local run; then a worker is killed (kill -9) halfway through a second run and
