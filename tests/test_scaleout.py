@@ -204,13 +204,19 @@ def test_score_on_a_dask_scheduler_survives_a_killed_worker(tmp_path):
                                 "--cluster", address], cwd=ROOT, env=ENV,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         parsed = out / ".cache" / "spacy"
-        deadline = time.time() + 300
-        while time.time() < deadline and run.poll() is None:
-            if parsed.is_dir() and sum(1 for _ in parsed.rglob("*.spacy")) >= 100:
-                break
-            time.sleep(0.05)
-        assert run.poll() is None, "the run ended before a worker could be killed"
-        os.kill(procs[1].pid, signal.SIGKILL)  # w1, in the middle of its tasks
+        from distributed import Client
+
+        with Client(address, timeout="30s") as watch:
+            # the kill lands while w1 holds a task (not between two, nor after its last)
+            w1 = next(a for a, w in watch.scheduler_info()["workers"].items() if w.get("name") == "w1")
+            deadline = time.time() + 300
+            while time.time() < deadline and run.poll() is None:
+                if parsed.is_dir() and sum(1 for _ in parsed.rglob("*.spacy")) >= 100 \
+                        and watch.processing([w1]).get(w1):
+                    break
+                time.sleep(0.05)
+            assert run.poll() is None, "the run ended before a worker could be killed"
+            os.kill(procs[1].pid, signal.SIGKILL)  # w1, in the middle of a task
         procs[1].wait()
         _, err = run.communicate(timeout=600)
         assert run.returncode == 0, err
