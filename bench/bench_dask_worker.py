@@ -87,7 +87,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=int, default=8, help="soak calls (2 channels each; default 8)")
     ap.add_argument("--rounds", type=int, default=2, help="rounds of the modes, alternating (best counts)")
-    ap.add_argument("--smoke", action="store_true", help="1 call, 1 round, in a temporary folder (for the tests)")
+    ap.add_argument("--smoke", action="store_true", help="2 calls, 1 round, in a temporary folder (for the tests)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -102,7 +102,7 @@ def main() -> int:
     tmp = None
     data = DATA
     if args.smoke:
-        args.calls, args.rounds = 1, 1
+        args.calls, args.rounds = 2, 1
         tmp = tempfile.TemporaryDirectory(prefix="qa-dask-worker-")
         data = Path(tmp.name)
     folder = data / f"calls-{args.calls}"
