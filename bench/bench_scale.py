@@ -75,18 +75,23 @@ class PerProcess(threading.Thread):
             self.stop.wait(self.every)
 
 
-def run_mode(label: str, inputs: list[Path], meta: Path, cluster: str | None) -> dict:
+def run_mode(label: str, inputs: list[Path], meta: Path, cluster: str | None, tree: Path = ROOT) -> dict:
+    """``qa run`` of ``tree``'s code (this checkout by default) into a fresh folder."""
     out = Path(tempfile.mkdtemp(prefix="qa-scale-")) / "out"
     cmd = [sys.executable, "-m", "qa.cli", "run", *map(str, inputs), "--meta", str(meta),
            "--out", str(out), "-q", *(["--cluster", cluster] if cluster else [])]
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**os.environ, "PYTHONPATH": str(tree) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, errors="replace")
     sampler = PerProcess(proc.pid)
     sampler.start()
     err = proc.stderr.read()
-    proc.wait()
+    # CPU-seconds of qa and every process it started and waited for (the Dask scheduler
+    # runs in it; LocalCluster workers and pool workers are its children): unlike the wall
+    # time, hardly moved by what else runs on a shared machine
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
     sampler.stop.set()
     sampler.join()
@@ -102,7 +107,7 @@ def run_mode(label: str, inputs: list[Path], meta: Path, cluster: str | None) ->
     scores = pl.read_parquet(out / "results" / "conversations.parquet").select(
         "conversation_id", "overall").sort("conversation_id")
     return {"label": label, "wall_s": wall, "counts": c, "client_mib": client, "worker_mib": biggest,
-            "procs": len(sampler.peak), "traceback": "Traceback" in err, "scores": scores, "out": out}
+            "procs": len(sampler.peak), "cpu_s": usage.ru_utime + usage.ru_stime, "traceback": "Traceback" in err, "scores": scores, "out": out}
 
 
 def projection(one: dict, local: dict) -> list[str]:
@@ -233,8 +238,11 @@ def main() -> int:
     ap.add_argument("--local-vs", type=Path, default=None, metavar="TREE",
                     help="also compare bench_transcribe.py / bench_score.py against this checkout")
     ap.add_argument("--score-n", type=int, default=200, help="conversations for bench_score.py (--local-vs)")
-    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds of --local-vs (best counts)")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds of --local-vs and --cluster-vs (best counts)")
     ap.add_argument("--only-local-vs", action="store_true", help="skip the soak runs")
+    ap.add_argument("--cluster-vs", type=Path, default=None, metavar="TREE",
+                    help="also run each --cluster mode with this checkout's code, interleaved, and "
+                         "print this tree's stage times as ratios to it (before/after a change)")
     ap.add_argument("--vs-calls", type=int, default=0,
                     help="--local-vs: transcribe this many soak calls instead of bench_transcribe's "
                          "default 485 s (quicker on a loaded machine)")
@@ -258,22 +266,51 @@ def main() -> int:
            lambda f: write_chats(f, args.chats, seed=args.chats))
     problems: list[str] = []
     runs = []
+    before: dict[str, dict] = {}
     for mode in ([] if args.only_local_vs else args.modes.split(",")):
         cluster = None if mode == "local" else mode
         label = "local executor" if cluster is None else f"--cluster {cluster}"
-        r = run_mode(label, [chats_dir, calls_dir], calls_dir / "calls.csv", cluster)
-        c = r["counts"]
-        if c["in"] != c["scored"] + c["failed"]:
-            problems.append(f"{label}: in {c['in']} != scored {c['scored']} + failed {c['failed']}")
-        if r["traceback"]:
-            problems.append(f"{label}: a traceback on stderr")
-        runs.append(r)
-        t = c["timings"]
-        print(f"\n[{label}] {r['wall_s']:.1f} s wall, {c['scored'] / r['wall_s']:.1f} conversations/s "
-              f"(in {c['in']} = scored {c['scored']} + failed {c['failed']}); peak RSS: client "
-              f"{r['client_mib']:.0f} MiB, largest other process {r['worker_mib']:.0f} MiB, "
-              f"{r['procs']} processes", flush=True)
-        print("  stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
+        # --cluster-vs: TREE's code and this tree's, interleaved, --rounds times (best counts)
+        trees = [(args.cluster_vs.resolve(), " (before)"), (ROOT, "")] * args.rounds \
+            if cluster and args.cluster_vs else [(ROOT, "")]
+        for tree, tag in trees:
+            r = run_mode(label + tag, [chats_dir, calls_dir], calls_dir / "calls.csv", cluster, tree)
+            c = r["counts"]
+            if c["in"] != c["scored"] + c["failed"]:
+                problems.append(f"{label}{tag}: in {c['in']} != scored {c['scored']} + failed {c['failed']}")
+            if r["traceback"]:
+                problems.append(f"{label}{tag}: a traceback on stderr")
+            t = c["timings"]
+            print(f"\n[{label}{tag}] {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} CPU-s, "
+                  f"{c['scored'] / r['wall_s']:.1f} conversations/s "
+                  f"(in {c['in']} = scored {c['scored']} + failed {c['failed']}); peak RSS: client "
+                  f"{r['client_mib']:.0f} MiB, largest other process {r['worker_mib']:.0f} MiB, "
+                  f"{r['procs']} processes; load average {os.getloadavg()[0]:.1f}", flush=True)
+            print("  stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
+            best = before if tag else {x["label"]: x for x in runs}
+            old_r = best.get(label)
+            if old_r is not None:  # keep the best of the rounds, each figure on its own
+                for k in ("wall_s", "cpu_s"):
+                    r[k] = min(r[k], old_r[k])
+                for k, v in old_r["counts"]["timings"].items():
+                    t[k] = min(t.get(k, v), v)
+            if tag:
+                before[label] = r
+            else:
+                r["label"] = label
+                runs[:] = [x for x in runs if x["label"] != label] + [r]
+    for label, b in before.items():
+        a = next(r for r in runs if r["label"] == label)
+        if not b["scores"].equals(a["scores"]):
+            problems.append(f"{label}: conversations or scores differ from {args.cluster_vs}'s")
+        tb, ta = b["counts"]["timings"], a["counts"]["timings"]
+        print(f"\n{label}: this tree against {args.cluster_vs}, best of {args.rounds} interleaved "
+              "(before -> after, speed ratio):")
+        rows = [("CPU-seconds", b["cpu_s"], a["cpu_s"]), ("wall", b["wall_s"], a["wall_s"])] + \
+            [(f"{k} stage", tb[k], ta[k]) for k in ta if k in tb]
+        for k, x, y in rows:
+            if x > 0.05 and y > 0.05:
+                print(f"  {k:18s} {x:7.1f} -> {y:7.1f}  {x / y:.2f}x")
     for r in runs[1:]:
         if not r["scores"].equals(runs[0]["scores"]):
             problems.append(f"{r['label']}: conversations or scores differ from {runs[0]['label']}")

@@ -31,6 +31,7 @@ carries only its inputs.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import os
 import threading
@@ -374,8 +375,17 @@ class Session:
                 # spaCy) and runs one task at a time, like the local pools; Whisper in each
                 # takes its share of the cores (qa.transcribe.HOST_WORKERS_ENV)
                 os.environ["QA_HOST_WORKERS"] = str(n)
-                self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                             dashboard_address=None, silence_logs=logging.ERROR)
+                # no dashboard; the scheduler's HTTP server (health checks) on a free port
+                # of this machine only, not on 8787 with a warning when that one is taken
+                # Ctrl-C in a terminal reaches the whole process group: the worker
+                # processes ignore it (started with SIGINT ignored, which a new Python
+                # keeps; the plugin does it again for a worker restarted later), and this
+                # process cancels their work and closes them
+                with _sigint_ignored():
+                    self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                                 dashboard_address="127.0.0.1:0",
+                                                 scheduler_kwargs={"dashboard": False},
+                                                 silence_logs=logging.ERROR)
                 self.client = Client(self._cluster)
             else:
                 self.client = Client(addr, timeout="20s")
@@ -391,9 +401,30 @@ class Session:
                 self.close()
                 raise ClusterError(f"the Dask scheduler at {addr} has no workers",
                                    fix="Start at least one with `dask worker " + str(addr) + "`.") from None
+        self._setup_workers(local=n is not None)
         self._dask = DaskExecutor(self.client)
         log.info("cluster %s: %d worker process%s", addr, len(self.client.scheduler_info()["workers"]),
                  "" if len(self.client.scheduler_info()["workers"]) == 1 else "es")
+
+    def _setup_workers(self, local: bool) -> None:
+        """Register :class:`qa.dask_worker.QAWorkerPlugin` (glibc malloc thresholds that
+        Dask's worker environment leaves slow; on a ``local:N`` cluster, Ctrl-C left to this
+        process): on every worker now and on those that join or restart later. A worker
+        that cannot import qa fails here, before any work."""
+        from .dask_worker import QAWorkerPlugin
+
+        try:
+            self.client.register_plugin(QAWorkerPlugin(ignore_sigint=local))
+        except Exception as exc:  # noqa: BLE001 - whatever the worker raised, said once
+            addr = self.cluster.address
+            self.close()
+            what = (str(exc).splitlines() or [""])[0][:160]
+            if type(exc) is not Exception:  # Dask wraps what the worker raised in Exception
+                what = f"{type(exc).__name__}: {what}"
+            raise ClusterError(f"a Dask worker of {addr} cannot run qa ({what})",
+                               fix="Install the same qa version in every worker's Python "
+                                   f"environment ({DASK_INSTALL.split('  ')[0]}) and restart the "
+                                   "workers.") from None
 
     def executor(self, kind: str, workers: int, *, fork: bool = True) -> Executor:
         """The executor for ``kind`` of work: ``"cpu"`` (Python-heavy: processes locally;
@@ -407,18 +438,26 @@ class Session:
         return ex
 
     def check_shared(self, paths: Iterable[str | Path]) -> None:
-        """On a cluster, check that every worker sees ``paths`` (the output folder, the
-        input folders) at the same place; raise :class:`ClusterError` naming the worker
-        and the path otherwise. Locally, nothing to check."""
+        """On a cluster, check that every worker sees ``paths`` (the output folder first,
+        then the inputs) at the same place; raise :class:`ClusterError` naming the worker
+        and the path otherwise. A probe file written into the first path (the output
+        folder: never into an input folder) must be there on each worker with the same
+        content, so a worker with another folder at the same path fails too. Locally,
+        nothing to check."""
         if self.client is None:
             return
-        paths = sorted({str(Path(p).resolve()) for p in paths})
+        paths = [str(Path(p).resolve()) for p in paths]
+        first = paths[0] if paths else None
+        paths = sorted(set(paths))
         token = uuid.uuid4().hex
-        probe_dir = Path(paths[0]) if paths and Path(paths[0]).is_dir() else None
         probe = None
-        if probe_dir is not None:
-            probe = probe_dir / f".qa-shared-check-{token}"
-            probe.write_text(token, encoding="utf-8")
+        if first is not None and Path(first).is_dir():
+            probe = Path(first) / f".qa-shared-check-{token}"
+            try:
+                probe.write_text(token, encoding="utf-8")
+            except OSError as exc:
+                raise ClusterError(f"cannot write into the output folder {first} ({exc.strerror or exc})",
+                                   path=first, fix="Check its permissions and free space.") from None
         try:
             seen = self.client.run(_sees, paths, str(probe) if probe else None, token)
         finally:
@@ -454,6 +493,22 @@ class Session:
         if exc[0] is not None and self._dask is not None:
             self._dask.cancel_all()  # Ctrl-C or an error: the cluster stops this command's work
         self.close()
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in this process while the block starts child processes (they keep
+    ignoring it). Only the main thread can change it; elsewhere, nothing changes."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _sees(paths: list[str], probe: str | None, token: str) -> list[str]:

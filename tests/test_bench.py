@@ -18,6 +18,7 @@ BENCH = ROOT / "bench"
 # script -> (a line its smoke run prints, why it is slow or None, optional data it needs)
 SMOKE = {
     "bench_call_page.py": ("with the call chart", None, None),
+    "bench_dask_worker.py": ("CPU ratio to a plain process", "a local Dask cluster and Whisper", None),
     "bench_long_audio.py": ("peak memory ratio", "Whisper", None),
     "bench_report.py": ("target report <= 60 s", "child processes", None),
     "bench_scale.py": ("wall time ratios against the local executor", "a local Dask cluster and Whisper", None),
@@ -42,7 +43,7 @@ def test_smoke_run(script, tmp_path):
     expect, _, data = SMOKE[script]
     if data:
         need_shared(data)
-    if script in ("bench_long_audio.py", "bench_soak.py", "bench_transcribe.py"):
+    if script in ("bench_dask_worker.py", "bench_long_audio.py", "bench_soak.py", "bench_transcribe.py"):
         need_tool("sox", "espeak-ng")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, str(BENCH / script), "--smoke"], cwd=tmp_path, env=env,

@@ -3,6 +3,7 @@ and a worker killed mid-run loses and duplicates nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import polars as pl
 import pytest
@@ -126,6 +128,27 @@ def _start(args: list[str], log: Path) -> subprocess.Popen:
                             stderr=open(log, "w"), start_new_session=True)
 
 
+@contextlib.contextmanager
+def _scheduler(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen]]]:
+    """A real `dask scheduler` on 127.0.0.1: (its address, the list of processes to stop at
+    the end, the scheduler first; add the workers you start)."""
+    port = _free_port()
+    procs = [_start([DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                    tmp_path / "scheduler.log")]
+    try:
+        yield f"tcp://127.0.0.1:{port}", procs
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+
 def _wait_workers(address: str, n: int, timeout: float = 90) -> None:
     from distributed import Client
 
@@ -145,6 +168,7 @@ def _chats(folder: Path, n: int, turns: int) -> None:
         write_conversation(out, make_chat(k, turns, rng))
 
 
+@pytest.mark.slow  # about 75 s: three qa runs over 600 conversations
 def test_score_on_a_dask_scheduler_survives_a_killed_worker(tmp_path):
     """A real `dask scheduler` and `dask worker`s on 127.0.0.1: `qa score --cluster tcp://…`
     equals a local run; then a worker is killed (kill -9) halfway through a second run and
@@ -180,13 +204,19 @@ def test_score_on_a_dask_scheduler_survives_a_killed_worker(tmp_path):
                                 "--cluster", address], cwd=ROOT, env=ENV,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         parsed = out / ".cache" / "spacy"
-        deadline = time.time() + 300
-        while time.time() < deadline and run.poll() is None:
-            if parsed.is_dir() and sum(1 for _ in parsed.rglob("*.spacy")) >= 100:
-                break
-            time.sleep(0.05)
-        assert run.poll() is None, "the run ended before a worker could be killed"
-        os.kill(procs[1].pid, signal.SIGKILL)  # w1, in the middle of its tasks
+        from distributed import Client
+
+        with Client(address, timeout="30s") as watch:
+            # the kill lands while w1 holds a task (not between two, nor after its last)
+            w1 = next(a for a, w in watch.scheduler_info()["workers"].items() if w.get("name") == "w1")
+            deadline = time.time() + 300
+            while time.time() < deadline and run.poll() is None:
+                if parsed.is_dir() and sum(1 for _ in parsed.rglob("*.spacy")) >= 100 \
+                        and watch.processing([w1]).get(w1):
+                    break
+                time.sleep(0.05)
+            assert run.poll() is None, "the run ended before a worker could be killed"
+            os.kill(procs[1].pid, signal.SIGKILL)  # w1, in the middle of a task
         procs[1].wait()
         _, err = run.communicate(timeout=600)
         assert run.returncode == 0, err
@@ -248,3 +278,204 @@ def test_worker_state_is_built_once_per_process():
     assert len(built) == 1 and all(g is got[0] for g in got)
     forget_cached(("t", 1))
     assert worker_cached(("t", 1), lambda: "new") == "new"
+
+
+def _can_unshare_mounts() -> bool:
+    try:
+        return subprocess.run(["unshare", "-m", "true"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _no_temporary_files(out: Path) -> list[Path]:
+    """What an interrupted write would leave: ``.NAME.XXXX.tmp`` files, ``.parts-*.tmp``
+    folders (the results), ``.reports.tmp-*`` staging folders."""
+    return [p for p in out.rglob(".*") if p.name.endswith(".tmp") or p.name.startswith(".reports.tmp-")]
+
+
+@pytest.mark.slow
+def test_a_worker_that_does_not_mount_the_shared_folder_stops_the_command_up_front(tmp_path):
+    """A real `dask worker` whose view of the filesystem differs: it runs in its own mount
+    namespace with an empty filesystem mounted over the folder holding the inputs and the
+    output folder (a worker machine without the share, with local folders at the same
+    paths). `qa score` and `qa run` stop before any work with the documented error naming
+    the worker and the path, exit 1, no traceback, nothing in results/."""
+    if not _can_unshare_mounts():
+        pytest.skip("`unshare -m` is not allowed here (needs root or user namespaces)")
+    shared = tmp_path / "shared"
+    (shared / "in").mkdir(parents=True)
+    chats = shared / "in" / "chats.jsonl"
+    chats.write_text(DEMO_CHATS.read_text())
+    with _scheduler(tmp_path) as (address, procs):
+        # in the worker's namespace (private mounts: the test's view is untouched) `shared`
+        # is an empty tmpfs holding empty in/ and out/ folders
+        mount = 'mount -t tmpfs qa-not-shared "$0" && mkdir -p "$0/in" "$0/out" && exec "$@"'
+        procs.append(_start(["unshare", "-m", "sh", "-c", mount, str(shared),
+                             DASK, "worker", address, "--nthreads", "1", "--no-dashboard", "--no-nanny"],
+                            tmp_path / "worker.log"))
+        _wait_workers(address, 1)
+        fix = "Fix: Inputs and the output folder must be on a filesystem every worker mounts at the same path"
+
+        # 1. the output folder exists on the worker, but it is another folder: the probe
+        #    file the client wrote there is missing
+        out = shared / "out"
+        res = _qa("score", shared / "in", "--out", out, "-q", "--cluster", address, timeout=300)
+        assert res.returncode == 1, res.stderr
+        assert "Traceback" not in res.stderr
+        assert res.stderr.startswith(f"Error: {out}: Dask worker tcp://127.0.0.1:")
+        assert f"cannot see {out}" in res.stderr and fix in res.stderr
+        assert not (out / "results").exists()
+        assert not list(out.glob(".qa-shared-check-*"))  # the probe is removed
+
+        # 2. the output folder is shared, an input is not
+        out2 = tmp_path / "out"
+        res = _qa("run", chats, "--out", out2, "-q", "--cluster", address, timeout=300)
+        assert res.returncode == 1, res.stderr
+        assert "Traceback" not in res.stderr
+        assert res.stderr.startswith(f"Error: {chats}: Dask worker tcp://127.0.0.1:")
+        assert f"cannot see {chats}" in res.stderr and fix in res.stderr
+        assert not (out2 / "results").exists() and not (out2 / "reports").exists()
+        assert not list(out2.glob(".qa-shared-check-*"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_cancels_the_cluster_work_and_a_rerun_completes(tmp_path):
+    """SIGINT to `qa run --cluster tcp://…` in the middle of scoring: exit 130 with the
+    documented message and no traceback, the scheduler drops the command's tasks and the
+    worker goes idle, no half-written file is left in the output folder; the same command
+    again finishes with in = scored + failed."""
+    many = tmp_path / "many"
+    _chats(many, 400, 30)
+    (many / "empty.jsonl").write_text("")  # one input that fails: in = 400 + 1
+    out = tmp_path / "out"
+    with _scheduler(tmp_path) as (address, procs):
+        procs.append(_start([DASK, "worker", address, "--nthreads", "1", "--no-dashboard", "--no-nanny"],
+                            tmp_path / "worker.log"))
+        _wait_workers(address, 1)
+        cmd = [*QA, "run", str(many), "--out", str(out), "-q", "--cluster", address]
+        run = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        parsed = out / ".cache" / "spacy"
+        deadline = time.time() + 300
+        while time.time() < deadline and run.poll() is None:
+            if parsed.is_dir() and sum(1 for _ in parsed.rglob("*.spacy")) >= 60:
+                break
+            time.sleep(0.05)
+        assert run.poll() is None, "the run ended before it could be interrupted"
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 130, err
+        assert "Interrupted; finished files are kept. Run the same command again to resume." in err
+        assert "Traceback" not in err
+        assert not (out / "results" / "conversations.parquet").exists()
+        assert _no_temporary_files(out) == []
+
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            deadline = time.time() + 60  # a chunk already running finishes, nothing starts
+            while time.time() < deadline:
+                tasks = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+                busy = [k for keys in client.processing().values() for k in keys]
+                if tasks == 0 and not busy:
+                    break
+                time.sleep(0.5)
+            assert (tasks, busy) == (0, [])
+
+        again = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+        assert again.returncode == 1, again.stderr  # the empty file
+        assert "Traceback" not in again.stderr
+    conv = pl.read_parquet(out / "results" / "conversations.parquet")
+    fails = pl.read_csv(out / "results" / "failures.csv")
+    assert conv.height == 400 and conv["conversation_id"].n_unique() == 400
+    assert [Path(f).name for f in fails["file"]] == ["empty.jsonl"]  # in 401 = scored 400 + failed 1
+    assert _no_temporary_files(out) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc settings (Linux)")
+def test_dask_workers_reuse_freed_memory_like_a_plain_process():
+    """Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also switches
+    off glibc's dynamic mmap threshold: every freed block over 128 KiB goes back to the
+    kernel and the next one is faulted in again, page by page (1.5x the CPU time of
+    Whisper on a worker). qa's worker plugin sets the thresholds back on every worker."""
+
+    def faults() -> int:
+        import resource
+
+        import numpy as np
+
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(200):
+            block = np.ones(1 << 18, dtype=np.float32)  # 1 MiB, allocated and freed
+            del block
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    # what Dask's environment does to a plain process: 200 x 256 pages
+    plain = subprocess.run([sys.executable, "-c", "import cloudpickle, sys; "
+                            "print(cloudpickle.loads(sys.stdin.buffer.read())())"],
+                           input=__import__("cloudpickle").dumps(faults), capture_output=True,
+                           env={**ENV, "MALLOC_TRIM_THRESHOLD_": "65536"})
+    assert int(plain.stdout) > 40_000, plain.stderr
+    from qa.executor import ClusterOptions, Session
+
+    with Session(ClusterOptions.parse("local:1")) as session:
+        [(env, n)] = session.client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), faults())).values()
+    assert n < 5_000, f"{n} page faults on the worker (MALLOC_TRIM_THRESHOLD_={env})"
+
+
+@pytest.mark.slow
+def test_a_worker_without_qa_stops_the_command_up_front(tmp_path):
+    """A real `dask worker` whose Python cannot import qa (a machine where it is not
+    installed): the command stops when it sets up the workers, before any work, with one
+    line saying what to install."""
+    no_qa = ("import sys; sys.modules['qa'] = None; sys.argv[0] = 'dask worker'; "  # import qa fails
+             "from distributed.cli.dask_worker import main; main()")
+    with _scheduler(tmp_path) as (address, procs):
+        procs.append(_start([sys.executable, "-c", no_qa, address, "--nthreads", "1", "--no-dashboard",
+                             "--no-nanny"], tmp_path / "worker.log"))
+        _wait_workers(address, 1)
+        out = tmp_path / "out"
+        res = _qa("score", DEMO_CHATS, "--out", out, "-q", "--cluster", address, timeout=300)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    assert res.stderr.startswith(f"Error: a Dask worker of {address} cannot run qa (")
+    assert "Fix: Install the same qa version in every worker's Python environment" in res.stderr
+    assert not (out / "results").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_terminal_stops_a_local_cluster_quietly(tmp_path):
+    """Ctrl-C in a terminal sends SIGINT to the whole process group: `qa run --cluster
+    local:2` and the Dask worker processes it started. Only qa answers (exit 130, the one
+    documented line, no traceback from the workers); no process of the group is left and
+    no half-written file."""
+    many = tmp_path / "many"
+    _chats(many, 300, 30)
+    out = tmp_path / "out"
+    run = subprocess.Popen([*QA, "run", str(many), "--out", str(out), "-q", "--cluster", "local:2"],
+                           cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)  # its own process group, as in a terminal
+    try:
+        parsed = out / ".cache" / "spacy"
+        deadline = time.time() + 300
+        while time.time() < deadline and run.poll() is None:
+            if parsed.is_dir() and sum(1 for _ in parsed.rglob("*.spacy")) >= 40:
+                break
+            time.sleep(0.05)
+        assert run.poll() is None, "the run ended before it could be interrupted"
+        os.killpg(run.pid, signal.SIGINT)
+        _, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+    assert run.returncode == 130, err
+    assert err.strip() == "Interrupted; finished files are kept. Run the same command again to resume."
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        left = subprocess.run(["pgrep", "-s", str(run.pid)], capture_output=True, text=True).stdout.split()
+        if not left:
+            break
+        time.sleep(0.5)
+    assert left == []
+    assert _no_temporary_files(out) == []
