@@ -53,6 +53,29 @@ def is_audio(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTS
 
 
+NOT_REGULAR_FIX = "Give qa the file itself (copy the data to a regular file first)."
+
+
+def not_regular(path: str | Path) -> str | None:
+    """Why ``path`` is not an input qa can read, when it exists but is not a regular file
+    (a named pipe would block the read for ever, ``/dev/zero`` would fill the memory);
+    None for a regular file, or for one that cannot be stat'ed (the reader's own open
+    then gives the reason)."""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+    return f"not a regular file ({kind})"
+
+
 def iter_inputs(files: Iterable[str | Path], *, ingest_options=None,
                 on_error: Callable[[Path, Exception], None] | None = None,
                 ids: "ConversationIds | None" = None) -> Iterator[tuple[Conversation, Path]]:

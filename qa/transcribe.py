@@ -646,6 +646,10 @@ def transcribe_file(path: str | Path, *, options: TranscribeOptions | None = Non
 
 
 def _sha(p: Path) -> str:
+    from .inputs import NOT_REGULAR_FIX, not_regular
+
+    if (why := not_regular(p)) is not None:  # a named pipe would block the hash for ever
+        raise AudioDecodeError(why, path=str(p), fix=NOT_REGULAR_FIX)
     try:
         return sha256_file(p)
     except OSError as exc:

@@ -467,3 +467,40 @@ def test_temp_files_a_killed_run_left_in_the_nested_caches_are_removed(tmp_path)
         p.write_bytes(b"x")
     assert clean_stale_temp(out) == 3
     assert not any(p.exists() for p in left) and kept.exists()
+
+
+# ---------------------------------------------------------------- audit, round 3: what still broke
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_a_named_pipe_or_a_device_fails_instead_of_hanging_the_run(tmp_path):
+    """A FIFO named .wav or .json blocked `qa run` for ever (hashing or reading it never
+    returns), and /dev/zero given as an input filled the memory. Each is now that input's
+    failure, and the good file beside them is scored."""
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / "good.jsonl").write_text(_lines(GOOD))
+    os.mkfifo(inp / "pipe.wav")
+    os.mkfifo(inp / "pipe.json")
+    out = tmp_path / "out"
+    r = subprocess.run([*QA, "run", str(inp / "good.jsonl"), str(inp / "pipe.wav"), str(inp / "pipe.json"),
+                        "/dev/zero", "--agent-id", "a1", "--out", str(out), "-q", "--no-report"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    failures = pl.read_csv(out / "results" / "failures.csv")
+    assert sorted(failures["file"].to_list()) == sorted([str(inp / "pipe.wav"), str(inp / "pipe.json"),
+                                                         "/dev/zero"])
+    assert sorted(failures["reason"].str.extract(r"^(not a regular file \([a-z ]+\))").to_list()) == [
+        "not a regular file (a device)", "not a regular file (a named pipe)",
+        "not a regular file (a named pipe)"]
+    assert pl.read_parquet(out / "results" / "conversations.parquet")["conversation_id"].to_list() == ["good1"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_a_conversation_json_pointing_at_a_pipe_or_a_device_gets_no_player(tmp_path):
+    from qa.audio import playable_recording
+
+    os.mkfifo(tmp_path / "pipe.wav")
+    for target, kind in ((tmp_path / "pipe.wav", "a named pipe"), ("/dev/zero", "a device"),
+                         (tmp_path, "a folder")):
+        assert playable_recording(tmp_path / "out", str(target), "0" * 64) == (
+            None, f"not a regular file ({kind})")
