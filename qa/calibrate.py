@@ -29,7 +29,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from .errors import QAError
+from .errors import QAError, control_pictures, display
 
 log = logging.getLogger(__name__)
 
@@ -978,8 +978,10 @@ def format_text(report: CalibrationReport, *, limit: int = 20) -> str:
     if report.suggestions:
         out.append("")
         out.append("Suggested rubric edits (a patch to review; nothing was changed):")
-        out.append(suggestions_yaml(report).rstrip())
-    return "\n".join(out) + "\n"
+        out.extend(suggestions_yaml(report).rstrip().split("\n"))
+    # grader ids, quotes and reasons are user text: each entry stays one line on the
+    # terminal, with control characters shown (\\n, \\x1b), not run
+    return "\n".join(display(line) for line in out) + "\n"
 
 
 def _page_context(report: dict, reports_dir: Path) -> dict:
@@ -1010,7 +1012,7 @@ def render_calibration_page(report: dict, reports_dir: str | Path, *,
            "selection": "calibration", "period": "week", "redacted": False,
            "version": __version__, **(common or {}), **_assets(env),
            **_page_context(report, reports_dir)}
-    html = env.get_template("calibration.html").render(**ctx)
+    html = control_pictures(env.get_template("calibration.html").render(**ctx))
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = reports_dir / "calibration.html"
     atomic_write_text(path, html)

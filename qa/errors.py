@@ -42,6 +42,22 @@ def display(text: object) -> str:
     return _UNSAFE.sub(_escape, s) if _UNSAFE.search(s) else s
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _picture(m: re.Match) -> str:
+    code = ord(m.group())
+    return "\u2421" if code == 0x7F else chr(0x2400 + code)
+
+
+def control_pictures(text: str) -> str:
+    """``text`` with its control characters (NUL, ESC, BEL … and DEL; real chat exports
+    carry them) shown as their Unicode "control pictures" (``\x1b`` -> ``␛``, ``\x00`` ->
+    ``␀``): visible, and inert in a page, a spreadsheet or a terminal. Tab, newline and
+    carriage return are kept."""
+    return _CONTROL.sub(_picture, text) if _CONTROL.search(text) else text
+
+
 class QAError(Exception):
     """Base class for every error a user can cause and fix.
 

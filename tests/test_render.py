@@ -344,3 +344,37 @@ def test_undated_and_unscored_conversations(tmp_path):
     b = soup(out / "reports" / "calls" / "x2.html")
     assert b.find("p", class_="transcript-missing").get_text() == \
         "No transcript was recorded for this conversation."
+
+
+def test_control_characters_are_shown_not_hidden_in_every_page(tmp_path, recwarn):
+    """NUL, ESC colour codes and BEL in quotes, names and ids reached the HTML raw (a browser
+    hides them, or shows U+FFFD for NUL) and the agent chart warned "Glyph 27 missing"; they
+    are now visible control pictures (␀ ␛ ␇), and the chart labels are escaped (\\x1b)."""
+    from report_helpers import conv_row, crit_row, dt, ev, write_results
+
+    import re
+
+    from qa.render import render_reports
+
+    c1 = conv_row("c\x1b1", "agent\x00x", "no\x1brth", dt("2026-01-05"), 80.0, agent_name="Sam\x1b[31m")
+    crits = [crit_row(c1, "greeting", "fail", reason="said \x1b[1mhi\x1b[0m",
+                      evidence=[ev(0, "Hello \x00 \x1b[31mred\x1b[0m \x07 thanks", None)])]
+    results = write_results(tmp_path / "out", [c1], crits)
+    render_reports(results, tmp_path / "out", jobs=1)
+    pages = sorted((tmp_path / "out" / "reports").rglob("*.html"))
+    assert len(pages) >= 3
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text), page.name  # none left raw
+    agent = next(p for p in pages if p.parent.name == "agents").read_text(encoding="utf-8")
+    call = next(p for p in pages if p.parent.name == "calls").read_text(encoding="utf-8")
+    assert "<h1>Sam␛[31m" in agent and "agent␀x" in agent and "Team no␛rth" in agent
+    assert "<h1>Conversation c␛1</h1>" in call and "said ␛[1mhi␛[0m" in call
+    assert not [w for w in recwarn if "Glyph" in str(w.message)]
+
+
+def test_control_pictures():
+    from qa.errors import control_pictures
+
+    assert control_pictures("a\x00b\x1b[31m\x07\x7f\tc\r\nd") == "a␀b␛[31m␇␡\tc\r\nd"
+    assert control_pictures("plain ünï") == "plain ünï"
