@@ -504,3 +504,26 @@ def test_a_conversation_json_pointing_at_a_pipe_or_a_device_gets_no_player(tmp_p
                          (tmp_path, "a folder")):
         assert playable_recording(tmp_path / "out", str(target), "0" * 64) == (
             None, f"not a regular file ({kind})")
+
+
+def test_every_warning_on_stderr_is_one_line_with_its_control_characters_shown(tmp_path, capsys):
+    """The `error:` lines were escaped, but warnings were not: a duplicate message id in a
+    conversation whose id holds ESC and a newline printed a raw escape sequence and broke
+    the line. qa's stderr handler now escapes every message (qa.cli.common.OneLine)."""
+    import logging
+
+    from qa.cli.common import setup_logging
+
+    p = tmp_path / "dup\x1b[31m.jsonl"
+    row = {"conversation_id": "c\x1b[31mid\nx", "agent_id": "a1", "speaker": "agent", "text": "Hi",
+           "timestamp": "2026-05-01T09:00:00Z", "message_id": "m\x1b1"}
+    p.write_text(_lines([row, row, {**row, "speaker": "customer", "message_id": "m2"}]))
+    setup_logging(False)
+    try:
+        (conv,) = parse_file(p).conversations
+    finally:
+        logging.basicConfig(force=True)
+    err = capsys.readouterr().err
+    assert "duplicate message id" in err
+    assert "\x1b" not in err and err.count("\n") == 1, err
+    assert "c\\x1b[31mid\\nx" in err and "dup\\x1b[31m.jsonl" in err
