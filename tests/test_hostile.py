@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from conftest import ROOT, need_tool
 from qa.errors import QAError, display
 from qa.ingest import parse_file, read_conversation_file
-from qa.ingest.common import MAX_JSON_DEPTH, MAX_TURN_CHARS, check_json_depth, fix_lone_surrogates
+from qa.ingest.common import (MAX_CONVERSATION_CHARS, MAX_JSON_DEPTH, MAX_TURNS, check_json_depth,
+                              fix_lone_surrogates)
 from qa.store import OutDir, write_conversation
 
 QA = [sys.executable, "-m", "qa.cli"]
@@ -160,13 +161,50 @@ def test_a_conversation_that_cannot_be_written_is_that_files_failure(tmp_path):
 def test_over_long_turns_are_cut_with_a_note(tmp_path):
     p = tmp_path / "long.jsonl"
     rows = [{"conversation_id": "L", "agent_id": "a", "speaker": "customer",
-             "text": "x" * (MAX_TURN_CHARS + 10)},
+             "text": "x" * (MAX_CONVERSATION_CHARS + 10)},
             {"conversation_id": "L", "agent_id": "a", "speaker": "agent", "text": "Hello"}]
     p.write_text("\n".join(json.dumps(r) for r in rows))
     (conv,) = parse_file(p).conversations
-    assert len(conv.turns[0].text) == MAX_TURN_CHARS
-    assert conv.metadata["truncated_turns"] == [{"turn": 0, "chars": MAX_TURN_CHARS + 10,
-                                                 "kept": MAX_TURN_CHARS}]
+    kept = MAX_CONVERSATION_CHARS - len("Hello")
+    assert len(conv.turns[0].text) == kept and conv.turns[1].text == "Hello"
+    assert conv.metadata["truncated_turns"] == [{"turn": 0, "chars": MAX_CONVERSATION_CHARS + 10,
+                                                 "kept": kept}]
+
+
+def test_the_bound_is_per_conversation_not_per_message(tmp_path):
+    """Four 5 MB messages (20 MB in one conversation) went under the old per-message cut and
+    took a run to 2 GB: the budget is now the conversation's. The longest turns are cut to
+    one length, so short turns (the greeting, the closing) are kept whole."""
+    quarter = MAX_CONVERSATION_CHARS - 1000
+    rows = [{"conversation_id": "F", "agent_id": "a", "speaker": s, "text": t}
+            for s, t in [("agent", "Hello, this is Sam."), ("customer", "y" * quarter),
+                         ("agent", "z" * quarter), ("customer", "w" * (quarter // 2)),
+                         ("agent", "Thanks for calling, goodbye.")]]
+    p = tmp_path / "four.jsonl"
+    p.write_text(_lines(rows))
+    (conv,) = parse_file(p).conversations
+    lengths = [len(t.text) for t in conv.turns]
+    assert sum(lengths) <= MAX_CONVERSATION_CHARS
+    assert lengths[0] == len("Hello, this is Sam.") and lengths[-1] == len("Thanks for calling, goodbye.")
+    assert lengths[1] == lengths[2] == lengths[3] > MAX_CONVERSATION_CHARS // 3 - 100
+    assert [c["turn"] for c in conv.metadata["truncated_turns"]] == [1, 2, 3]
+
+
+def test_a_conversation_with_too_many_turns_is_that_conversations_failure(tmp_path):
+    """250,000 turns under one id (an export whose id column is wrong) took 2 GB and a
+    minute to score; more than MAX_TURNS is now a failure saying what to check."""
+    p = tmp_path / "one_id.jsonl"
+    p.write_text(_lines([{"conversation_id": "all", "agent_id": "a",
+                          "speaker": ("agent", "customer")[k % 2], "text": "ok"}
+                         for k in range(MAX_TURNS + 1)]
+                        + _chat("fine", "Hello, thanks for calling.")))
+    r = parse_file(p)
+    assert [c.id for c in r.conversations] == ["fine"]
+    assert [str(e) for e in r.errors] == [
+        f"{p}: conversation all has {MAX_TURNS + 1:,} turns; qa scores at most {MAX_TURNS:,} per "
+        "conversation (a bound on memory). Fix: If the export puts several conversations under one "
+        "id, point qa at the right id column (--map conversation_id=COLUMN); otherwise split the "
+        "conversation."]
 
 
 def test_display_keeps_one_line():
@@ -376,30 +414,44 @@ def test_qa_run_writes_nothing_outside_out_and_the_documented_caches(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_20mb_message_runs_in_bounded_memory(tmp_path):
+@pytest.mark.parametrize("shape", ["one 20 MB message", "four 5 MB messages"])
+def test_20mb_of_text_in_one_conversation_runs_in_bounded_memory(tmp_path, shape):
     """A single 20 MB message peaked at about 2 GB (spaCy's tokens cost about 90 bytes per
-    character); turns are now cut at MAX_TURN_CHARS, and the run stays under 900 MiB."""
+    character), and so did four 5 MB messages after the per-message cut; a conversation's
+    text is now bounded (MAX_CONVERSATION_CHARS), and the run's whole process tree stays
+    under 900 MiB."""
     inp = tmp_path / "in"
     inp.mkdir()
-    rows = [{"conversation_id": "big1", "agent_id": "a1", "speaker": "customer",
-             "text": "Hi, this is Dana Lee. " + "log line " * (20_000_000 // 9),
-             "timestamp": "2026-05-01T09:00:00Z"},
-            {"conversation_id": "big1", "agent_id": "a1", "speaker": "agent",
-             "text": "Thanks for the log, I can help.", "timestamp": "2026-05-01T09:01:00Z"}]
+    if shape == "one 20 MB message":
+        texts = [("customer", "Hi, this is Dana Lee. " + "log line " * (20_000_000 // 9))]
+    else:
+        texts = [(("customer", "agent")[k % 2], "log line " * (5_000_000 // 9)) for k in range(4)]
+    rows = [{"conversation_id": "big1", "agent_id": "a1", "speaker": s, "text": t,
+             "timestamp": f"2026-05-01T09:0{k}:00Z"} for k, (s, t) in enumerate(texts)]
+    rows.append({"conversation_id": "big1", "agent_id": "a1", "speaker": "agent",
+                 "text": "Thanks for the log, I can help.", "timestamp": "2026-05-01T09:09:00Z"})
     (inp / "big.jsonl").write_text(_lines(rows))
     assert (inp / "big.jsonl").stat().st_size > 20_000_000
-    script = ("import resource, subprocess, sys; "
-              "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-              "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
-              "sys.stderr.write(r.stderr)")
+    script = ("import subprocess, sys, time, psutil; "
+              "p = subprocess.Popen(sys.argv[1:], stderr=subprocess.PIPE, text=True); "
+              "import threading; err = []; threading.Thread(target=lambda: err.append(p.stderr.read())).start(); "
+              "peak = 0\n"
+              "while p.poll() is None:\n"
+              "    try:\n"
+              "        procs = [psutil.Process(p.pid)] + psutil.Process(p.pid).children(recursive=True)\n"
+              "        peak = max(peak, sum(q.memory_info().rss for q in procs))\n"
+              "    except psutil.Error: pass\n"
+              "    time.sleep(0.05)\n"
+              "time.sleep(0.2); print(p.returncode, peak // 1024); sys.stderr.write(err[0] if err else '')")
     r = subprocess.run([sys.executable, "-c", script, *QA, "run", str(inp), "--out", str(tmp_path / "out"),
-                        "-q", "--no-report"], capture_output=True, text=True, cwd=ROOT, timeout=900)
+                        "-q"], capture_output=True, text=True, cwd=ROOT, timeout=900)
     code, peak_kib = map(int, r.stdout.split())
     assert code == 0, r.stderr
     assert peak_kib < 900 * 1024, f"peak {peak_kib // 1024} MiB"
     conv = json.loads((tmp_path / "out" / "transcripts" / "big1.json").read_text())
-    assert len(conv["turns"][0]["text"]) == MAX_TURN_CHARS
-    assert "kept the first 5,242,880 for scoring" in r.stderr
+    assert sum(len(t["text"]) for t in conv["turns"]) <= MAX_CONVERSATION_CHARS
+    assert conv["turns"][-1]["text"] == "Thanks for the log, I can help."
+    assert "for scoring (a bound on memory: 5,242,880 characters per conversation)" in r.stderr
 
 
 @pytest.mark.slow
