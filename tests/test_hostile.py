@@ -387,14 +387,16 @@ def test_a_conversation_json_pointing_at_a_real_recording_plays_it_only_if_it_ma
 
 # ---------------------------------------------------------------- privacy and memory
 @pytest.mark.slow
-def test_qa_run_writes_nothing_outside_out_and_the_documented_caches(tmp_path):
+@pytest.mark.parametrize("cluster", [None, "local:1"])
+def test_qa_run_writes_nothing_outside_out_and_the_documented_caches(tmp_path, cluster):
     """onnxruntime (faster-whisper's VAD) wrote a device id and a telemetry database to
-    ~/.cache/Microsoft/DeveloperTools/.onnxruntime on every run with audio. With HOME and
-    TMPDIR pointing at empty folders, a run on audio and chat may only leave matplotlib's
-    font cache (documented) outside --out."""
+    ~/.cache/Microsoft/DeveloperTools/.onnxruntime on every run with audio, and with
+    --cluster local:N Dask left $TMPDIR/dask-scratch-space behind. With HOME, TMPDIR and
+    XDG_CACHE_HOME pointing at empty folders, a run on audio and chat may only leave
+    matplotlib's font cache (documented) outside --out."""
     need_tool("espeak-ng", "sox")
-    home, tmp, inp = tmp_path / "home", tmp_path / "tmp", tmp_path / "in"
-    for p in (home, tmp, inp):
+    home, tmp, xdg, inp = tmp_path / "home", tmp_path / "tmp", tmp_path / "xdg", tmp_path / "in"
+    for p in (home, tmp, xdg, inp):
         p.mkdir()
     subprocess.run(["espeak-ng", "-w", str(tmp_path / "s.wav"), "Thank you for calling, this is Sam."],
                    check=True)
@@ -402,13 +404,14 @@ def test_qa_run_writes_nothing_outside_out_and_the_documented_caches(tmp_path):
                     str(inp / "call.wav")], check=True)
     (inp / "chat.jsonl").write_text(_lines(GOOD))
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("XDG_", "ORT_", "HF_", "MPLCONFIGDIR"))}
-    env.update(HOME=str(home), TMPDIR=str(tmp))
-    r = subprocess.run([*QA, "run", str(inp), "--agent-id", "a1", "--out", str(tmp_path / "out"), "-q"],
-                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+           if not k.startswith(("XDG_", "ORT_", "HF_", "MPLCONFIGDIR", "DASK_"))}
+    env.update(HOME=str(home), TMPDIR=str(tmp), XDG_CACHE_HOME=str(xdg))
+    cmd = [*QA, "run", str(inp), "--agent-id", "a1", "--out", str(tmp_path / "out"), "-q"]
+    r = subprocess.run(cmd + (["--cluster", cluster] if cluster else []), capture_output=True,
+                       text=True, cwd=ROOT, env=env, timeout=900)
     assert r.returncode == 0, r.stderr
-    written = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file())
-    allowed = (".cache/matplotlib/", ".config/matplotlib/")
+    written = sorted(str(p.relative_to(tmp_path)) for d in (home, xdg) for p in d.rglob("*") if p.is_file())
+    allowed = ("xdg/matplotlib/", "home/.config/matplotlib/")
     assert [w for w in written if not w.startswith(allowed)] == []
     assert sorted(tmp.rglob("*")) == []
 
