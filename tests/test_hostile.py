@@ -525,6 +525,7 @@ def test_temp_files_a_killed_run_left_in_the_nested_caches_are_removed(tmp_path)
 
 
 # ---------------------------------------------------------------- audit, round 3: what still broke
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
 def test_a_named_pipe_or_a_device_fails_instead_of_hanging_the_run(tmp_path):
     """A FIFO named .wav or .json blocked `qa run` for ever (hashing or reading it never
@@ -548,6 +549,29 @@ def test_a_named_pipe_or_a_device_fails_instead_of_hanging_the_run(tmp_path):
         "not a regular file (a device)", "not a regular file (a named pipe)",
         "not a regular file (a named pipe)"]
     assert pl.read_parquet(out / "results" / "conversations.parquet")["conversation_id"].to_list() == ["good1"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_a_folder_s_broken_links_and_pipes_are_failures_not_left_out_unsaid(tmp_path):
+    """A folder scan kept only regular files: a recording whose link points at an unmounted
+    share, or a named pipe, was neither scored nor failed (in != scored + failed)."""
+    from qa.inputs import AUDIO_EXTS, TEXT_EXTS, discover
+    from qa.ingest import ingest_paths
+
+    inp = tmp_path / "in"
+    (inp / "sub").mkdir(parents=True)
+    (inp / "sub" / "good.jsonl").write_text(_lines(GOOD))
+    os.symlink("/nonexistent/share/call.jsonl", inp / "gone.jsonl")
+    os.mkfifo(inp / "pipe.jsonl")
+    os.symlink(inp, inp / "sub" / "loop")  # a link back up: not followed
+    files, missing = discover([inp], AUDIO_EXTS + TEXT_EXTS)
+    assert sorted(f.name for f in files) == ["gone.jsonl", "good.jsonl", "pipe.jsonl"] and missing == []
+    results = {r.path.name: r for r in ingest_paths([inp], OutDir.at(tmp_path / "out"))}
+    assert [str(e) for e in results["gone.jsonl"].errors] == [
+        f"{inp}/gone.jsonl: a link to a file that is not there (/nonexistent/share/call.jsonl). Fix: "
+        "Give qa the file itself: copy the data to a regular file, or restore what the link points to."]
+    assert [e.message for e in results["pipe.jsonl"].errors] == ["not a regular file (a named pipe)"]
+    assert [c.id for c in results["good.jsonl"].conversations] == ["good1"]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
