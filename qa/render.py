@@ -1220,15 +1220,16 @@ def _call_batches(agg: Aggregates, staging: Path, teams: dict[str, dict], chunk:
                 elif why != "not found":
                     audio_notice = "The recording could not be verified; no player."
                     summary.problems.append(Failure(
-                        c["audio_path"], "report", f"recording not linked: {why}. Fix: only "
-                        "recordings qa transcribed are played; transcribe it with `qa run` or "
-                        "`qa transcribe`."))
+                        c["audio_path"], "report", f"recording of conversation "
+                        f"{c['conversation_id']} not linked: {why}. Fix: only recordings qa "
+                        "transcribed are played; transcribe it with `qa run` or `qa transcribe`."))
                 else:
                     audio_notice = "The recording is not at its recorded place; no player."
                     summary.problems.append(Failure(c["audio_path"], "report",
-                                                    "recording not found: its call page has no "
-                                                    "player. Fix: put the file back, or re-run "
-                                                    "`qa transcribe` from its new place."))
+                                                    f"recording of conversation {c['conversation_id']} "
+                                                    "not found: its call page has no player. Fix: put "
+                                                    "the file back, or re-run `qa transcribe` from its "
+                                                    "new place."))
             items.append((c, crit_by.get(c["conversation_id"], []), teams.get(c["team"], {}),
                           audio_src, audio_notice))
         yield items

@@ -351,8 +351,8 @@ def test_only_recordings_qa_decoded_reach_the_reports(hostile):
     assert not any(p.is_file() and p.read_bytes() == passwd for p in (out / "reports").rglob("*"))
     row = failures.filter(pl.col("stage") == "report")
     assert row["file"].to_list() == ["/etc/passwd"]
-    assert row["reason"][0].startswith("recording not linked: the file there is not the recording "
-                                       "that was transcribed (sha256 differs)")
+    assert row["reason"][0].startswith("recording of conversation passwd not linked: the file there "
+                                       "is not the recording that was transcribed (sha256 differs)")
     page = (out / "reports" / "calls" / "passwd.html").read_text()
     assert "The recording could not be verified; no player." in page
 
