@@ -570,10 +570,12 @@ def playable_recording(out_root: str | Path, audio_path: str | None, sha256: str
 
     from .conversation import sha256_file
 
+    from .errors import fs_path
+
     if not audio_path:
         return None, None
     try:
-        resolved = Path(audio_path).resolve(strict=True)
+        resolved = Path(fs_path(audio_path)).resolve(strict=True)  # a name that is not UTF-8 too
         st = os.stat(resolved)
     except (OSError, RuntimeError, ValueError):
         return None, "not found"

@@ -33,6 +33,29 @@ def unicode_path(path: object) -> str:
         return display(s)
 
 
+_ESCAPED = re.compile(r"\\(x[0-9a-f]{2}|u[0-9a-f]{4}|[nrt])")
+
+
+def fs_path(text: str) -> str:
+    """The file name :func:`unicode_path` wrote as ``text``: itself when such a file exists,
+    else with its ``\\xNN`` escapes turned back into the bytes of the name (an audio path
+    recorded from a name that is not UTF-8). The caller checks what it finds."""
+    import os
+
+    if os.path.lexists(text) or not _ESCAPED.search(text):
+        return text
+    named = {"n": "\n", "r": "\r", "t": "\t"}
+
+    def back(m: re.Match) -> str:
+        code = m.group(1)
+        if code in named:
+            return named[code]
+        value = int(code[1:], 16)
+        return chr(0xDC00 + value) if code[0] == "x" and value >= 0x80 else chr(value)
+
+    return _ESCAPED.sub(back, text)
+
+
 def display(text: object) -> str:
     """``text`` made safe for one line of a terminal or a CSV cell: control characters
     (newlines, escape sequences, NUL …), Unicode line and bidi-override characters and

@@ -606,3 +606,30 @@ def test_every_warning_on_stderr_is_one_line_with_its_control_characters_shown(t
     assert "duplicate message id" in err
     assert "\x1b" not in err and err.count("\n") == 1, err
     assert "c\\x1b[31mid\\nx" in err and "dup\\x1b[31m.jsonl" in err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="file names of arbitrary bytes are POSIX's")
+def test_a_recording_whose_name_is_not_utf8_is_scored_and_played(tmp_path):
+    """Ids and agent ids taken from a file name that is not UTF-8 (--name-pattern, or the
+    recording's stem) could not be written: the recording was transcribed, then failed
+    with "please report this as a qa bug". They are now escaped (\\xNN) like the path, and
+    the call page plays the recording (its escaped audio_path is found again)."""
+    need_tool("espeak-ng", "sox")
+    inp = tmp_path / "in"
+    inp.mkdir()
+    subprocess.run(["espeak-ng", "-w", str(tmp_path / "s.wav"), "Thank you for calling, this is Sam."],
+                   check=True)
+    name = os.path.join(os.fsencode(inp), b"ag\xe9nt_2026-05-01_c\xff1.wav")
+    subprocess.run([b"sox", b"-R", b"-M", os.fsencode(tmp_path / "s.wav"), os.fsencode(tmp_path / "s.wav"),
+                    name], check=True)
+    with open(os.path.join(os.fsencode(inp), b"b\xe9b_2026-05-02_chat\xfe.jsonl"), "w") as fh:
+        fh.write(_lines([{k: v for k, v in r.items() if k != "agent_id"} for r in GOOD]))
+    out = tmp_path / "out"
+    r = subprocess.run([*QA, "run", str(inp), "--name-pattern", "{agent_id}_{date}_{call_id}",
+                        "--out", str(out), "-q"], capture_output=True, cwd=ROOT, timeout=900)
+    assert r.returncode == 0, r.stderr.decode()
+    conv = pl.read_parquet(out / "results" / "conversations.parquet").sort("agent_id")
+    assert conv["agent_id"].to_list() == ["ag\\xe9nt", "b\\xe9b"]
+    assert "c\\xff1" in conv["conversation_id"].to_list()
+    assert [p.suffix for p in (out / "reports" / "audio").iterdir()] == [".wav"]
