@@ -238,6 +238,8 @@ def _chat(cid: str, agent_text: str, customer_text: str = "My bill is wrong") ->
 def hostile(tmp_path_factory):
     import random
 
+    from qa.conversation import sha256_file
+
     need_tool("espeak-ng", "sox")
     d = tmp_path_factory.mktemp("hostile")
     inp = d / "in"
@@ -268,6 +270,20 @@ def hostile(tmp_path_factory):
     deep_conv = {**passwd, "id": "deepconv", "metadata": {"x": None}}
     (inp / "deep_conv.json").write_text(json.dumps(deep_conv).replace(
         "null", "[" * 50_000 + "]" * 50_000))
+    # --- found by the audit (round 3)
+    os.mkfifo(inp / "pipe.jsonl")  # used to hang the run for ever
+    os.symlink("/nonexistent/share/gone.wav", inp / "gone.wav")  # used to be left out unsaid
+    (inp / "noise.wav").write_bytes(bytes(rng.getrandbits(8) for _ in range(4096)))
+    (inp / "noise2.mp3").write_bytes(bytes(rng.getrandbits(8) for _ in range(4096)))
+    (inp / "one_id.jsonl").write_text(_lines([{"conversation_id": "all", "agent_id": "a1",
+                                               "speaker": ("agent", "customer")[k % 2], "text": "ok"}
+                                              for k in range(MAX_TURNS + 1)]))
+    os.symlink("/etc/passwd", d / "passwd_link")
+    (inp / "passwd_link.json").write_text(json.dumps({
+        **passwd, "id": "plink", "source": {"path": str(d / "passwd_link"), "format": "audio",
+                                            "sha256": sha256_file("/etc/passwd")},
+        "metadata": {"audio_path": str(d / "passwd_link")}}))
+    (inp / "ids.jsonl").write_text(_lines(_chat("id\x1b[31m\nx", "Hello, thank you for calling.")))
     out = d / "out"
     proc = subprocess.run([*QA, "run", str(inp), "--agent-id", "a1", "--out", str(out)],
                           capture_output=True, text=True, cwd=ROOT, timeout=900)
@@ -281,6 +297,11 @@ HOSTILE_FAILURES = {
     "deep_conv.json": ("ingest", "JSON nested more than 64 levels deep", "(line 1)"),
     "random.flac": ("transcribe", "unsupported or corrupt audio: FFmpeg does not recognise the format", ""),
     "new\\nline.jsonl": ("ingest", "broken JSON: Expecting property name", "(line 1)"),
+    "pipe.jsonl": ("ingest", "not a regular file (a named pipe)", ""),
+    "gone.wav": ("transcribe", "a link to a file that is not there (/nonexistent/share/gone.wav)", ""),
+    "noise.wav": ("transcribe", "unsupported or corrupt audio: FFmpeg does not recognise the format", ""),
+    "noise2.mp3": ("transcribe", "unsupported or corrupt audio: FFmpeg does not recognise the format", ""),
+    "one_id.jsonl": ("ingest", f"conversation all has {MAX_TURNS + 1:,} turns", ""),
 }
 
 
@@ -298,14 +319,14 @@ def test_hostile_in_equals_scored_plus_failed(hostile):
     counts = json.loads((out / "run.json").read_text())["counts"]
     before_scoring = failures.filter(pl.col("stage").is_in(["ingest", "transcribe"])).height
     lost = failures.filter(pl.col("stage").is_in(["ingest", "transcribe", "score"])).height
-    assert counts["files"] == 11
+    assert counts["files"] == 18
     # in (conversations read + inputs that failed before scoring) = scored + failed
     # (report-stage rows are notices on scored conversations, not lost inputs)
     assert counts["conversations"] + before_scoring == counts["scored"] + lost
     assert before_scoring == len(HOSTILE_FAILURES)
-    assert counts["scored"] == counts["conversations"] == 6  # good, good_call, sur, ctl, esc, passwd
+    assert counts["scored"] == counts["conversations"] == 8
     scored = sorted(pl.read_parquet(out / "results" / "conversations.parquet")["conversation_id"])
-    assert scored == ["ctl", "esc", "good1", "good_call", "passwd", "sur"]
+    assert scored == ["ctl", "esc", "good1", "good_call", "id\x1b[31m\nx", "passwd", "plink", "sur"]
 
 
 @pytest.mark.slow
@@ -349,10 +370,13 @@ def test_only_recordings_qa_decoded_reach_the_reports(hostile):
     assert audio == ["good_call.wav"]
     passwd = Path("/etc/passwd").read_bytes()
     assert not any(p.is_file() and p.read_bytes() == passwd for p in (out / "reports").rglob("*"))
-    row = failures.filter(pl.col("stage") == "report")
-    assert row["file"].to_list() == ["/etc/passwd"]
+    row = failures.filter(pl.col("stage") == "report").sort("reason")
+    assert row["file"].to_list() == ["/etc/passwd", "/etc/passwd"]  # the link, resolved
     assert row["reason"][0].startswith("recording of conversation passwd not linked: the file there "
                                        "is not the recording that was transcribed (sha256 differs)")
+    # the right sha256, through a link: still not audio, still not linked
+    assert row["reason"][1].startswith("recording of conversation plink not linked: the file there "
+                                       "does not decode as audio")
     page = (out / "reports" / "calls" / "passwd.html").read_text()
     assert "The recording could not be verified; no player." in page
 
