@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
@@ -378,3 +380,31 @@ def test_control_pictures():
 
     assert control_pictures("a\x00b\x1b[31m\x07\x7f\tc\r\nd") == "a␀b␛[31m␇␡\tc\r\nd"
     assert control_pictures("plain ünï") == "plain ünï"
+
+
+def test_an_edited_transcript_never_stops_the_report(tmp_path, caplog):
+    """A transcript in OUT/transcripts edited by hand to nest 100,000 deep raised
+    RecursionError out of `qa report`, and one holding a lone surrogate escape raised
+    UnicodeEncodeError writing its page. The first is that page's notice and a report row,
+    the second is read with U+FFFD."""
+    from report_helpers import conv_row, crit_row, dt, write_results
+
+    from qa.render import render_reports
+
+    out = tmp_path / "out"
+    convs = [conv_row(cid, "alice", "north", dt("2026-01-05"), 70.0) for cid in ("deep", "half")]
+    results = write_results(out, convs, [crit_row(c, "greeting", "pass") for c in convs])
+    (out / "transcripts").mkdir()
+    (out / "transcripts" / "deep.json").write_text('{"schema_version": 1, "turns": '
+                                                   + "[" * 100_000 + "]" * 100_000 + "}")
+    (out / "transcripts" / "half.json").write_text(json.dumps({
+        "schema_version": 1, "id": "half", "agent_id": "alice", "channel": "chat",
+        "source": {"path": "in/half.jsonl", "sha256": "0", "format": "chat-jsonl"},
+        "turns": [{"speaker": "agent", "text": "Hello SURROGATE there"},
+                  {"speaker": "customer", "text": "hi"}]}).replace("SURROGATE", "\\ud800"))
+    summary = render_reports(results, out, jobs=1)
+    assert [(Path(p.file).name, p.reason) for p in summary.problems] == [
+        ("deep.json", "nested too deeply to read (Python's recursion limit). Fix: Re-create it with "
+                      "`qa ingest` or `qa transcribe`.")]
+    assert "Hello \ufffd there" in (out / "reports" / "calls" / "half.html").read_text(encoding="utf-8")
+    assert "a lone surrogate escape" in caplog.text
