@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import polars as pl
@@ -453,3 +454,23 @@ def test_grader_ids_with_control_characters_print_as_one_inert_line(results, tmp
     assert not any(ch in text for ch in "\x00\x1b")
     page = render_calibration_page(r.to_dict(), tmp_path / "reports").read_text(encoding="utf-8")
     assert "Bob␛[31m␀" in page and "\x1b" not in page and "\x00" not in page
+
+
+@pytest.mark.parametrize("damaged", ["conversations.parquet", "reviews.parquet"])
+def test_a_damaged_results_file_is_one_line_not_a_traceback(results, tmp_path, damaged):
+    """Random bytes in results/reviews.parquet ended `qa report` and `qa export` with a
+    polars traceback, and in conversations.parquet ended `qa calibrate` so."""
+    from click.testing import CliRunner
+
+    from qa.cli import main
+
+    grades = write_csv(tmp_path / "g.csv", GRADES)
+    (results / "results" / damaged).write_bytes(os.urandom(600))
+    commands = [["report", str(results), "--out", str(results)],
+                ["calibrate", str(results), "--grades", str(grades), "--no-suggest", "--record-reviews"]]
+    if damaged == "conversations.parquet":
+        commands.append(["export", str(results)])  # the export reads no reviews
+    for args in commands:
+        r = CliRunner().invoke(main, [*args, "-q"])
+        assert r.exit_code == 1, (args, r.output, r.exception)
+        assert f"{damaged}: cannot read the Parquet file (" in r.output, (args, r.output)
