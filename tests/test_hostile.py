@@ -119,6 +119,40 @@ def test_arbitrary_bytes_as_audio_give_only_audio_errors(tmp_path_factory, data,
         pass
 
 
+@FAST
+@given(data=st.binary(max_size=2000)
+       | st.text(max_size=400).map(lambda t: ("conversation_id,grader,greeting\n" + t).encode(
+           "utf-8", "surrogatepass")),
+       ext=st.sampled_from([".csv", ".xlsx", ".tsv"]))
+def test_arbitrary_grades_files_give_only_qa_errors(tmp_path_factory, data, ext):
+    """`qa calibrate --grades` reads a file a person made: arbitrary bytes, or a CSV whose
+    rows are arbitrary text (lone surrogates, control characters), give only qa's errors."""
+    from qa.calibrate import read_grades
+
+    p = tmp_path_factory.mktemp("grades") / f"grades{ext}"
+    p.write_bytes(data)
+    try:
+        read_grades(p)
+    except QAError:
+        pass
+
+
+@FAST
+@given(data=st.binary(max_size=2000) | _json.map(lambda d: json.dumps(
+    {"schema_version": 1, "turns": d}).encode("utf-8", "surrogatepass")))
+def test_arbitrary_transcripts_give_only_qa_errors(tmp_path_factory, data):
+    """The report stage reads OUT/transcripts/*.json back (Conversation.load): whatever a
+    hand edit left there gives only qa's errors."""
+    from qa.conversation import Conversation
+
+    p = tmp_path_factory.mktemp("tr") / "t.json"
+    p.write_bytes(data)
+    try:
+        Conversation.load(p)
+    except QAError:
+        pass
+
+
 # ---------------------------------------------------------------- the guards, one by one
 def test_nesting_limit_names_the_line(tmp_path):
     good = json.dumps({"conversation_id": "c", "speaker": "agent", "text": "hi"})
