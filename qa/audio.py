@@ -88,7 +88,11 @@ def probe(path: str | Path) -> AudioInfo:
     """
     import av
 
+    from .inputs import NOT_REGULAR_FIX, not_regular
+
     p = Path(path)
+    if (why := not_regular(p)) is not None:
+        raise AudioDecodeError(why, path=str(p), fix=NOT_REGULAR_FIX)
     try:
         size = p.stat().st_size
         with open(p, "rb") as fh:
@@ -566,15 +570,19 @@ def playable_recording(out_root: str | Path, audio_path: str | None, sha256: str
 
     from .conversation import sha256_file
 
+    from .errors import fs_path
+
     if not audio_path:
         return None, None
     try:
-        resolved = Path(audio_path).resolve(strict=True)
+        resolved = Path(fs_path(audio_path)).resolve(strict=True)  # a name that is not UTF-8 too
         st = os.stat(resolved)
     except (OSError, RuntimeError, ValueError):
         return None, "not found"
-    if not resolved.is_file():
-        return None, "not found"
+    from .inputs import not_regular
+
+    if (why := not_regular(resolved)) is not None:
+        return None, why  # a pipe would block the hash for ever, a device never end it
     reg = _registry_file(Path(out_root), resolved)
     try:
         entry = json.loads(reg.read_text(encoding="utf-8"))

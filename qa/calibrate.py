@@ -29,7 +29,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from .errors import QAError
+from .errors import QAError, control_pictures, display
 
 log = logging.getLogger(__name__)
 
@@ -476,6 +476,23 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
+def _check_parquet(path: Path, fix: str = "Re-create it with `qa score`.") -> None:
+    """A damaged Parquet file is a one-line :class:`ReportError` naming it, not a traceback."""
+    import polars as pl
+
+    from .errors import ReportError
+
+    try:
+        pl.read_parquet_schema(path)
+    except Exception as exc:  # noqa: BLE001 - polars raises several types for bad files
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ReportError(f"cannot read the Parquet file ({type(exc).__name__}: {first})", path=path,
+                          fix=fix) from None
+
+
+REVIEWS_FIX = "Delete it and record the reviews again with `qa calibrate --record-reviews`."
+
+
 def read_grades(path: str | Path) -> GradesTable:
     """Read a CSV or XLSX grades file (first sheet) as text cells. Raises
     :class:`GradesError` when it is missing, unreadable, empty or has no
@@ -722,6 +739,8 @@ def compare(results_dir: str | Path, grades_path: str | Path,
     paths = locate_results(results_dir)
     table = read_grades(grades_path)
     rub = _load_rubric(rubric)
+    _check_parquet(paths.conversations)
+    _check_parquet(paths.criteria)
     conv = pl.read_parquet(paths.conversations, columns=[
         "conversation_id", "overall", "promptness", "politeness", "professionalism",
         "personalization", "empathy", "rubric_id", "rubric_hash", "channel"])
@@ -978,8 +997,10 @@ def format_text(report: CalibrationReport, *, limit: int = 20) -> str:
     if report.suggestions:
         out.append("")
         out.append("Suggested rubric edits (a patch to review; nothing was changed):")
-        out.append(suggestions_yaml(report).rstrip())
-    return "\n".join(out) + "\n"
+        out.extend(suggestions_yaml(report).rstrip().split("\n"))
+    # grader ids, quotes and reasons are user text: each entry stays one line on the
+    # terminal, with control characters shown (\\n, \\x1b), not run
+    return "\n".join(display(line) for line in out) + "\n"
 
 
 def _page_context(report: dict, reports_dir: Path) -> dict:
@@ -1010,7 +1031,7 @@ def render_calibration_page(report: dict, reports_dir: str | Path, *,
            "selection": "calibration", "period": "week", "redacted": False,
            "version": __version__, **(common or {}), **_assets(env),
            **_page_context(report, reports_dir)}
-    html = env.get_template("calibration.html").render(**ctx)
+    html = control_pictures(env.get_template("calibration.html").render(**ctx))
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = reports_dir / "calibration.html"
     atomic_write_text(path, html)
@@ -1354,6 +1375,7 @@ def record_reviews(report: CalibrationReport, results_dir: str | Path) -> Path:
                          for a in report.answers])
     path = paths.conversations.parent / REVIEWS_FILE
     if path.is_file():
+        _check_parquet(path, REVIEWS_FIX)
         old = pl.read_parquet(path)
         new = pl.concat([old.select(new.columns).cast(new.schema), new])
         new = new.unique(["conversation_id", "criterion_id", "grader"], keep="last",
@@ -1373,6 +1395,7 @@ def read_reviews(results_dir: str | Path) -> dict[str, dict[str, list[dict]]]:
     path = locate_results(results_dir).conversations.parent / REVIEWS_FILE
     if not path.is_file():
         return {}
+    _check_parquet(path, REVIEWS_FIX)
     out: dict[str, dict[str, list[dict]]] = {}
     for r in pl.read_parquet(path, columns=["conversation_id", "criterion_id", "outcome",
                                             "grader"]).iter_rows(named=True):

@@ -116,11 +116,14 @@ class Conversation(BaseModel):
         """Parse conversation JSON; errors name the file and the field."""
         try:
             data = json.loads(text)
+            return cls.from_dict(data, path=path)
         except json.JSONDecodeError as exc:
             raise IngestError(
                 f"not valid JSON ({exc.msg})", path=path, place=f"line {exc.lineno}",
                 fix="Re-create it with `qa ingest` or `qa transcribe`.") from None
-        return cls.from_dict(data, path=path)
+        except RecursionError:  # `[[[[…` 100,000 deep: Python's parser recurses
+            raise IngestError("nested too deeply to read (Python's recursion limit)", path=path,
+                              fix="Re-create it with `qa ingest` or `qa transcribe`.") from None
 
     @classmethod
     def from_dict(cls, data: Any, *, path: str | Path | None = None) -> "Conversation":
@@ -150,6 +153,10 @@ class Conversation(BaseModel):
             raise IngestError("not UTF-8 text", path=p) from None
         except OSError as exc:
             raise IngestError(f"cannot read: {exc.strerror}", path=p) from None
+        if "\\u" in text:  # a lone surrogate escape (an edited file) could not be written out
+            from .ingest.common import fix_lone_surrogates
+
+            text = fix_lone_surrogates(text, p)
         return cls.from_json(text, path=p)
 
 

@@ -33,6 +33,29 @@ def unicode_path(path: object) -> str:
         return display(s)
 
 
+_ESCAPED = re.compile(r"\\(x[0-9a-f]{2}|u[0-9a-f]{4}|[nrt])")
+
+
+def fs_path(text: str) -> str:
+    """The file name :func:`unicode_path` wrote as ``text``: itself when such a file exists,
+    else with its ``\\xNN`` escapes turned back into the bytes of the name (an audio path
+    recorded from a name that is not UTF-8). The caller checks what it finds."""
+    import os
+
+    if os.path.lexists(text) or not _ESCAPED.search(text):
+        return text
+    named = {"n": "\n", "r": "\r", "t": "\t"}
+
+    def back(m: re.Match) -> str:
+        code = m.group(1)
+        if code in named:
+            return named[code]
+        value = int(code[1:], 16)
+        return chr(0xDC00 + value) if code[0] == "x" and value >= 0x80 else chr(value)
+
+    return _ESCAPED.sub(back, text)
+
+
 def display(text: object) -> str:
     """``text`` made safe for one line of a terminal or a CSV cell: control characters
     (newlines, escape sequences, NUL …), Unicode line and bidi-override characters and
@@ -40,6 +63,22 @@ def display(text: object) -> str:
     (``\\n``, ``\\x1b``, ``\\xff``); everything else is kept as is."""
     s = str(text)
     return _UNSAFE.sub(_escape, s) if _UNSAFE.search(s) else s
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _picture(m: re.Match) -> str:
+    code = ord(m.group())
+    return "\u2421" if code == 0x7F else chr(0x2400 + code)
+
+
+def control_pictures(text: str) -> str:
+    """``text`` with its control characters (NUL, ESC, BEL … and DEL; real chat exports
+    carry them) shown as their Unicode "control pictures" (``\x1b`` -> ``␛``, ``\x00`` ->
+    ``␀``): visible, and inert in a page, a spreadsheet or a terminal. Tab, newline and
+    carriage return are kept."""
+    return _CONTROL.sub(_picture, text) if _CONTROL.search(text) else text
 
 
 class QAError(Exception):

@@ -341,8 +341,11 @@ class Session:
     local pools are started on first use and shut down on exit. Ctrl-C inside the
     block cancels the cluster's pending tasks."""
 
-    def __init__(self, cluster: ClusterOptions | None = None):
+    def __init__(self, cluster: ClusterOptions | None = None, scratch: str | Path | None = None):
         self.cluster = cluster or ClusterOptions()
+        self.scratch = scratch
+        """Where a ``local:N`` cluster's workers keep their files (Dask's default is
+        ``$TMPDIR/dask-scratch-space``, outside the output folder)."""
         self.client = None
         self._cluster = None
         self._local: list[Executor] = []
@@ -375,6 +378,11 @@ class Session:
                 # spaCy) and runs one task at a time, like the local pools; Whisper in each
                 # takes its share of the cores (qa.transcribe.HOST_WORKERS_ENV)
                 os.environ["QA_HOST_WORKERS"] = str(n)
+                if self.scratch is not None:  # the scheduler's and the workers' files
+                    import dask
+
+                    Path(self.scratch).mkdir(parents=True, exist_ok=True)
+                    dask.config.set({"temporary-directory": str(self.scratch)})
                 # no dashboard; the scheduler's HTTP server (health checks) on a free port
                 # of this machine only, not on 8787 with a warning when that one is taken
                 # Ctrl-C in a terminal reaches the whole process group: the worker

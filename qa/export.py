@@ -14,9 +14,10 @@ Spreadsheet safety: text that came from conversations or ids can start with ``=`
 ``-``, ``@``, a tab or a carriage return, which a spreadsheet would run as a formula
 ("CSV injection"). In CSV such a cell gets a leading apostrophe (``'=SUM(A1)``), which
 spreadsheets show as text; numbers are never changed. In XLSX every text cell is written
-with the string type, so nothing is ever read as a formula, and the text is kept as is,
-except the control characters XML forbids (``\x00``, ``\x1b`` …), which become their
-visible "control pictures" (``␀``, ``␛``; :func:`xlsx_text`); CSV keeps them as they are.
+with the string type, so nothing is ever read as a formula. In both formats the text is
+kept as is, except control characters (``\x00``, ``\x1b`` …, which XML forbids and
+which a terminal showing a CSV would run), which become their visible "control pictures"
+(``␀``, ``␛``; :func:`qa.errors.control_pictures`).
 Times are UTC (XLSX has no time zones: they are written as UTC wall-clock times).
 """
 
@@ -31,7 +32,7 @@ from pathlib import Path
 import polars as pl
 
 from .aggregate import CATEGORIES, NO_TEAM, Aggregates, Filters, aggregate, criteria_rows
-from .errors import ReportError
+from .errors import ReportError, control_pictures
 from .store import atomic_path
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,9 @@ class ExportSummary:
     """Rows per table."""
 
 
-_XLSX_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _picture(m: re.Match) -> str:
-    code = ord(m.group())
-    return chr(0x2400 + code) if code < 0x20 else "\ufffd"
+_XLSX_OTHER = re.compile("[\ud800-\udfff\ufffe\uffff]")
+_CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+"""The characters :func:`qa.errors.control_pictures` replaces, for Polars."""
 
 
 def xlsx_text(value: str) -> str:
@@ -63,7 +61,16 @@ def xlsx_text(value: str) -> str:
     real chat exports carry them) become their visible Unicode "control pictures"
     (``\x1b`` -> ``␛``, ``\x00`` -> ``␀``), and the few other code points XML forbids
     become ``�``. Tab, newline and carriage return are allowed and kept."""
-    return _XLSX_ILLEGAL.sub(_picture, value) if _XLSX_ILLEGAL.search(value) else value
+    value = control_pictures(value)
+    return _XLSX_OTHER.sub("\ufffd", value) if _XLSX_OTHER.search(value) else value
+
+
+def _visible_frame(df: pl.DataFrame) -> pl.DataFrame:
+    """Control characters in text columns as control pictures (only the columns that hold any)."""
+    cols = [c for c, dt in df.schema.items()
+            if dt == pl.String and df[c].str.contains(_CONTROL_PATTERN).any()]
+    return df.with_columns(pl.col(c).map_elements(control_pictures, return_dtype=pl.String,
+                                                  skip_nulls=True) for c in cols) if cols else df
 
 
 def neutralise(value: str) -> str:
@@ -120,7 +127,7 @@ def _shareable(path: Path) -> None:
 
 
 def _write_csv(df: pl.DataFrame, path: Path) -> None:
-    df = _neutralise_frame(df.with_columns(
+    df = _neutralise_frame(_visible_frame(df).with_columns(
         pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ") for c, dt in df.schema.items()
         if isinstance(dt, pl.Datetime)))
     with atomic_path(path) as tmp:

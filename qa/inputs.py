@@ -21,8 +21,10 @@ def discover(inputs: Iterable[str | Path], exts: Iterable[str]) -> tuple[list[Pa
 
     Files named explicitly are kept whatever their extension (the reader decides);
     folders are searched recursively for ``exts`` (case-insensitive), skipping hidden
-    files and folders. Returns ``(files, missing)`` where ``missing`` are inputs that
-    do not exist.
+    files and folders. Everything with such a name that is not a folder is kept, a link
+    to nothing or a named pipe included: the reader makes it that input's failure rather
+    than leaving it out unsaid. Returns ``(files, missing)`` where ``missing`` are inputs
+    that do not exist.
     """
     exts = tuple(e.lower() for e in exts)
     seen: set[Path] = set()
@@ -33,7 +35,7 @@ def discover(inputs: Iterable[str | Path], exts: Iterable[str]) -> tuple[list[Pa
         if p.is_dir():
             found = sorted(
                 f for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in exts
+                if f.suffix.lower() in exts and not f.is_dir()
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
         elif p.exists():
@@ -51,6 +53,35 @@ def discover(inputs: Iterable[str | Path], exts: Iterable[str]) -> tuple[list[Pa
 
 def is_audio(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTS
+
+
+NOT_REGULAR_FIX = ("Give qa the file itself: copy the data to a regular file, or restore what "
+                   "the link points to.")
+
+
+def not_regular(path: str | Path) -> str | None:
+    """Why ``path`` is not an input qa can read, when it exists but is not a regular file
+    (a named pipe would block the read for ever, ``/dev/zero`` would fill the memory), or
+    a link to nothing; None for a regular file, or for one that cannot be stat'ed (the
+    reader's own open then gives the reason)."""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        try:
+            if os.path.islink(path):
+                return f"a link to a file that is not there ({os.readlink(path)})"
+        except (OSError, ValueError):
+            pass
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+    return f"not a regular file ({kind})"
 
 
 def iter_inputs(files: Iterable[str | Path], *, ingest_options=None,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .conversation import Conversation
-from .errors import MetadataError
+from .errors import MetadataError, unicode_path
 
 KNOWN_FIELDS = ("agent_id", "agent_name", "team", "started_at", "customer_name", "channel")
 KEY_COLUMNS = ("file", "conversation_id", "call_id", "id")
@@ -175,6 +175,7 @@ def _apply_pattern_fields(row: MetaRow, groups: dict[str, str]) -> None:
     for k, v in groups.items():
         if v is None:
             continue
+        v = unicode_path(v)  # bytes of a file name that are not UTF-8 as \xNN (JSON needs text)
         if k in ("date", "started_at", "datetime"):
             try:
                 row.fields["started_at"] = parse_datetime(v)

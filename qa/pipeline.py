@@ -270,7 +270,7 @@ def stage_session(cluster: ClusterOptions, out: OutDir, inputs: Sequence[str | P
     from .procs import install as die_with_this_process
 
     die_with_this_process(out.root)
-    session = Session(cluster).__enter__()
+    session = Session(cluster, scratch=out.cache / "dask").__enter__()
     try:
         if session.distributed:
             out.root.mkdir(parents=True, exist_ok=True)

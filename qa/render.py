@@ -50,7 +50,7 @@ from .aggregate import (CATEGORIES, MIN_CONVERSATIONS, NO_TEAM, PERCENTILE_MIN_A
                         focus_areas, locate_results, reviewed_scores, reviewed_summary)
 from .audio import playable_recording
 from .conversation import Conversation
-from .errors import QAError, ReportError
+from .errors import QAError, ReportError, control_pictures, display
 from .procs import pid_alive
 from .shipped import reports_dir
 from .store import Failure, plural, safe_name
@@ -241,8 +241,9 @@ _SVG_STYLE = re.compile(r"<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>\s*")
 
 
 def _chart_text(label: str, limit: int = 40) -> str:
-    """Labels drawn in charts: one line, bounded, and no ``$`` (matplotlib mathtext)."""
-    label = " ".join(str(label).split()).replace("$", "＄")
+    """Labels drawn in charts: one line, bounded, no ``$`` (matplotlib mathtext), and
+    control characters written as ``\\x1b`` (the chart font has no glyph for them)."""
+    label = display(" ".join(str(label).split())).replace("$", "＄")
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
@@ -924,7 +925,8 @@ class _Writer:
     def write(self, rel: str, template: str, ctx: dict) -> None:
         tpl = self._templates.get(template) or self._templates.setdefault(
             template, self.env.get_template(template))
-        html = tpl.render(**self.common, **ctx)
+        # control characters of conversation text (NUL, ESC …) shown, not hidden or run
+        html = control_pictures(tpl.render(**self.common, **ctx))
         path = self.staging / rel
         # plain write: the whole staging folder replaces reports/ at the end, atomically
         with open(path, "w", encoding="utf-8") as fh:
@@ -1218,15 +1220,16 @@ def _call_batches(agg: Aggregates, staging: Path, teams: dict[str, dict], chunk:
                 elif why != "not found":
                     audio_notice = "The recording could not be verified; no player."
                     summary.problems.append(Failure(
-                        c["audio_path"], "report", f"recording not linked: {why}. Fix: only "
-                        "recordings qa transcribed are played; transcribe it with `qa run` or "
-                        "`qa transcribe`."))
+                        c["audio_path"], "report", f"recording of conversation "
+                        f"{c['conversation_id']} not linked: {why}. Fix: only recordings qa "
+                        "transcribed are played; transcribe it with `qa run` or `qa transcribe`."))
                 else:
                     audio_notice = "The recording is not at its recorded place; no player."
                     summary.problems.append(Failure(c["audio_path"], "report",
-                                                    "recording not found: its call page has no "
-                                                    "player. Fix: put the file back, or re-run "
-                                                    "`qa transcribe` from its new place."))
+                                                    f"recording of conversation {c['conversation_id']} "
+                                                    "not found: its call page has no player. Fix: put "
+                                                    "the file back, or re-run `qa transcribe` from its "
+                                                    "new place."))
             items.append((c, crit_by.get(c["conversation_id"], []), teams.get(c["team"], {}),
                           audio_src, audio_notice))
         yield items

@@ -602,7 +602,8 @@ def conversation_id(path: str | Path, metadata: Metadata | None = None) -> str:
     """A recording's conversation id: ``call_id`` / ``conversation_id`` from ``--meta`` or
     ``--name-pattern``, else the file name without its extension."""
     row = metadata.for_file(path) if metadata else None
-    return (row.conversation_id if row and row.conversation_id else None) or Path(path).stem
+    # a file name's bytes that are not UTF-8 as \xNN: the id goes into JSON and Parquet
+    return (row.conversation_id if row and row.conversation_id else None) or unicode_path(Path(path).stem)
 
 
 def _recognise(path: Path, model, options: TranscribeOptions, out: OutDir | None = None) -> Recognition:
@@ -646,6 +647,10 @@ def transcribe_file(path: str | Path, *, options: TranscribeOptions | None = Non
 
 
 def _sha(p: Path) -> str:
+    from .inputs import NOT_REGULAR_FIX, not_regular
+
+    if (why := not_regular(p)) is not None:  # a named pipe would block the hash for ever
+        raise AudioDecodeError(why, path=str(p), fix=NOT_REGULAR_FIX)
     try:
         return sha256_file(p)
     except OSError as exc:

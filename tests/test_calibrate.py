@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import polars as pl
@@ -438,3 +439,38 @@ def test_threshold_and_phrase_suggestions_and_apply(tmp_path):
     r2 = compare(out2, grades, rubric=new_rubric)
     assert {c.label: c.agreement for c in r2.criteria} == {"first_response": 1.0, "greeting": 1.0}
     assert rubric_path.read_text() == RUBRIC.lstrip()  # the rubric itself is untouched
+
+
+def test_grader_ids_with_control_characters_print_as_one_inert_line(results, tmp_path):
+    """A grader id holding ESC and NUL (a pasted colour code) used to reach the terminal raw
+    (the table turned red); the page showed nothing. Both now show the characters."""
+    from qa.calibrate import render_calibration_page
+
+    grades = write_csv(tmp_path / "g.csv", 'conversation_id,grader,greeting\n'
+                                           'c1,"Bob\x1b[31m\x00",0\nc2,"Ann\nLee",0\n')
+    r = compare(results, grades)
+    text = format_text(r)
+    assert "Bob\\x1b[31m\\x00" in text and "Ann\\nLee" in text
+    assert not any(ch in text for ch in "\x00\x1b")
+    page = render_calibration_page(r.to_dict(), tmp_path / "reports").read_text(encoding="utf-8")
+    assert "Bob␛[31m␀" in page and "\x1b" not in page and "\x00" not in page
+
+
+@pytest.mark.parametrize("damaged", ["conversations.parquet", "reviews.parquet"])
+def test_a_damaged_results_file_is_one_line_not_a_traceback(results, tmp_path, damaged):
+    """Random bytes in results/reviews.parquet ended `qa report` and `qa export` with a
+    polars traceback, and in conversations.parquet ended `qa calibrate` so."""
+    from click.testing import CliRunner
+
+    from qa.cli import main
+
+    grades = write_csv(tmp_path / "g.csv", GRADES)
+    (results / "results" / damaged).write_bytes(os.urandom(600))
+    commands = [["report", str(results), "--out", str(results)],
+                ["calibrate", str(results), "--grades", str(grades), "--no-suggest", "--record-reviews"]]
+    if damaged == "conversations.parquet":
+        commands.append(["export", str(results)])  # the export reads no reviews
+    for args in commands:
+        r = CliRunner().invoke(main, [*args, "-q"])
+        assert r.exit_code == 1, (args, r.output, r.exception)
+        assert f"{damaged}: cannot read the Parquet file (" in r.output, (args, r.output)

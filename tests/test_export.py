@@ -106,7 +106,7 @@ def test_redacted_export_masks_pii_in_quotes_and_reasons(tmp_path):
 def test_control_characters_never_crash_an_xlsx_export(tmp_path):
     """Real chat exports carry NUL, ESC colour codes and BEL; openpyxl refuses them
     (IllegalCharacterError) and XML forbids them: they become visible control pictures in
-    XLSX, and CSV keeps the text exactly."""
+    XLSX and in CSV."""
     from qa.export import xlsx_text
 
     assert xlsx_text("a\x00b\x1b[31mred\x1b[0m\x07\ttab\nnl") == "a␀b␛[31mred␛[0m␇\ttab\nnl"
@@ -128,4 +128,10 @@ def test_control_characters_never_crash_an_xlsx_export(tmp_path):
     csv_out = export_tables(results, tmp_path / "c", "csv")
     with open(csv_out.files[2], newline="", encoding="utf-8") as fh:
         crit = list(csv.DictReader(fh))
-    assert crit[0]["first_quote"] == quote  # CSV holds any character: kept exactly
+    # CSV: visible and inert too (`cat criteria.csv` used to turn the terminal red, and NUL
+    # ends the text in many CSV tools); U+FFFE is legal in CSV and kept
+    assert crit[0]["first_quote"] == "Hello ␀ ␛[31mred␛[0m ␇ thanks \ufffe"
+    assert crit[0]["reason"] == "said ␛[1mhi␛[0m"
+    for f in csv_out.files:
+        text = f.read_text(encoding="utf-8")
+        assert not any(ch in text for ch in "\x00\x07\x08\x1b"), f.name

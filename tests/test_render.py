@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
@@ -344,3 +346,65 @@ def test_undated_and_unscored_conversations(tmp_path):
     b = soup(out / "reports" / "calls" / "x2.html")
     assert b.find("p", class_="transcript-missing").get_text() == \
         "No transcript was recorded for this conversation."
+
+
+def test_control_characters_are_shown_not_hidden_in_every_page(tmp_path, recwarn):
+    """NUL, ESC colour codes and BEL in quotes, names and ids reached the HTML raw (a browser
+    hides them, or shows U+FFFD for NUL) and the agent chart warned "Glyph 27 missing"; they
+    are now visible control pictures (␀ ␛ ␇), and the chart labels are escaped (\\x1b)."""
+    from report_helpers import conv_row, crit_row, dt, ev, write_results
+
+    import re
+
+    from qa.render import render_reports
+
+    c1 = conv_row("c\x1b1", "agent\x00x", "no\x1brth", dt("2026-01-05"), 80.0, agent_name="Sam\x1b[31m")
+    crits = [crit_row(c1, "greeting", "fail", reason="said \x1b[1mhi\x1b[0m",
+                      evidence=[ev(0, "Hello \x00 \x1b[31mred\x1b[0m \x07 thanks", None)])]
+    results = write_results(tmp_path / "out", [c1], crits)
+    render_reports(results, tmp_path / "out", jobs=1)
+    pages = sorted((tmp_path / "out" / "reports").rglob("*.html"))
+    assert len(pages) >= 3
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text), page.name  # none left raw
+    agent = next(p for p in pages if p.parent.name == "agents").read_text(encoding="utf-8")
+    call = next(p for p in pages if p.parent.name == "calls").read_text(encoding="utf-8")
+    assert "<h1>Sam␛[31m" in agent and "agent␀x" in agent and "Team no␛rth" in agent
+    assert "<h1>Conversation c␛1</h1>" in call and "said ␛[1mhi␛[0m" in call
+    assert not [w for w in recwarn if "Glyph" in str(w.message)]
+
+
+def test_control_pictures():
+    from qa.errors import control_pictures
+
+    assert control_pictures("a\x00b\x1b[31m\x07\x7f\tc\r\nd") == "a␀b␛[31m␇␡\tc\r\nd"
+    assert control_pictures("plain ünï") == "plain ünï"
+
+
+def test_an_edited_transcript_never_stops_the_report(tmp_path, caplog):
+    """A transcript in OUT/transcripts edited by hand to nest 100,000 deep raised
+    RecursionError out of `qa report`, and one holding a lone surrogate escape raised
+    UnicodeEncodeError writing its page. The first is that page's notice and a report row,
+    the second is read with U+FFFD."""
+    from report_helpers import conv_row, crit_row, dt, write_results
+
+    from qa.render import render_reports
+
+    out = tmp_path / "out"
+    convs = [conv_row(cid, "alice", "north", dt("2026-01-05"), 70.0) for cid in ("deep", "half")]
+    results = write_results(out, convs, [crit_row(c, "greeting", "pass") for c in convs])
+    (out / "transcripts").mkdir()
+    (out / "transcripts" / "deep.json").write_text('{"schema_version": 1, "turns": '
+                                                   + "[" * 100_000 + "]" * 100_000 + "}")
+    (out / "transcripts" / "half.json").write_text(json.dumps({
+        "schema_version": 1, "id": "half", "agent_id": "alice", "channel": "chat",
+        "source": {"path": "in/half.jsonl", "sha256": "0", "format": "chat-jsonl"},
+        "turns": [{"speaker": "agent", "text": "Hello SURROGATE there"},
+                  {"speaker": "customer", "text": "hi"}]}).replace("SURROGATE", "\\ud800"))
+    summary = render_reports(results, out, jobs=1)
+    assert [(Path(p.file).name, p.reason) for p in summary.problems] == [
+        ("deep.json", "nested too deeply to read (Python's recursion limit). Fix: Re-create it with "
+                      "`qa ingest` or `qa transcribe`.")]
+    assert "Hello \ufffd there" in (out / "reports" / "calls" / "half.html").read_text(encoding="utf-8")
+    assert "a lone surrogate escape" in caplog.text

@@ -318,9 +318,23 @@ cluster_group = option_group(
 """``--cluster`` -> ``cluster`` (:class:`qa.executor.ClusterOptions`)."""
 
 
+class OneLine(logging.Filter):
+    """Every message on stderr stays one line with its control characters shown (``\\n``,
+    ``\\x1b``), whatever the file names, ids and texts it quotes hold (:func:`display`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        safe = display(msg)
+        if safe != msg:
+            record.msg, record.args = safe, None
+        return True
+
+
 def setup_logging(quiet: bool) -> None:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format="%(message)s", stream=sys.stderr, force=True)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(OneLine())
     # third-party libraries are noisy at INFO
     for name in ("faster_whisper", "httpx", "matplotlib", "numba", "PIL"):
         logging.getLogger(name).setLevel(logging.WARNING)

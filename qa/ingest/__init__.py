@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from ..conversation import Conversation, Source, Turn, sha256_bytes
 from ..errors import IngestError, MetadataError, QAError, unicode_path
-from ..inputs import AUDIO_EXTS, TEXT_EXTS, discover
+from ..inputs import AUDIO_EXTS, NOT_REGULAR_FIX, TEXT_EXTS, discover, not_regular
 from ..metadata import Metadata, require_agent
 from ..store import ConversationIds, OutDir, write_conversation
 from . import chat, exports, transcripts
@@ -227,6 +227,8 @@ def _read(path: Path, options: IngestOptions) -> tuple[str, list[ConvOutcome]]:
     if options.fmt is None and path.suffix.lower() in AUDIO_EXTS:
         raise IngestError("this is a recording, not a chat export or transcript", path=path,
                           fix="Transcribe it with `qa transcribe` (or `qa run`).")
+    if (why := not_regular(path)) is not None:
+        raise IngestError(why, path=path, fix=NOT_REGULAR_FIX)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -345,6 +347,8 @@ def read_conversation_file(path: str | Path) -> Conversation | None:
     p = Path(path)
     if p.suffix.lower() != ".json":
         return None
+    if (why := not_regular(p)) is not None:
+        raise IngestError(why, path=p, fix=NOT_REGULAR_FIX)
     try:
         raw = p.read_bytes()
     except OSError as exc:

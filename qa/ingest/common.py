@@ -270,26 +270,62 @@ def safe_json_text(text: str, path: Path) -> str:
     return fix_lone_surrogates(text, path)
 
 
-MAX_TURN_CHARS = 5 * 1024 * 1024
-"""Longest turn text qa keeps (5,242,880 characters): a longer one is cut to this, with a
-warning. Scoring a turn costs about 90 bytes of memory per character (spaCy's tokens), so
-this bounds a run's memory whatever one message holds (README, "Bad input")."""
+MAX_CONVERSATION_CHARS = 5 * 1024 * 1024
+"""Most text qa keeps of one conversation (5,242,880 characters): beyond it the longest
+turns are cut, with a warning. Scoring costs about 90 bytes of memory per character
+(spaCy's tokens), so this bounds a run's memory whatever one conversation holds, in one
+message or in many (README, "Bad input")."""
+
+MAX_TURN_CHARS = MAX_CONVERSATION_CHARS
+"""The longest one turn can be (the whole budget: the conversation's other turns are short)."""
+
+MAX_TURNS = 20_000
+"""Most turns one conversation may have (a day-long call has a few thousand): each turn
+costs memory of its own when scored, so a conversation with more fails, saying so. An
+export whose conversation id column is wrong often puts every message under one id."""
 
 
-def bound_turns(conv: Conversation, path: Path, limit: int = MAX_TURN_CHARS) -> None:
-    """Cut every turn longer than ``limit`` characters to its first ``limit``, recording
-    each cut in ``conv.metadata["truncated_turns"]`` and logging a warning."""
+def _cap(lengths: list[int], budget: int) -> int:
+    """The largest length ``c`` with ``sum(min(n, c) for n in lengths) <= budget``."""
+    rest, left = budget, len(lengths)
+    for n in sorted(lengths):
+        share = rest // left
+        if n > share:
+            return share
+        rest -= n
+        left -= 1
+    return max(lengths, default=0)
+
+
+def bound_turns(conv: Conversation, path: Path, limit: int = MAX_CONVERSATION_CHARS,
+                max_turns: int = MAX_TURNS) -> None:
+    """Bound what scoring ``conv`` costs: more than ``max_turns`` turns is an
+    :class:`IngestError`; text beyond ``limit`` characters in all is cut from the longest
+    turns (each keeps at least its first ``c`` characters, ``c`` as large as the budget
+    allows), each cut recorded in ``conv.metadata["truncated_turns"]`` with a warning."""
+    if len(conv.turns) > max_turns:
+        raise IngestError(
+            f"conversation {conv.id} has {len(conv.turns):,} turns; qa scores at most "
+            f"{max_turns:,} per conversation (a bound on memory)", path=str(path),
+            fix="If the export puts several conversations under one id, point qa at the right "
+                "id column (--map conversation_id=COLUMN); otherwise split the conversation.")
+    lengths = [len(t.text) for t in conv.turns]
+    if sum(lengths) <= limit:
+        return
+    cap = _cap(lengths, limit)
     cut = []
     for i, t in enumerate(conv.turns):
-        if len(t.text) > limit:
-            cut.append({"turn": i, "chars": len(t.text), "kept": limit})
-            t.text = t.text[:limit]
-    if cut:
-        conv.metadata["truncated_turns"] = cut
-        for c in cut:
-            log.warning("%s: conversation %s turn %d has %s characters; kept the first %s for "
-                        "scoring (a bound on memory)", display(path), display(conv.id),
-                        c["turn"] + 1, f"{c['chars']:,}", f"{limit:,}")
+        if len(t.text) > cap:
+            cut.append({"turn": i, "chars": len(t.text), "kept": cap})
+            t.text = t.text[:cap]
+    conv.metadata["truncated_turns"] = cut
+    for c in cut[:3]:
+        log.warning("%s: conversation %s turn %d has %s characters; kept the first %s for "
+                    "scoring (a bound on memory: %s characters per conversation)", display(path),
+                    display(conv.id), c["turn"] + 1, f"{c['chars']:,}", f"{cap:,}", f"{limit:,}")
+    if len(cut) > 3:
+        log.warning("%s: conversation %s: %d more turn%s cut to %s characters", display(path),
+                    display(conv.id), len(cut) - 3, "" if len(cut) == 4 else "s", f"{cap:,}")
 
 
 # ---------------------------------------------------------------- timestamps
