@@ -26,6 +26,7 @@ SMOKE = {
     "bench_transcribe.py": ("qa speed / plain faster-whisper speed", "Whisper", None),
     "eval_empathy.py": ("graded set, empathy detector", None, "graded"),
     "eval_graded.py": ("graded set:", None, "graded"),
+    "eval_problem.py": ("held-out: problem fact", None, None),
     "eval_real.py": ("real_grades_a.csv: 8 conversations", None, "chats"),
     "eval_redact.py": ("Speed over", "the full spaCy pipeline", None),
     "fit_politeness.py": ("(not written; --write to update the module)", None, None),
