@@ -140,7 +140,7 @@ _COMPLAINT = re.compile(_apostrophes(
     r"|\b(?:love|great|nice)\s+(?:it\s+)?(?:when|how)\s+(?:@\w+\s+|you\s+|they\s+|your\s+\w+\s+)*(?:hang|cancel|ignore|lose|lost|charge|keep|make|leave)\w*"
     # ill-treated or left waiting: "hung up on me", "kicked me out", "on hold for an hour", "2.5 hours since we ordered"
     r"|\bhung\s+up\s+on\b|\bhang(?:s|ing)?\s+up\s+on\b|\bkick(?:ed|s|ing)?\s+(?:me|us)\s+(?:out|off)\b|\block(?:ed)?\s+me\s+out\b"
-    r"|\bon\s+hold\s+(?:for\s+)?(?:like\s+|over\s+|almost\s+|nearly\s+)?(?:an?\s+|\d+)|\bwait(?:ed|ing)\s+(?:for\s+)?(?:over|more\s+than|almost|nearly|like)\s+"
+    r"|\bon\s+hold\s+(?:for\s+)?(?:like\s+|over\s+|almost\s+|nearly\s+)?(?:an?|\d+|two|three|several)\s*(?:min\w*|hours?|hrs?)\b|\bwait(?:ed|ing)\s+(?:for\s+)?(?:over|more\s+than|almost|nearly|like)\s+"
     r"|\b\d+(?:\.\d+)?\s*(?:-\s*)?(?:min\w*|hours?|hrs?|days?|weeks?)\s+(?:since|wait|hold|and\s+still|now\s+and|-\s*nothing)\b|\btak(?:es|ing)\s+(?:forever|ages|so\s+long)\b"
     # a thing gave out or is bad: "went out on me", "battery go dead", "a bug", "what a mess"
     r"|\b(?:went|go|goes|gone|died|dies|quit|quits)\s+(?:out\s+)?on\s+(?:me|us)\b|\bquit\s+working\b|\b(?:go|goes|went|gone|is|was|looks?\s+like\s+it\s+is)\s+dead\b|\bdead\s+batter\w+"
@@ -149,7 +149,13 @@ _COMPLAINT = re.compile(_apostrophes(
     r"|\b(?:no|zero)\s+(?:sound|audio|picture|lights?|electricity|gas|wifi|wi-fi|network|coverage|dial\s+tone|trains?|bus(?:es)?|communication|confirmation|"
     r"tracking|refund|receipt|help|support|luck|idea\s+where|interest|show|call\s*back|callback)\b"
     r"|\bwhere(?:'s|\s+is|\s+are)\s+my\s+(?:\w+\s+)?(?:order|parcel|package|delivery|refund|bill|money|item|items|food|paper|stuff|tokens?|card|replacement)\b"
-    r"|\bfound\s+my\s+order\s+yet\b|\bany\s+updates?\s+on\s+(?:this|my|the)\b|\bnothing\s+back\b"),
+    r"|\bfound\s+my\s+order\s+yet\b|\bany\s+updates?\s+on\s+(?:this|my|the)\b|\bnothing\s+back\b"
+    # it worked before, so it does not now: "it was working last week", "it used to work"
+    r"|\b(?:was|were)\s+working\s+(?:fine\s+|ok\s+|perfectly\s+)?(?:last|before|yesterday|earlier|until)\b|\bused\s+to\s+(?:work|be\s+able)\b"
+    r"|\bis\s+there\s+(?:a|any)\s+reason\s+(?:why\s+)?(?:\w+\s+){0,4}?(?:no|not|isn't|aren't|won't|can't|doesn't|don't|didn't)\b"
+    r"|\bwhy\s+(?:are|do|did|would|have|is)\s+(?:you|y'all|u|your\s+\w+)\b|\bcharg(?:ed|ing)\s+(?:me\s+|us\s+)?(?:extra|more|twice|double)\b"
+    r"|\bno\s+(?:phone|mobile|internet|tv|cell|network)\s+(?:service|signal|connection|coverage)\b|\bgoing\s+worse\b"
+    r"|\bbatter(?:y|ies)\s+(?:\w+\s+){0,3}?drain\w*|\bdrain\w*\s+(?:my\s+|the\s+)?batter"),
     re.IGNORECASE)
 # a problem that is over ("Problem solved", "thank you for resolving my issue") or only supposed
 # ("if I have any more problems"): no report of one now
@@ -164,7 +170,7 @@ _NOT_PROBLEM = re.compile(r"\bno\s+(?:problem|issue|trouble)s?\b|\bnot\s+(?:a\s+
 def problem_cue(text: str) -> tuple[int, int] | None:
     """The words of a turn that report something going wrong, or None."""
     t = text[:MAX_CHARS]
-    found = sorted([m.span() for m in _PROBLEM.finditer(t)] + [m.span() for m in _COMPLAINT.finditer(t)])
+    found = [m.span() for m in _PROBLEM.finditer(t)] + [m.span() for m in _COMPLAINT.finditer(t)]  # failure words first
     for a, b in found:
         around = t[max(0, a - 12):b + 12]
         if _NOT_PROBLEM.search(around):
