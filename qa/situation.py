@@ -8,8 +8,10 @@ words that show it (quoted in the report, e.g. why empathy was needed).
 Conditions:
 
 * ``problem``: the customer reports a problem, complaint or something that went wrong
-  (not just a question): a distress cue, or a report of failure ("hasn't arrived", "was
-  charged twice", "keeps disconnecting", "cancelled", "broken", "no signal"…);
+  (not just a question): a distress cue, a report of failure ("hasn't arrived", "was
+  charged twice", "keeps disconnecting", "cancelled", "broken", "no signal"…), or a
+  construction of complaining ("why is it so hard…", "still no reply", "worst service",
+  "#fail", "thanks for ignoring me"); a problem that is over or only supposed is none;
 * ``distress``: the customer voices a negative emotion or a hard situation
   (:mod:`qa.affect`);
 * ``long_wait``: the customer waited on the agent longer than the channel's limit (chat
