@@ -71,7 +71,7 @@ _FAIL_VERBS = (r"arrive[d]?|come|came|turn(?:ed)?\s+up|show(?:ed)?\s+up|work(?:e
                r"send|sent|ship(?:ped)?|install(?:ed)?|go\s+through|went\s+through|been\s+(?:paid|fixed|sent|booked|delivered|refunded|processed)|booked|sorted|resolved|approved|answered|"
                # access and use: "can't access my account", "won't let me play", "doesn't exist"
                r"access|recover|retrieve|let|play|go\s+online|get\s+online|get\s+into|download|upload|stream|watch|hear|"
-               r"see|find|use|exist|appear|boot|remember|stay|hear(?:d)?\s+back|heard|launch|sync|verify|reset|save|print|accept|recogni[sz]e|mov(?:e|ed|ing)|progress(?:ed|ing)?|chang(?:e|ed|ing)|letting|lets|join|switch|support|sign|get\s+in|allow|"
+               r"see|find|use|exist|appear|boot|remember|stay|hear(?:d)?\s+back|heard|happen(?:ed)?|launch|sync|verify|reset|save|print|accept|recogni[sz]e|mov(?:e|ed|ing)|progress(?:ed|ing)?|chang(?:e|ed|ing)|letting|lets|join|switch|support|sign|get\s+in|allow|"
                r"(?:updat|sav|receiv|arriv|chang|mov|charg|recogni[sz]|com|issu|releas|restor|resolv)ing")  # -e verbs' -ing
 _NEG = (r"hasn't|haven't|hadn't|didn't|did\s+not|never|not|no\s+longer|won't|wouldn't|can't|cannot|couldn't|doesn't|does\s+not|"
         r"isn't|wasn't|aren't|weren't|unable\s+to|(?:not|haven't|hasn't|wasn't|weren't|never)\s+(?:been\s+)?able\s+to|"
@@ -157,7 +157,11 @@ _COMPLAINT = re.compile(_apostrophes(
     r"|\bis\s+there\s+(?:a|any)\s+reason\s+(?:why\s+)?(?:\w+\s+){0,4}?(?:no|not|isn't|aren't|won't|can't|doesn't|don't|didn't)\b"
     r"|\bwhy\s+(?:are|do|did|would|have|is)\s+(?:you|y'all|u|your\s+\w+)\b|\bcharg(?:ed|ing)\s+(?:me\s+|us\s+)?(?:extra|more|twice|double)\b"
     r"|\bno\s+(?:phone|mobile|internet|tv|cell|network)\s+(?:service|signal|connection|coverage)\b|\bgoing\s+worse\b"
-    r"|\bbatter(?:y|ies)\s+(?:\w+\s+){0,3}?drain\w*|\bdrain\w*\s+(?:my\s+|the\s+)?batter"),
+    r"|\bbatter(?:y|ies)\s+(?:\w+\s+){0,3}?drain\w*|\bdrain\w*\s+(?:my\s+|the\s+)?batter"
+    # a mismatch with what was promised or due: "should have been dispatched", "was supposed to be 2 days"
+    r"|\bshould(?:n't|\s+not)?\s+(?:have\s+(?:to|been|had|arrived|received|got)|never\s+have)\b|\b(?:was|were)\s+supposed\s+to\b"
+    r"|\b(?:was|were|been|you|they)\s+(?:\w+\s+)?(?:promised|guaranteed)\b|\b(?:promised|guaranteed)\s+(?:me|us)\b"
+    r"|\bnot\s+what\s+(?:i|we)\s+(?:wanted|want|expected|ordered|paid|asked)|\bis\s+this\s+(?:really\s+)?(?:how\s+you|what\s+you\s+call|the\s+kind\s+of|your\s+idea\s+of)\b"),
     re.IGNORECASE)
 # a problem that is over ("Problem solved", "thank you for resolving my issue") or only supposed
 # ("if I have any more problems"): no report of one now

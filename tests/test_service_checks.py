@@ -196,6 +196,10 @@ def test_questions_are_no_problem_report(text):
     ("it was working last week", "was working last"),
     ("you charged me twice for one coffee", "charged me twice"),
     ("the app no longer remembers my login", "no longer remembers"),
+    ("it should have been dispatched on Monday", "should have been"),
+    ("delivery was supposed to take two days", "was supposed to"),
+    ("they promised a callback and it never happened", "never happened"),
+    ("is this really what you call a large pizza", "is this really what you call"),
 ])
 def test_complaints_as_people_tweet_them(text, words):
     from qa.situation import problem_cue
@@ -209,6 +213,7 @@ def test_complaints_as_people_tweet_them(text, words):
     "thank you for resolving my issue so quickly", "Problem solved, thanks a lot",
     "if I have any more problems I'll message you", "what is the usual delivery time to Spain?",
     "will the sale start on Friday?", "how do I change my delivery address?",
+    "is delivery guaranteed before Christmas?", "what am I supposed to bring to the appointment?",
 ])
 def test_neutral_questions_and_solved_problems_are_no_complaint(text):
     from qa.situation import problem_cue
