@@ -8,8 +8,10 @@ words that show it (quoted in the report, e.g. why empathy was needed).
 Conditions:
 
 * ``problem``: the customer reports a problem, complaint or something that went wrong
-  (not just a question): a distress cue, or a report of failure ("hasn't arrived", "was
-  charged twice", "keeps disconnecting", "cancelled", "broken", "no signal"…);
+  (not just a question): a distress cue, a report of failure ("hasn't arrived", "was
+  charged twice", "keeps disconnecting", "cancelled", "broken", "no signal"…), or a
+  construction of complaining ("why is it so hard…", "still no reply", "worst service",
+  "#fail", "thanks for ignoring me"); a problem that is over or only supposed is none;
 * ``distress``: the customer voices a negative emotion or a hard situation
   (:mod:`qa.affect`);
 * ``long_wait``: the customer waited on the agent longer than the channel's limit (chat
@@ -69,9 +71,9 @@ _FAIL_VERBS = (r"arrive[d]?|come|came|turn(?:ed)?\s+up|show(?:ed)?\s+up|work(?:e
                r"send|sent|ship(?:ped)?|install(?:ed)?|go\s+through|went\s+through|been\s+(?:paid|fixed|sent|booked|delivered|refunded|processed)|booked|sorted|resolved|approved|answered|"
                # access and use: "can't access my account", "won't let me play", "doesn't exist"
                r"access|recover|retrieve|let|play|go\s+online|get\s+online|get\s+into|download|upload|stream|watch|hear|"
-               r"see|find|use|exist|appear|boot|launch|sync|verify|reset|save|print|accept|recogni[sz]e|mov(?:e|ed|ing)|progress(?:ed|ing)?|chang(?:e|ed|ing)|letting|lets|join|switch|support|sign|get\s+in|allow|"
+               r"see|find|use|exist|appear|boot|remember|stay|hear(?:d)?\s+back|heard|happen(?:ed)?|launch|sync|verify|reset|save|print|accept|recogni[sz]e|mov(?:e|ed|ing)|progress(?:ed|ing)?|chang(?:e|ed|ing)|letting|lets|join|switch|support|sign|get\s+in|allow|"
                r"(?:updat|sav|receiv|arriv|chang|mov|charg|recogni[sz]|com|issu|releas|restor|resolv)ing")  # -e verbs' -ing
-_NEG = (r"hasn't|haven't|hadn't|didn't|did\s+not|never|not|won't|wouldn't|can't|cannot|couldn't|doesn't|does\s+not|"
+_NEG = (r"hasn't|haven't|hadn't|didn't|did\s+not|never|not|no\s+longer|won't|wouldn't|can't|cannot|couldn't|doesn't|does\s+not|"
         r"isn't|wasn't|aren't|weren't|unable\s+to|(?:not|haven't|hasn't|wasn't|weren't|never)\s+(?:been\s+)?able\s+to|"
         r"still\s+(?:not|no|hasn't|haven't|don't|doesn't|didn't|can't|won't|isn't|waiting|have\s+not|has\s+not)")
 def _apostrophes(pattern: str) -> str:
@@ -84,7 +86,7 @@ _PROBLEM = re.compile(_apostrophes(
     rf"\b(?:{_NEG})"
     rf"\s+(?:\w+\s+)?(?:{_FAIL_VERBS})(?:s|es|ed|d|ing)?\b"  # any inflection: "aren't updating", "won't allow"
     r"|\b(?:broken|broke|damaged|smashed|cracked|faulty|defective|missing|wrong|incorrect|error|errors|fault|failed|fails|failure|"
-    r"crash(?:ed|es|ing)?|freez(?:es|ing)|frozen|declined|rejected|denied|cancel(?:l)?ed|late(?!\s+(?:spring|summer|autumn|fall|winter|night|morning|afternoon|evening|january|february|march|april|may|june|july|august|september|october|november|december|\d))|delayed|overcharged|double[-\s]charged|"
+    r"crash(?:ed|es|ing)?|freez(?:es|ing)|frozen|declined|rejected|denied|cancel(?:l)?ed|late\b(?!\s+(?:spring|summer|autumn|fall|winter|night|morning|afternoon|evening|january|february|march|april|may|june|july|august|september|october|november|december|\d))|delayed|overcharged|double[-\s]charged|"
     r"charged\s+(?:twice|me\s+twice|two|double|again)|stuck|lost|stolen|burst|leak(?:ing|s)?|flood(?:ed|ing)?|outage|"
     r"disconnect(?:s|ed|ing)|dropp(?:ed|ing)\s+(?:out|calls?)?|cut\s+off|banned|locked\s+out|deleted|hacked|scam(?:med)?|fraud|"
     r"accident|injured|hurt|fell|admitted|passed\s+away|died|bereavement|spoil(?:ed|t)|stone\s+cold|cold|rotten|expired|"
@@ -106,6 +108,67 @@ _PROBLEM = re.compile(_apostrophes(
     r"(?:getting|got|gets|becoming|became|is|runs?|running|much|even|way)\s+(?:much\s+|even\s+|so\s+|a\s+lot\s+|way\s+)?(?:slower|worse|laggier|buggier)|(?:is|are|it's|its|now|all|just|was|were)\s+gone|disappeared|vanished|losing\s+(?:my|our|money|dollars|\w+\s+every)|"
     r"(?:someone|somebody|a\s+stranger|hackers?)\s+(?:\w+\s+)?(?:got\s+into|signed\s+in(?:to)?|logged\s+in(?:to)?|accessed|hacked|used|took\s+over|broke\s+into|changed)\s+(?:my|our)|still\s+(?:don't|doesn't|haven't|hasn't|didn't)\s+(?:\w+\s+)?(?:have|got))"),
     re.IGNORECASE)
+# Constructions of complaining (general, from the complaints literature: a negative mismatch
+# with what was expected, blame, negative evaluation, sarcasm), each a pattern of the words
+# people use, not a list of the complaints seen.
+_COMPLAINT = re.compile(_apostrophes(
+    # the customer cannot do what they came to do: "can't pick it up", "unable to unlock"
+    r"\b(?:can't|cannot|can\s+not|unable\s+to|won't|wont|will\s+not|not\s+able\s+to)\s+(?:even\s+|seem\s+to\s+|actually\s+)?"
+    r"(?!(?:be|wait|believe|stop|thank|recommend|complain|miss|lie|deny|agree|decide|tell|say|imagine|help\s+(?:it|but)|afford\s+to\s+miss)\b)[a-z]{3,}"
+    # still in the bad state after trying: "still demanding i sign in", "still in an endless loop"
+    r"|\bstill\s+(?:get(?:ting|s)?|having|experienc\w+|show(?:s|ing)|say(?:s|ing)|ask(?:s|ing)|demand\w*|trying|charg\w+|messed\s+up|"
+    r"broken|down|out|stuck|wrong|the\s+same|in\s+(?:an?\s+)?(?:endless\s+)?loop|in\s+the\s+\w+ing\s+process|nothing|no\b|(?:bluescreen|crash|freez|lag)\w*)"
+    # a question of blame: "why is it so hard…", "why won't…", "how come…", "what's the point…"
+    r"|\bwhy\s+(?:not|isn't|aren't|won't|can't|don't|doesn't|didn't|hasn't|haven't|wasn't|weren't|wouldn't|couldn't|is\s+there\s+no)\b"
+    r"|\bwhy\s+(?:is|are|does|do|did|has|have|would|should)\s+(?:\w+\s+){0,4}?(?:so\s+\w+|always|never|still|keep\w*|forever|taking|take\s+away|got\s+rid)"
+    r"|\bw+hy+\s+(?:is|are)\s+(?:\w+\s+){0,3}?(?:so|such)\b|\bhow\s+come\b|\bwhat(?:'s|\s+is)\s+(?:going\s+on|up)\s+with\b|\bwhat(?:'s|\s+is)\s+the\s+point\b|\bwhat\s+gives\b"
+    r"|\bis\s+(?:this|that|it)\s+(?:really\s+)?(?:normal|typical|acceptable|legit|how\s+you|what\s+you\s+call|your\s+(?:policy|protocol|idea))\b"
+    # negative evaluation of the service or product: "worst customer service", "service … is shocking"
+    r"|\b(?:shocking|terrible|horrible|awful|pathetic|appalling|atrocious|abysmal|rubbish|useless|poor|bad|lousy|crappy|crap|"
+    r"disappointing|rude|unhelpful|unprofessional|incompetent|disgusting|worst|slow|laggy)\s+(?:\w+\s+)?(?:service|customer\s+service|support|"
+    r"experience|staff|employees?|performance|quality|connection|reception|signal|speeds?|latency|company|product|app|website|site|delivery|care)\b"
+    r"|\b(?:service|support|experience|staff|app|website|site|company|product|quality|delivery|care|branch|store|wifi|internet)\s+(?:\w+\s+){0,4}?"
+    r"(?:is|was|are|were|has\s+been|have\s+been)\s+(?:so\s+|very\s+|really\s+|absolutely\s+|just\s+|kinda\s+|pretty\s+|beyond\s+)?"
+    r"(?:shocking|terrible|horrible|awful|pathetic|appalling|rubbish|useless|poor|bad|disgusting|slow|a\s+joke|a\s+disgrace|disappointing|worse|trash)\b"
+    r"|\b(?:is|are|was|were)\s+(?:by\s+far\s+)?the\s+worst\b|\bworst\s+\w+(?:\s+\w+)?\s+ever\b|\b(?:so|very|really|too|painfully|extremely)\s+slow\b|\bis\s+slow\b"
+    r"|\btoo\s+(?:long|slow|small|big|large|tight|short|expensive|loud)\b|\boverpriced\b|\bprice\s+hike\b"
+    # disappointment and being let down: "really disappointed", "not impressed", "letting me down"
+    r"|\bdisappoint(?:ed|ing|ment)\b|\blet\s+down\b|\bletting\s+(?:me|us)\s+down\b|\bnot\s+(?:happy|impressed|pleased|satisfied|acceptable|good\s+enough)\b"
+    r"|\bfed\s+up\b|\bsick\s+(?:of|and\s+tired)\b|\bripp(?:ed|ing)\s+(?:\w+\s+)?off\b|\brip-?off\b"
+    # hashtags of negative evaluation: "#fail", "#badservice", "#nothappy"
+    r"|#(?:\w*(?:fail|worst|useless|appalling|disappoint|nothappy|unhappy|ripoff|scam|shady|pissed|neveragain|notimpressed|fixit)\w*|bad\w+|poor\w+|terrible\w*|awful\w*|shame\w*)"
+    # sarcastic thanks or praise of a bad event: "thanks for ignoring all my tweets", "love when you hang up on me"
+    r"|\bthanks?\s+(?:you\s+)?(?:@\w+\s+)*for\s+(?:nothing|ignoring|not\s+\w+ing|wasting|losing|ruining|charging|making\s+me\s+wait|sending\s+me\s+(?:a|the)\s+(?:wrong|ripped|broken|damaged))"
+    r"|\b(?:love|great|nice)\s+(?:it\s+)?(?:when|how)\s+(?:@\w+\s+|you\s+|they\s+|your\s+\w+\s+)*(?:hang|cancel|ignore|lose|lost|charge|keep|make|leave)\w*"
+    # ill-treated or left waiting: "hung up on me", "kicked me out", "on hold for an hour", "2.5 hours since we ordered"
+    r"|\bhung\s+up\s+on\b|\bhang(?:s|ing)?\s+up\s+on\b|\bkick(?:ed|s|ing)?\s+(?:me|us)\s+(?:out|off)\b|\block(?:ed)?\s+me\s+out\b"
+    r"|\bon\s+hold\s+(?:for\s+)?(?:like\s+|over\s+|almost\s+|nearly\s+)?(?:an?|\d+|two|three|several)\s*(?:min\w*|hours?|hrs?)\b|\bwait(?:ed|ing)\s+(?:for\s+)?(?:over|more\s+than|almost|nearly|like)\s+"
+    r"|\b\d+(?:\.\d+)?\s*(?:-\s*)?(?:min\w*|hours?|hrs?|days?|weeks?)\s+(?:since|wait|hold|and\s+still|now\s+and|-\s*nothing)\b|\btak(?:es|ing)\s+(?:forever|ages|so\s+long)\b"
+    # a thing gave out or is bad: "went out on me", "battery go dead", "a bug", "what a mess"
+    r"|\b(?:went|go|goes|gone|died|dies|quit|quits)\s+(?:out\s+)?on\s+(?:me|us)\b|\bquit\s+working\b|\b(?:go|goes|went|gone|is|was|looks?\s+like\s+it\s+is)\s+dead\b|\bdead\s+batter\w+"
+    r"|\bbugs?\b|\bglitch\w*|\bfiasco\b|\bdebacle\b|\bnightmare\b|\brun-?around\b|\b(?:total|complete|such\s+a|what\s+a)\s+(?:mess|joke|shambles)\b|\b(?:messed|screwed)\s+up\b"
+    r"|\b(?:barely|hardly)\s+(?:any|hear|see|work\w*|load\w*|use\w*|get|got)\b|\b(?:you|they|staff|driver|store|he|she|someone)\s+(?:\w+\s+)?forgot\b"
+    r"|\b(?:no|zero)\s+(?:sound|audio|picture|lights?|electricity|gas|wifi|wi-fi|network|coverage|dial\s+tone|trains?|bus(?:es)?|communication|confirmation|"
+    r"tracking|refund|receipt|help|support|luck|idea\s+where|interest|show|call\s*back|callback)\b"
+    r"|\bwhere(?:'s|\s+is|\s+are)\s+my\s+(?:\w+\s+)?(?:order|parcel|package|delivery|refund|bill|money|item|items|food|paper|stuff|tokens?|card|replacement)\b"
+    r"|\bfound\s+my\s+order\s+yet\b|\bany\s+updates?\s+on\s+(?:this|my|the)\b|\bnothing\s+back\b"
+    # it worked before, so it does not now: "it was working last week", "it used to work"
+    r"|\b(?:was|were)\s+working\s+(?:fine\s+|ok\s+|perfectly\s+)?(?:last|before|yesterday|earlier|until)\b|\bused\s+to\s+(?:work|be\s+able)\b"
+    r"|\bis\s+there\s+(?:a|any)\s+reason\s+(?:why\s+)?(?:\w+\s+){0,4}?(?:no|not|isn't|aren't|won't|can't|doesn't|don't|didn't)\b"
+    r"|\bwhy\s+(?:are|do|did|would|have|is)\s+(?:you|y'all|u|your\s+\w+)\b|\bcharg(?:ed|ing)\s+(?:me\s+|us\s+)?(?:extra|more|twice|double)\b"
+    r"|\bno\s+(?:phone|mobile|internet|tv|cell|network)\s+(?:service|signal|connection|coverage)\b|\bgoing\s+worse\b"
+    r"|\bbatter(?:y|ies)\s+(?:\w+\s+){0,3}?drain\w*|\bdrain\w*\s+(?:my\s+|the\s+)?batter"
+    # a mismatch with what was promised or due: "should have been dispatched", "was supposed to be 2 days"
+    r"|\bshould(?:n't|\s+not)?\s+(?:have\s+(?:to|been|had|arrived|received|got)|never\s+have)\b|\b(?:was|were)\s+supposed\s+to\b"
+    r"|\b(?:was|were|been|you|they)\s+(?:\w+\s+)?(?:promised|guaranteed)\b|\b(?:promised|guaranteed)\s+(?:me|us)\b"
+    r"|\bnot\s+what\s+(?:i|we)\s+(?:wanted|want|expected|ordered|paid|asked)|\bis\s+this\s+(?:really\s+)?(?:how\s+you|what\s+you\s+call|the\s+kind\s+of|your\s+idea\s+of)\b"),
+    re.IGNORECASE)
+# a problem that is over ("Problem solved", "thank you for resolving my issue") or only supposed
+# ("if I have any more problems"): no report of one now
+_RESOLVED = re.compile(r"(?:\b(?:problem|issue)s?\s+(?:(?:has|have|is|was|got|been|now|all|finally)\s+){0,2}(?:solved|resolved|fixed|sorted)\b"
+                       r"|\b(?:resolved|solved|fixed|sorted)\s+(?:my|the|our|this|that|all\s+my)\s+(?:\w+\s+)?(?:problem|issue)s?\b"
+                       r"|\bthanks?\s+(?:you\s+)?(?:\S+\s+){0,3}for\s+(?:\w+\s+){0,3}(?:resolv|solv|fix|sort|mak)\w*\s+(?:\w+\s+){0,3}(?:problem|issue)s?"
+                       r"|\bresolution\s+following\s+(?:\w+\s+){0,2}(?:problem|issue)s?|\bif\s+(?:\w+\s+){0,4}(?:\w+\s+)?(?:problem|issue)s?\b)", re.IGNORECASE)
 _NOT_PROBLEM = re.compile(r"\bno\s+(?:problem|issue|trouble)s?\b|\bnot\s+(?:a\s+)?(?:problem|issue|complain\w*)\b|\bwithout\s+(?:a\s+)?(?:problem|issue)",
                           re.IGNORECASE)
 
@@ -113,11 +176,14 @@ _NOT_PROBLEM = re.compile(r"\bno\s+(?:problem|issue|trouble)s?\b|\bnot\s+(?:a\s+
 def problem_cue(text: str) -> tuple[int, int] | None:
     """The words of a turn that report something going wrong, or None."""
     t = text[:MAX_CHARS]
-    for m in _PROBLEM.finditer(t):
-        a, b = m.start(), m.end()
+    found = [m.span() for m in _PROBLEM.finditer(t)] + [m.span() for m in _COMPLAINT.finditer(t)]  # failure words first
+    for a, b in found:
         around = t[max(0, a - 12):b + 12]
         if _NOT_PROBLEM.search(around):
             continue
+        lo = max(0, a - 60)
+        if any(lo + r.start() < b and a < lo + r.end() for r in _RESOLVED.finditer(t[lo:b + 40])):
+            continue  # over ("problem solved") or only supposed ("if I have any problems")
         return a, b
     return None
 

@@ -27,6 +27,7 @@ SMOKE = {
     "bench_transcribe.py": ("qa speed / plain faster-whisper speed", "Whisper", None),
     "eval_empathy.py": ("graded set, empathy detector", None, "graded"),
     "eval_graded.py": ("graded set:", None, "graded"),
+    "eval_problem.py": ("held-out: problem fact", None, None),
     "eval_real.py": ("real_grades_a.csv: 8 conversations", None, "chats"),
     "eval_redact.py": ("Speed over", "the full spaCy pipeline", None),
     "fit_politeness.py": ("(not written; --write to update the module)", None, None),
@@ -64,3 +65,14 @@ def test_every_bench_script_has_a_smoke_run_that_a_test_runs():
         owner = ELSEWHERE.get(name)
         assert owner, f"bench/{name}: add it to SMOKE in tests/test_bench.py"
         assert name in (ROOT / "tests" / owner).read_text(encoding="utf-8"), f"{owner} does not run {name}"
+
+
+def test_eval_problem_names_the_file_and_line_of_a_bad_row(tmp_path):
+    bad = tmp_path / "complaints.csv"
+    bad.write_text("1,my parcel never came,1,retail\n2,what time do you open,maybe,retail\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, str(BENCH / "eval_problem.py"), "--other", str(bad), "--format", "complaints"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert f"{bad}:2: expected 'id,text,label,domain' with label 0 or 1" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -173,6 +173,53 @@ def test_questions_are_no_problem_report(text):
     assert problem_cue(text) is None
 
 
+@pytest.mark.parametrize("text,words", [
+    # constructions of complaining (hand-written; the rules were read off no corpus sentence)
+    ("I can't open the invoice you sent", "can't open"),
+    ("still showing the old balance after two days", "still showing"),
+    ("why is it so hard to talk to a person?", "why is it so hard"),
+    ("why won't the kettle switch off", "why won't"),
+    ("how come my parcel went to Leeds?", "how come"),
+    ("what's the point of express shipping then", "what's the point"),
+    ("the service at your Leeds branch was absolutely shocking", "service at your Leeds branch was absolutely shocking"),
+    ("worst customer service I have dealt with", "worst customer service"),
+    ("really disappointed with the new sofa", "disappointed"),
+    ("paid for next day, arrived in a week #fail", "#fail"),
+    ("thanks for ignoring my emails", "thanks for ignoring"),
+    ("love how your agents hang up on people", "love how your agents hang"),
+    ("the driver hung up on me twice", "hung up on"),
+    ("on hold for an hour now", "on hold for an hour"),
+    ("my charger went out on me after a week", "went out on me"),
+    ("there's a bug in the calendar export", "bug"),
+    ("no confirmation email for my booking", "no confirmation"),
+    ("where is my parcel?", "where is my parcel"),
+    ("it was working last week", "was working last"),
+    ("you charged me twice for one coffee", "charged me twice"),
+    ("the app no longer remembers my login", "no longer remembers"),
+    ("it should have been dispatched on Monday", "should have been"),
+    ("delivery was supposed to take two days", "was supposed to"),
+    ("they promised a callback and it never happened", "never happened"),
+    ("is this really what you call a large pizza", "is this really what you call"),
+])
+def test_complaints_as_people_tweet_them(text, words):
+    from qa.situation import problem_cue
+    span = problem_cue(text)
+    assert span is not None and text[span[0]:span[1]] == words
+
+
+@pytest.mark.parametrize("text", [
+    "can I return a coat bought online in your store?", "is the X200 compatible with the old dock?",
+    "do you still have the blue one in medium?", "I can't wait for the new range!",
+    "thank you for resolving my issue so quickly", "Problem solved, thanks a lot",
+    "if I have any more problems I'll message you", "what is the usual delivery time to Spain?",
+    "will the sale start on Friday?", "how do I change my delivery address?",
+    "is delivery guaranteed before Christmas?", "what am I supposed to bring to the appointment?",
+])
+def test_neutral_questions_and_solved_problems_are_no_complaint(text):
+    from qa.situation import problem_cue
+    assert problem_cue(text) is None
+
+
 def test_apology_applies_only_to_a_problem():
     crit = dict(check="agent_act", act="apology", when="problem")
     c = run(make_conv([("customer", "What time do you open on Saturday?"), ("agent", "We open at 9.")]),
