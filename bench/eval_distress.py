@@ -104,16 +104,30 @@ FORMATS = ("semeval-ec", "empathetic-dialogues", "dair-emotion", "labelled")
 
 
 class OtherError(ValueError):
-    """A line of an --other file that does not fit its --format."""
+    """A line of an --other file that does not fit its --format (also raised by the other
+    eval_*.py scripts that read another community's corpus)."""
+
+
+def read_utf8(path: Path) -> str:
+    """The whole --other file, or an OtherError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OtherError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+
+
+def tab_labelled(path: Path, no: int, line: str) -> tuple[str, int]:
+    """``(text, 0|1)`` of one ``text<TAB>0|1`` line (the ``labelled`` format)."""
+    text, sep, label = line.rpartition("\t")
+    if not sep or label.strip() not in ("0", "1"):
+        raise OtherError(f"{path}:{no}: expected 'text<TAB>0' or 'text<TAB>1', got {line[:80]!r}")
+    return text, int(label.strip())
 
 
 def read_other(path: Path, fmt: str) -> tuple[list[str], list[int]]:
     """Texts and 0/1 distress labels of another community's corpus (see the module doc)."""
     texts, gold = [], []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OtherError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+    lines = read_utf8(path).splitlines()
     cols: list[str] = []
     for no, line in enumerate(lines, 1):
         if not line.strip():
@@ -158,11 +172,9 @@ def read_other(path: Path, fmt: str) -> tuple[list[str], list[int]]:
             texts.append(text)
             gold.append(int(label.strip().lower() in DAIR_DISTRESS))
         else:
-            text, sep, label = line.rpartition("\t")
-            if not sep or label.strip() not in ("0", "1"):
-                raise OtherError(f"{path}:{no}: expected 'text<TAB>0' or 'text<TAB>1', got {line[:80]!r}")
+            text, label = tab_labelled(path, no, line)
             texts.append(text)
-            gold.append(int(label.strip()))
+            gold.append(label)
     if not texts:
         raise OtherError(f"{path}: no labelled lines found for --format {fmt}")
     return texts, gold

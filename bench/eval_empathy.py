@@ -31,13 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from qa import acts  # noqa: E402
+from eval_distress import OtherError, kappa, prf, read_utf8, tab_labelled  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 FORMATS = ("epitome", "labelled")
-
-
-class OtherError(ValueError):
-    """A row of an --other file that does not fit its --format."""
 
 
 def figures(gold: list[int], pred: list[int]) -> str:
@@ -46,13 +43,8 @@ def figures(gold: list[int], pred: list[int]) -> str:
     fp = sum(1 for g, p in zip(gold, pred) if not g and p)
     fn = sum(1 for g, p in zip(gold, pred) if g and not p)
     tn = n - tp - fp - fn
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    agree = (tp + tn) / n if n else 0.0
-    pa, pb = (tp + fn) / n if n else 0.0, (tp + fp) / n if n else 0.0
-    pe = pa * pb + (1 - pa) * (1 - pb)
-    k = (agree - pe) / (1 - pe) if pe < 1 else 1.0
+    p, r, f = prf(gold, pred)
+    agree, k = kappa(gold, pred)
     return (f"n {n} ({tp + fn} empathic)  P {p:.3f}  R {r:.3f}  F1 {f:.3f}  agreement {agree:.3f}  "
             f"kappa {k:.3f}  (tp {tp} fp {fp} fn {fn} tn {tn})")
 
@@ -80,10 +72,7 @@ def graded(data: Path, limit: int | None) -> None:
 def read_other(path: Path, fmt: str) -> list[tuple[str, int]]:
     """``(response text, level)`` rows: EPITOME's 0/1/2, or a 0/1 label (``labelled``:
     ``text<TAB>0|1`` lines)."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OtherError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+    raw = read_utf8(path)
     rows: list[tuple[str, int]] = []
     if fmt == "epitome":
         reader = csv.DictReader(raw.splitlines(keepends=True))
@@ -99,10 +88,7 @@ def read_other(path: Path, fmt: str) -> list[tuple[str, int]]:
         for no, line in enumerate(raw.splitlines(), 1):
             if not line.strip():
                 continue
-            text, sep, label = line.rpartition("\t")
-            if not sep or label.strip() not in ("0", "1"):
-                raise OtherError(f"{path}:{no}: expected 'text<TAB>0' or 'text<TAB>1', got {line[:80]!r}")
-            rows.append((text, int(label.strip())))
+            rows.append(tab_labelled(path, no, line))
     if not rows:
         raise OtherError(f"{path}: no labelled rows found for --format {fmt}")
     return rows

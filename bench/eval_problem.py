@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from qa import situation  # noqa: E402
 from qa.checks import Context  # noqa: E402
 from qa.conversation import Conversation, Source, Turn  # noqa: E402
+from eval_distress import OtherError, kappa, prf, read_utf8, tab_labelled  # noqa: E402
 
 FORMATS = ("complaints", "labelled")
 # written for the smoke run (not from any corpus): text, label, domain
@@ -50,16 +51,9 @@ SMOKE = [
 ]
 
 
-class OtherError(ValueError):
-    """A line of the --other file that does not fit its --format."""
-
-
 def read_other(path: Path, fmt: str) -> list[tuple[str, str, int, str]]:
     """``(id, text, label, domain)`` rows of the file."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OtherError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+    raw = read_utf8(path)
     rows = []
     if fmt == "complaints":
         for no, rec in enumerate(csv.reader(raw.splitlines()), 1):
@@ -73,10 +67,8 @@ def read_other(path: Path, fmt: str) -> list[tuple[str, str, int, str]]:
         for no, line in enumerate(raw.splitlines(), 1):
             if not line.strip():
                 continue
-            text, sep, label = line.rpartition("\t")
-            if not sep or label.strip() not in ("0", "1"):
-                raise OtherError(f"{path}:{no}: expected 'text<TAB>0' or 'text<TAB>1', got {line[:80]!r}")
-            rows.append((f"line{no}", text, int(label), "-"))
+            text, label = tab_labelled(path, no, line)
+            rows.append((f"line{no}", text, label, "-"))
     if not rows:
         raise OtherError(f"{path}: no labelled rows found for --format {fmt}")
     return rows
@@ -97,28 +89,9 @@ def judge(text: str) -> tuple[int, int, int, str]:
             int(situation.distress(ctx).holds), fact.reason)
 
 
-def prf(gold: list[int], pred: list[int]) -> tuple[float, float, float]:
-    tp = sum(1 for g, p in zip(gold, pred) if g and p)
-    fp = sum(1 for g, p in zip(gold, pred) if not g and p)
-    fn = sum(1 for g, p in zip(gold, pred) if g and not p)
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
-
-
-def kappa(a: list[int], b: list[int]) -> float:
-    n = len(a)
-    if not n:
-        return 0.0
-    agree = sum(1 for x, y in zip(a, b) if x == y) / n
-    pa, pb = sum(a) / n, sum(b) / n
-    pe = pa * pb + (1 - pa) * (1 - pb)
-    return (agree - pe) / (1 - pe) if pe < 1 else 1.0
-
-
 def line(name: str, gold: list[int], pred: list[int]) -> str:
     p, r, f = prf(gold, pred)
-    return f"  {name:30} {len(gold):5} {sum(gold):5} {p:6.3f} {r:6.3f} {f:6.3f} {kappa(gold, pred):6.3f}"
+    return f"  {name:30} {len(gold):5} {sum(gold):5} {p:6.3f} {r:6.3f} {f:6.3f} {kappa(gold, pred)[1]:6.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:
