@@ -138,15 +138,21 @@ def _scheduler(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen]]]:
     try:
         yield f"tcp://127.0.0.1:{port}", procs
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        _stop(procs)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM each process group still running (the last started first), then wait for
+    each; one that does not exit in 20 s gets SIGKILL."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
 
 
 def _wait_workers(address: str, n: int, timeout: float = 90) -> None:
@@ -231,15 +237,7 @@ def test_score_on_a_dask_scheduler_survives_a_killed_worker(tmp_path):
         assert local.returncode == 0, local.stderr
         _same(tmp_path / "many-local", out)
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        _stop(procs)
 
 
 def test_leaving_a_session_on_an_error_cancels_the_cluster_work():
